@@ -1,0 +1,1 @@
+"""crossbook clients package."""

@@ -1,0 +1,828 @@
+"""The matching engine: one object, one entry point, ``apply(command) -> events``.
+
+Rules of this module:
+
+1. Pure and deterministic. No clock, no I/O, no randomness: the same commands give the
+   same events (byte for byte) and the same ``state_hash()``.
+2. Bad input never raises. Every malformed or refused command becomes an
+   ``OrderRejected`` / ``CancelRejected`` / ``CommandRejected`` event with a ``Reason`` code,
+   and leaves the state exactly as it was.
+3. Price-time priority; a trade prints at the maker's price and never outside the band.
+4. A filled, cancelled or expired order leaves every index in the same step (order id
+   index, account index, its level), with its links cleared.
+
+The matching loop is written for CPython speed (locals, no per-fill allocation beyond the
+event itself); read ``_take`` before changing it and measure with ``crossbook bench matcher``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+from collections.abc import Iterable
+
+from matching.auction import uncross_price
+from matching.book import NO_HIGH, NO_LOW, OrderBook
+from matching.commands import (
+    AddInstrument,
+    AdvanceTime,
+    AmendOrder,
+    CancelOrder,
+    Halt,
+    MassCancel,
+    NewOrder,
+    OpenAuction,
+    Resume,
+    SetBand,
+)
+from matching.enums import (
+    BUY,
+    CxlRejResponseTo,
+    EndReason,
+    InstrumentStatus,
+    OrdType,
+    StpMode,
+    TimeInForce,
+)
+from matching.events import (
+    AuctionUncrossed,
+    BandChanged,
+    CancelRejected,
+    CommandRejected,
+    Fill,
+    InstrumentAdded,
+    InstrumentStatusChanged,
+    LevelChanged,
+    MassCancelDone,
+    OrderAccepted,
+    OrderAmended,
+    OrderCanceled,
+    OrderExpired,
+    OrderRejected,
+    SelfTradePrevented,
+)
+from matching.instrument import MAX_PRICE, Instrument
+from matching.order import Order, PriceLevel
+from matching.reasons import Reason
+
+_new = tuple.__new__
+
+_LIMIT = int(OrdType.LIMIT)
+_MARKET = int(OrdType.MARKET)
+_GTC = int(TimeInForce.GTC)
+_IOC = int(TimeInForce.IOC)
+_FOK = int(TimeInForce.FOK)
+_GTD = int(TimeInForce.GTD)
+_TIFS = frozenset((_GTC, _IOC, _FOK, _GTD))
+_STP_NONE = int(StpMode.NONE)
+_STP_EXPIRE_TAKER = int(StpMode.EXPIRE_TAKER)
+_STP_EXPIRE_MAKER = int(StpMode.EXPIRE_MAKER)
+_STP_EXPIRE_BOTH = int(StpMode.EXPIRE_BOTH)
+_STP_DECREMENT = int(StpMode.DECREMENT)
+_STP_MODES = frozenset(int(m) for m in StpMode)
+_TRADING = InstrumentStatus.TRADING
+_HALTED = InstrumentStatus.HALTED
+_AUCTION = InstrumentStatus.AUCTION
+_MAX_CLID = 64
+
+
+class MatchingEngine:
+    """Books for many instruments behind one sequenced command stream."""
+
+    def __init__(self, instruments: Iterable[Instrument] = ()) -> None:
+        self.books: dict[str, OrderBook] = {}
+        self.orders: dict[int, Order] = {}
+        self.accounts: dict[int, dict[str | int, Order]] = {}
+        self.seq = 0
+        self.trade_id = 0
+        self._expiries: list[tuple[int, int]] = []
+        self._handlers = {
+            NewOrder: self._new_order,
+            CancelOrder: self._cancel,
+            AmendOrder: self._amend,
+            MassCancel: self._mass_cancel,
+            Halt: self._halt,
+            OpenAuction: self._open_auction,
+            Resume: self._resume,
+            SetBand: self._set_band,
+            AdvanceTime: self._advance_time,
+            AddInstrument: self._add_instrument,
+        }
+        for instrument in instruments:
+            problem = instrument.check()
+            if problem:
+                raise ValueError(f"bad instrument {instrument.symbol!r}: {problem}")
+            self.books[instrument.symbol] = OrderBook(instrument)
+
+    # ------------------------------------------------------------------ entry point --
+    def apply(self, cmd: object) -> list:
+        """Apply one command; return the events it caused, in sequence order."""
+        events: list = []
+        handler = self._handlers.get(type(cmd))
+        if handler is None:
+            self._command_reject(events, 0, type(cmd).__name__, Reason.UNKNOWN_COMMAND)
+            return events
+        ts = cmd.ts  # type: ignore[attr-defined]
+        if type(ts) is not int or ts < 0:
+            self._command_reject(events, 0, type(cmd).__name__, Reason.INVALID_TIMESTAMP)
+            return events
+        expiries = self._expiries
+        if expiries and expiries[0][0] <= ts:
+            self._expire_due(ts, events)
+        handler(cmd, events)
+        return events
+
+    # ------------------------------------------------------------------ new order ----
+    def _reject(self, events: list, cmd: NewOrder, reason: Reason, text: str = "") -> None:
+        self.seq += 1
+        events.append(
+            _new(
+                OrderRejected,
+                (
+                    self.seq,
+                    cmd.ts,
+                    cmd.instrument,
+                    cmd.order_id,
+                    cmd.client_order_id,
+                    cmd.account,
+                    reason,
+                    text or reason.text,
+                ),
+            )
+        )
+
+    def _new_order(self, cmd: NewOrder, events: list) -> None:
+        (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
+         expire_ts) = cmd  # fmt: skip
+        book = self.books.get(sym) if type(sym) is str else None
+        if book is None:
+            return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
+        if type(oid) is not int:
+            return self._reject(events, cmd, Reason.INVALID_ORDER_ID)
+        if type(acct) is not int:
+            return self._reject(events, cmd, Reason.INVALID_ACCOUNT)
+        if (side != 1 and side != -1) or type(side) is bool:
+            return self._reject(events, cmd, Reason.INVALID_SIDE)
+        if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool:
+            return self._reject(events, cmd, Reason.INVALID_ORDER_TYPE)
+        if tif not in _TIFS or type(tif) is bool:
+            return self._reject(events, cmd, Reason.INVALID_TIME_IN_FORCE)
+        inst = book.instrument
+        if type(qty) is not int or qty <= 0:
+            return self._reject(events, cmd, Reason.INVALID_QUANTITY)
+        if qty % inst.lot_size:
+            return self._reject(events, cmd, Reason.OFF_LOT_QUANTITY)
+        if qty < inst.min_qty:
+            return self._reject(events, cmd, Reason.QUANTITY_TOO_SMALL)
+        if qty > inst.max_qty:
+            return self._reject(events, cmd, Reason.QUANTITY_TOO_LARGE)
+        if price is None and otype == _MARKET:
+            return self._reject(events, cmd, Reason.MISSING_PROTECTION_PRICE)
+        if type(price) is not int or price <= 0 or price > MAX_PRICE:
+            return self._reject(events, cmd, Reason.INVALID_PRICE)
+        if price % inst.tick_size:
+            return self._reject(events, cmd, Reason.OFF_TICK_PRICE)
+        if type(clid) is not str or len(clid) > _MAX_CLID:
+            return self._reject(events, cmd, Reason.INVALID_CLIENT_ORDER_ID)
+        if type(post_only) is not bool or type(reduce_only) is not bool:
+            return self._reject(events, cmd, Reason.INVALID_FLAG)
+        if stp not in _STP_MODES or type(stp) is bool:
+            return self._reject(events, cmd, Reason.INVALID_STP_MODE)
+        if tif == _GTD and (type(expire_ts) is not int or expire_ts <= ts):
+            return self._reject(events, cmd, Reason.INVALID_EXPIRE_TIME)
+        status = book.status
+        if status != _TRADING:
+            if status == _HALTED:
+                return self._reject(events, cmd, Reason.INSTRUMENT_HALTED)
+            if otype == _MARKET or tif == _IOC or tif == _FOK:
+                return self._reject(events, cmd, Reason.NOT_ALLOWED_IN_AUCTION)
+        if oid in self.orders:
+            return self._reject(events, cmd, Reason.DUPLICATE_ORDER_ID)
+        acct_orders = self.accounts.get(acct)
+        if clid and acct_orders is not None and clid in acct_orders:
+            return self._reject(events, cmd, Reason.DUPLICATE_CLIENT_ORDER_ID)
+        if otype == _LIMIT and (
+            price > book.band_high if side == 1 else price < book.band_low
+        ):
+            return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
+        if side == 1:
+            opp = book.best_ask
+            crosses = opp is not None and opp.price <= price
+        else:
+            opp = book.best_bid
+            crosses = opp is not None and opp.price >= price
+        if crosses and status == _AUCTION:
+            crosses = False
+        if post_only and crosses:
+            return self._reject(events, cmd, Reason.POST_ONLY_WOULD_TAKE)
+
+        # accepted: from here on the command changes state
+        seq = self.seq + 1
+        events.append(
+            _new(
+                OrderAccepted,
+                (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif, expire_ts,
+                 post_only, reduce_only, stp),
+            )
+        )  # fmt: skip
+        self.seq = seq
+        leaves = qty
+        cum = 0
+        end = 0
+        immediate = otype == _MARKET or tif == _IOC or tif == _FOK
+        if crosses:
+            if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
+                self.seq = seq + 1
+                events.append(
+                    _new(
+                        OrderExpired,
+                        (seq + 1, ts, sym, oid, clid, acct, qty, 0, EndReason.FOK_NOT_FILLABLE),
+                    )
+                )
+                return None
+            leaves, cum, stop = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
+                                           events)  # fmt: skip
+            if stop:
+                end = stop
+            elif leaves == 0:
+                return None
+            elif immediate:
+                end = EndReason.IOC_REMAINDER
+            elif side == 1:
+                opp = book.best_ask
+                if opp is not None and opp.price <= price:
+                    end = EndReason.PRICE_BAND
+            else:
+                opp = book.best_bid
+                if opp is not None and opp.price >= price:
+                    end = EndReason.PRICE_BAND
+        elif tif == _FOK:
+            end = EndReason.FOK_NOT_FILLABLE
+        elif immediate:
+            end = EndReason.IOC_REMAINDER
+        if end:
+            self.seq += 1
+            events.append(
+                _new(OrderExpired, (self.seq, ts, sym, oid, clid, acct, leaves, cum, end))
+            )
+            return None
+        # rest the remainder
+        order = Order(cmd, oid, acct, side, price, leaves + cum)
+        order.leaves = leaves
+        order.cum = cum
+        self.orders[oid] = order
+        if acct_orders is None:
+            self.accounts[acct] = {clid or oid: order}
+        else:
+            acct_orders[clid or oid] = order
+        levels = book.bids if side == 1 else book.asks
+        level = levels.get(price)
+        if level is None:
+            level = book.level_for_insert(side, price)
+        tail = level.tail
+        if tail is None:
+            level.head = order
+        else:
+            tail.next = order
+            order.prev = tail
+        level.tail = order
+        level.total += leaves
+        level.count += 1
+        if tif == _GTD:
+            heapq.heappush(self._expiries, (expire_ts, oid))
+        seq = self.seq + 1
+        self.seq = seq
+        events.append(_new(LevelChanged, (seq, ts, sym, side, price, level.total, level.count)))
+        return None
+
+    def _fok_fillable(
+        self, book: OrderBook, side: int, limit: int, qty: int, acct: int, stp: int
+    ) -> bool:
+        """Whether an FOK order of ``qty`` would fill completely right now."""
+        if side == 1:
+            hi = min(limit, book.band_high)
+            levels = book.asks.irange(maximum=hi)
+        else:
+            lo = max(limit, book.band_low)
+            levels = book.bids.irange(minimum=lo, reverse=True)
+        need = qty
+        store = book.asks if side == 1 else book.bids
+        for price in levels:
+            if price < book.band_low or price > book.band_high:
+                return False
+            o = store[price].head
+            while o is not None:
+                if o.account == acct and stp != _STP_NONE:
+                    if stp != _STP_EXPIRE_MAKER:
+                        return False
+                else:
+                    need -= o.leaves
+                    if need <= 0:
+                        return True
+                o = o.next
+        return False
+
+    # ------------------------------------------------------------------ matching -----
+    def _take(
+        self,
+        book: OrderBook,
+        ts: int,
+        sym: str,
+        oid: int,
+        acct: int,
+        side: int,
+        limit: int,
+        leaves: int,
+        cum: int,
+        stp: int,
+        events: list,
+    ) -> tuple[int, int, int]:
+        """Match an incoming order against the opposite side.
+
+        Returns ``(leaves, cum, stop)`` where ``stop`` is 0, or the EndReason that ended
+        matching early (SELF_TRADE when STP expired the taker, PRICE_BAND when the next
+        maker is outside the band).
+        """
+        append = events.append
+        orders = self.orders
+        accounts = self.accounts
+        seq = self.seq
+        trade_id = self.trade_id
+        band_low = book.band_low
+        band_high = book.band_high
+        maker_side = -side
+        stop = 0
+        last = None
+        while leaves:
+            level = book.best_ask if side == 1 else book.best_bid
+            if level is None:
+                break
+            lp = level.price
+            if (lp - limit) * side > 0:
+                break
+            if lp < band_low or lp > band_high:
+                stop = EndReason.PRICE_BAND
+                break
+            maker = level.head
+            total = level.total
+            count = level.count
+            while maker is not None:
+                if stp and maker.account == acct:
+                    # self-trade prevention, decided by the taker's mode
+                    self.seq = seq
+                    self.trade_id = trade_id
+                    q = maker.leaves if maker.leaves < leaves else leaves
+                    seq += 1
+                    append(_new(SelfTradePrevented, (seq, ts, sym, stp, acct, oid,
+                                                     maker.order_id, q)))  # fmt: skip
+                    nxt = maker.next
+                    expire_maker = stp == _STP_EXPIRE_MAKER or stp == _STP_EXPIRE_BOTH
+                    if stp == _STP_DECREMENT:
+                        maker.leaves -= q
+                        maker.qty -= q
+                        total -= q
+                        leaves -= q
+                        expire_maker = maker.leaves == 0
+                    if expire_maker:
+                        mleaves = maker.leaves
+                        total -= mleaves
+                        count -= 1
+                        seq += 1
+                        append(_new(OrderExpired, (seq, ts, sym, maker.order_id,
+                                                   maker.cmd.client_order_id, maker.account,
+                                                   mleaves, maker.cum,
+                                                   EndReason.SELF_TRADE)))  # fmt: skip
+                        self._forget(maker, level)
+                    if stp == _STP_EXPIRE_TAKER or stp == _STP_EXPIRE_BOTH:
+                        stop = EndReason.SELF_TRADE
+                        break
+                    if not leaves:
+                        stop = EndReason.SELF_TRADE
+                        break
+                    maker = nxt
+                    continue
+                mleaves = maker.leaves
+                if mleaves <= leaves:
+                    q = mleaves
+                    mleaves = 0
+                else:
+                    q = leaves
+                    mleaves -= q
+                leaves -= q
+                cum += q
+                mcum = maker.cum + q
+                maker.cum = mcum
+                maker.leaves = mleaves
+                total -= q
+                trade_id += 1
+                seq += 1
+                append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum, leaves,
+                                   maker.order_id, maker.account, mcum, mleaves)))  # fmt: skip
+                if mleaves:
+                    break
+                # maker done: leaves every index at once
+                nxt = maker.next
+                del orders[maker.order_id]
+                del accounts[maker.account][maker.cmd.client_order_id or maker.order_id]
+                level.head = nxt
+                if nxt is None:
+                    level.tail = None
+                else:
+                    nxt.prev = None
+                    maker.next = None
+                count -= 1
+                maker = nxt
+                if not leaves:
+                    break
+            level.total = total
+            level.count = count
+            last = lp
+            seq += 1
+            append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
+            if level.head is None:
+                book.remove_level(maker_side, level)
+            if stop:
+                break
+        if last is not None:
+            book.last_price = last
+        self.seq = seq
+        self.trade_id = trade_id
+        return leaves, cum, stop
+
+    def _forget(self, order: Order, level: PriceLevel) -> None:
+        """Unlink a resting order from its level and every index (totals are the caller's)."""
+        level.unlink(order)
+        del self.orders[order.order_id]
+        del self.accounts[order.account][order.cmd.client_order_id or order.order_id]
+
+    def _remove_resting(self, book: OrderBook, order: Order) -> PriceLevel:
+        """Take a resting order out of the book entirely; return its (maybe empty) level."""
+        side = order.side
+        level = (book.bids if side == BUY else book.asks)[order.price]
+        level.total -= order.leaves
+        self._forget(order, level)
+        if level.count == 0:
+            book.remove_level(side, level)
+        return level
+
+    def _level_event(self, events: list, ts: int, sym: str, side: int, level: PriceLevel) -> None:
+        self.seq += 1
+        events.append(
+            _new(LevelChanged, (self.seq, ts, sym, side, level.price, level.total, level.count))
+        )
+
+    # ------------------------------------------------------------------ cancel/amend -
+    def _cancel_reject(
+        self, events: list, cmd: CancelOrder | AmendOrder, response_to: int, reason: Reason
+    ) -> None:
+        self.seq += 1
+        events.append(
+            _new(
+                CancelRejected,
+                (self.seq, cmd.ts, cmd.instrument, cmd.order_id, cmd.account, response_to,
+                 reason, reason.text),
+            )
+        )  # fmt: skip
+
+    def _owned_order(
+        self, cmd: CancelOrder | AmendOrder, events: list, response_to: int
+    ) -> tuple[OrderBook, Order] | None:
+        sym = cmd.instrument
+        book = self.books.get(sym) if type(sym) is str else None
+        if book is None:
+            self._cancel_reject(events, cmd, response_to, Reason.UNKNOWN_INSTRUMENT)
+            return None
+        oid = cmd.order_id
+        order = self.orders.get(oid) if type(oid) is int else None
+        if order is None or order.cmd.instrument != sym:
+            self._cancel_reject(events, cmd, response_to, Reason.UNKNOWN_ORDER)
+            return None
+        if type(cmd.account) is not int or order.account != cmd.account:
+            self._cancel_reject(events, cmd, response_to, Reason.NOT_ORDER_OWNER)
+            return None
+        return book, order
+
+    def _cancel(self, cmd: CancelOrder, events: list) -> None:
+        found = self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
+        if found is None:
+            return
+        book, order = found
+        reason = cmd.reason
+        if type(reason) is not int or reason not in _END_REASONS:
+            reason = EndReason.USER_CANCEL
+        leaves = order.leaves
+        level = self._remove_resting(book, order)
+        self.seq += 1
+        events.append(
+            _new(
+                OrderCanceled,
+                (self.seq, cmd.ts, book.symbol, order.order_id, order.cmd.client_order_id,
+                 order.account, leaves, order.cum, reason),
+            )
+        )  # fmt: skip
+        self._level_event(events, cmd.ts, book.symbol, order.side, level)
+
+    def _amend(self, cmd: AmendOrder, events: list) -> None:
+        found = self._owned_order(cmd, events, CxlRejResponseTo.AMEND)
+        if found is None:
+            return
+        book, order = found
+        inst = book.instrument
+        new_price = order.price if cmd.price is None else cmd.price
+        new_qty = order.qty if cmd.qty is None else cmd.qty
+        amend = CxlRejResponseTo.AMEND
+        if book.status == _HALTED:
+            return self._cancel_reject(events, cmd, amend, Reason.INSTRUMENT_HALTED)
+        if type(new_price) is not int or new_price <= 0 or new_price > MAX_PRICE:
+            return self._cancel_reject(events, cmd, amend, Reason.INVALID_PRICE)
+        if new_price % inst.tick_size:
+            return self._cancel_reject(events, cmd, amend, Reason.OFF_TICK_PRICE)
+        if type(new_qty) is not int or new_qty <= 0:
+            return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
+        if new_qty % inst.lot_size:
+            return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
+        if new_qty > inst.max_qty:
+            return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_LARGE)
+        if new_qty <= order.cum or (new_price == order.price and new_qty == order.qty):
+            return self._cancel_reject(events, cmd, amend, Reason.INVALID_AMEND)
+        side = order.side
+        if new_price > book.band_high if side == BUY else new_price < book.band_low:
+            return self._cancel_reject(events, cmd, amend, Reason.PRICE_OUTSIDE_BAND)
+        if side == BUY:
+            opp = book.best_ask
+            crosses = opp is not None and opp.price <= new_price
+        else:
+            opp = book.best_bid
+            crosses = opp is not None and opp.price >= new_price
+        if book.status == _AUCTION:
+            crosses = False
+        if crosses and order.cmd.post_only:
+            return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
+
+        ts, sym = cmd.ts, book.symbol
+        clid = order.cmd.client_order_id
+        if new_price == order.price and new_qty < order.qty:
+            # quantity down in place: keeps queue position
+            delta = order.qty - new_qty
+            order.qty = new_qty
+            order.leaves -= delta
+            level = (book.bids if side == BUY else book.asks)[order.price]
+            level.total -= delta
+            self.seq += 1
+            events.append(
+                _new(OrderAmended, (self.seq, ts, sym, order.order_id, clid, order.account,
+                                    new_price, new_qty, order.leaves, order.cum, True))
+            )  # fmt: skip
+            self._level_event(events, ts, sym, side, level)
+            return None
+        # price change or quantity up: loses priority (back of the new level, may trade)
+        levels = book.bids if side == BUY else book.asks
+        old_level = levels[order.price]
+        old_level.total -= order.leaves
+        old_level.unlink(order)
+        if old_level.count == 0:
+            book.remove_level(side, old_level)
+        order.price = new_price
+        order.qty = new_qty
+        order.leaves = new_qty - order.cum
+        self.seq += 1
+        events.append(
+            _new(OrderAmended, (self.seq, ts, sym, order.order_id, clid, order.account,
+                                new_price, new_qty, order.leaves, order.cum, False))
+        )  # fmt: skip
+        self._level_event(events, ts, sym, side, old_level)
+        if crosses:
+            leaves, cum, stop = self._take(book, ts, sym, order.order_id, order.account, side,
+                                           new_price, order.leaves, order.cum, order.cmd.stp,
+                                           events)  # fmt: skip
+            order.leaves, order.cum = leaves, cum
+            order.qty = leaves + cum
+            still_crossed = (
+                (book.best_ask is not None and book.best_ask.price <= new_price)
+                if side == BUY
+                else (book.best_bid is not None and book.best_bid.price >= new_price)
+            )
+            if leaves == 0 or stop or still_crossed:
+                del self.orders[order.order_id]
+                del self.accounts[order.account][clid or order.order_id]
+                if leaves:
+                    self.seq += 1
+                    events.append(
+                        _new(OrderExpired, (self.seq, ts, sym, order.order_id, clid,
+                                            order.account, leaves, cum,
+                                            stop or EndReason.PRICE_BAND))
+                    )  # fmt: skip
+                return None
+        level = book.level_for_insert(side, new_price)
+        level.append(order)
+        self._level_event(events, ts, sym, side, level)
+        return None
+
+    def _mass_cancel(self, cmd: MassCancel, events: list) -> None:
+        acct, sym, ts = cmd.account, cmd.instrument, cmd.ts
+        if type(acct) is not int:
+            return self._command_reject(events, ts, "MassCancel", Reason.INVALID_ACCOUNT)
+        if sym is not None and (type(sym) is not str or sym not in self.books):
+            return self._command_reject(events, ts, "MassCancel", Reason.UNKNOWN_INSTRUMENT)
+        reason = cmd.reason if cmd.reason in _END_REASONS else EndReason.MASS_CANCEL
+        acct_orders = self.accounts.get(acct, {})
+        victims = [o for o in acct_orders.values() if sym is None or o.cmd.instrument == sym]
+        victims.sort(key=lambda o: o.order_id)
+        touched: dict[tuple[str, int, int], PriceLevel] = {}
+        for order in victims:
+            book = self.books[order.cmd.instrument]
+            leaves = order.leaves
+            level = self._remove_resting(book, order)
+            touched[(book.symbol, order.side, order.price)] = level
+            self.seq += 1
+            events.append(
+                _new(OrderCanceled, (self.seq, ts, book.symbol, order.order_id,
+                                     order.cmd.client_order_id, acct, leaves, order.cum, reason))
+            )  # fmt: skip
+        for (s, side, _), level in touched.items():
+            self._level_event(events, ts, s, side, level)
+        self.seq += 1
+        events.append(_new(MassCancelDone, (self.seq, ts, acct, sym, len(victims), reason)))
+        return None
+
+    # ------------------------------------------------------------------ time ---------
+    def _advance_time(self, cmd: AdvanceTime, events: list) -> None:
+        """Nothing beyond the expiry sweep that ``apply`` already ran."""
+
+    def _expire_due(self, ts: int, events: list) -> None:
+        expiries = self._expiries
+        while expiries and expiries[0][0] <= ts:
+            expire_ts, oid = heapq.heappop(expiries)
+            order = self.orders.get(oid)
+            if order is None or order.cmd.expire_ts != expire_ts or order.cmd.tif != _GTD:
+                continue
+            book = self.books[order.cmd.instrument]
+            leaves = order.leaves
+            level = self._remove_resting(book, order)
+            self.seq += 1
+            events.append(
+                _new(OrderExpired, (self.seq, ts, book.symbol, oid, order.cmd.client_order_id,
+                                    order.account, leaves, order.cum, EndReason.GTD_EXPIRED))
+            )  # fmt: skip
+            self._level_event(events, ts, book.symbol, order.side, level)
+
+    # ------------------------------------------------------------------ instrument ---
+    def _command_reject(self, events: list, ts: int, name: str, reason: Reason) -> None:
+        self.seq += 1
+        events.append(_new(CommandRejected, (self.seq, ts, name, reason, reason.text)))
+
+    def _book_for(self, cmd: object, events: list) -> OrderBook | None:
+        sym = cmd.instrument  # type: ignore[attr-defined]
+        book = self.books.get(sym) if type(sym) is str else None
+        if book is None:
+            self._command_reject(
+                events, cmd.ts, type(cmd).__name__, Reason.UNKNOWN_INSTRUMENT  # type: ignore[attr-defined]
+            )
+        return book
+
+    def _status(self, book: OrderBook, ts: int, status: InstrumentStatus, why: str, events: list):
+        book.status = status
+        self.seq += 1
+        events.append(
+            _new(InstrumentStatusChanged, (self.seq, ts, book.symbol, status, str(why)))
+        )
+
+    def _halt(self, cmd: Halt, events: list) -> None:
+        book = self._book_for(cmd, events)
+        if book is not None:
+            self._status(book, cmd.ts, _HALTED, cmd.reason, events)
+
+    def _open_auction(self, cmd: OpenAuction, events: list) -> None:
+        book = self._book_for(cmd, events)
+        if book is not None:
+            self._status(book, cmd.ts, _AUCTION, "call auction", events)
+
+    def _resume(self, cmd: Resume, events: list) -> None:
+        book = self._book_for(cmd, events)
+        if book is None:
+            return
+        ref = cmd.reference_price
+        if ref is not None and type(ref) is not int:
+            return self._command_reject(events, cmd.ts, "Resume", Reason.INVALID_PRICE)
+        if book.status == _AUCTION and book.is_crossed():
+            if not self._uncross(book, cmd.ts, ref if ref is not None else book.last_price,
+                                 events):  # fmt: skip
+                return self._command_reject(events, cmd.ts, "Resume", Reason.BOOK_STILL_CROSSED)
+        self._status(book, cmd.ts, _TRADING, "resume", events)
+        return None
+
+    def _uncross(self, book: OrderBook, ts: int, ref: int | None, events: list) -> bool:
+        """Execute the call auction at one price; False if the book would stay crossed."""
+        bb, ba = book.best_bid, book.best_ask
+        assert bb is not None and ba is not None
+        bids = [(p, lv.total) for p, lv in book.bids.items() if p >= ba.price]
+        asks = [(p, lv.total) for p, lv in book.asks.items() if p <= bb.price]
+        low = None if book.band_low == NO_LOW else book.band_low
+        high = None if book.band_high == NO_HIGH else book.band_high
+        result = uncross_price(bids, asks, ref, low, high)
+        if result is None:
+            return False
+        price, volume = result
+        sym = book.symbol
+        touched: dict[tuple[int, int], PriceLevel] = {}
+        done = 0
+        while done < volume:
+            bl, al = book.best_bid, book.best_ask
+            assert bl is not None and al is not None
+            buy, sell = bl.head, al.head
+            assert buy is not None and sell is not None
+            q = min(buy.leaves, sell.leaves, volume - done)
+            done += q
+            for o, lv in ((buy, bl), (sell, al)):
+                o.leaves -= q
+                o.cum += q
+                lv.total -= q
+                touched[(o.side, lv.price)] = lv
+            self.trade_id += 1
+            self.seq += 1
+            events.append(
+                _new(Fill, (self.seq, ts, sym, self.trade_id, price, q, 0, buy.order_id,
+                            buy.account, buy.cum, buy.leaves, sell.order_id, sell.account,
+                            sell.cum, sell.leaves))
+            )  # fmt: skip
+            for o, lv in ((buy, bl), (sell, al)):
+                if o.leaves == 0:
+                    self._forget(o, lv)
+                    if lv.count == 0:
+                        book.remove_level(o.side, lv)
+        for (side, _), lv in sorted(touched.items(), key=lambda kv: (kv[0][0], kv[0][1])):
+            self._level_event(events, ts, sym, side, lv)
+        book.last_price = price
+        self.seq += 1
+        events.append(_new(AuctionUncrossed, (self.seq, ts, sym, price, volume)))
+        return not book.is_crossed()
+
+    def _set_band(self, cmd: SetBand, events: list) -> None:
+        book = self._book_for(cmd, events)
+        if book is None:
+            return
+        low, high = cmd.low, cmd.high
+        for v in (low, high):
+            if v is not None and (type(v) is not int or v <= 0):
+                return self._command_reject(events, cmd.ts, "SetBand", Reason.INVALID_BAND)
+        if low is not None and high is not None and low > high:
+            return self._command_reject(events, cmd.ts, "SetBand", Reason.INVALID_BAND)
+        book.band_low = NO_LOW if low is None else low
+        book.band_high = NO_HIGH if high is None else high
+        self.seq += 1
+        events.append(_new(BandChanged, (self.seq, cmd.ts, book.symbol, low, high)))
+        return None
+
+    def _add_instrument(self, cmd: AddInstrument, events: list) -> None:
+        inst = cmd.instrument
+        if not isinstance(inst, Instrument) or inst.check() is not None:
+            return self._command_reject(events, cmd.ts, "AddInstrument", Reason.INVALID_INSTRUMENT)
+        if inst.symbol in self.books:
+            return self._command_reject(events, cmd.ts, "AddInstrument", Reason.INSTRUMENT_EXISTS)
+        self.books[inst.symbol] = OrderBook(inst)
+        self.seq += 1
+        events.append(_new(InstrumentAdded, (self.seq, cmd.ts, inst.symbol)))
+        return None
+
+    # ------------------------------------------------------------------ state --------
+    def state_hash(self) -> str:
+        """SHA-256 over the canonical state: books in priority order, counters, statuses."""
+        h = hashlib.sha256()
+        h.update(repr((self.seq, self.trade_id)).encode())
+        for sym in sorted(self.books):
+            book = self.books[sym]
+            h.update(
+                repr((sym, int(book.status), book.band_low, book.band_high, book.last_price))
+                .encode()
+            )
+            for side in (BUY, -BUY):
+                for level in book.levels(side):
+                    for o in level.orders():
+                        h.update(repr((o.order_id, o.account, o.side, o.price, o.qty, o.leaves,
+                                       o.cum, tuple(o.cmd))).encode())  # fmt: skip
+        return h.hexdigest()
+
+    def validate(self) -> None:
+        """Check every book and the cross-index invariants; raise AssertionError if broken."""
+        resting = 0
+        for book in self.books.values():
+            book.validate()
+            for side in (BUY, -BUY):
+                for level in book.levels(side):
+                    for o in level.orders():
+                        resting += 1
+                        assert self.orders.get(o.order_id) is o, "order missing from id index"
+                        key = o.cmd.client_order_id or o.order_id
+                        assert self.accounts[o.account].get(key) is o, "account index"
+        assert resting == len(self.orders), "id index holds orders not in any book"
+        assert resting == sum(len(d) for d in self.accounts.values()), "account index stale"
+
+    def open_orders(self, account: int, instrument: str | None = None) -> list[Order]:
+        return [
+            o
+            for o in self.accounts.get(account, {}).values()
+            if instrument is None or o.cmd.instrument == instrument
+        ]
+
+
+_END_REASONS = frozenset(int(r) for r in EndReason)
