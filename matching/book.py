@@ -32,6 +32,7 @@ class OrderBook:
         "bids",
         "instrument",
         "last_price",
+        "limits",
         "status",
         "symbol",
     )
@@ -39,6 +40,9 @@ class OrderBook:
     def __init__(self, instrument: Instrument) -> None:
         self.instrument = instrument
         self.symbol = instrument.symbol
+        # (lot, min qty, max qty, tick): unpacked in one step on the order path
+        self.limits = (instrument.lot_size, instrument.min_qty, instrument.max_qty,
+                       instrument.tick_size)  # fmt: skip
         self.bids: SortedDict = SortedDict()
         self.asks: SortedDict = SortedDict()
         self.best_bid: PriceLevel | None = None

@@ -118,7 +118,13 @@ class MatchingEngine:
     def apply(self, cmd: object) -> list:
         """Apply one command; return the events it caused, in sequence order."""
         events: list = []
-        handler = self._handlers.get(type(cmd))
+        kind = type(cmd)
+        if kind is NewOrder:
+            handler = self._new_order
+        elif kind is CancelOrder:
+            handler = self._cancel
+        else:
+            handler = self._handlers.get(kind)
         if handler is None:
             self._command_reject(events, 0, type(cmd).__name__, Reason.UNKNOWN_COMMAND)
             return events
@@ -154,8 +160,9 @@ class MatchingEngine:
     def _new_order(self, cmd: NewOrder, events: list) -> None:
         (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
          expire_ts) = cmd  # fmt: skip
-        book = self.books.get(sym) if type(sym) is str else None
-        if book is None:
+        try:
+            book = self.books[sym]
+        except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
         if type(oid) is not int:
             return self._reject(events, cmd, Reason.INVALID_ORDER_ID)
@@ -167,20 +174,20 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.INVALID_ORDER_TYPE)
         if tif not in _TIFS or type(tif) is bool:
             return self._reject(events, cmd, Reason.INVALID_TIME_IN_FORCE)
-        inst = book.instrument
+        lot, min_qty, max_qty, tick = book.limits
         if type(qty) is not int or qty <= 0:
             return self._reject(events, cmd, Reason.INVALID_QUANTITY)
-        if qty % inst.lot_size:
+        if qty % lot:
             return self._reject(events, cmd, Reason.OFF_LOT_QUANTITY)
-        if qty < inst.min_qty:
+        if qty < min_qty:
             return self._reject(events, cmd, Reason.QUANTITY_TOO_SMALL)
-        if qty > inst.max_qty:
+        if qty > max_qty:
             return self._reject(events, cmd, Reason.QUANTITY_TOO_LARGE)
         if price is None and otype == _MARKET:
             return self._reject(events, cmd, Reason.MISSING_PROTECTION_PRICE)
         if type(price) is not int or price <= 0 or price > MAX_PRICE:
             return self._reject(events, cmd, Reason.INVALID_PRICE)
-        if price % inst.tick_size:
+        if price % tick:
             return self._reject(events, cmd, Reason.OFF_TICK_PRICE)
         if type(clid) is not str or len(clid) > _MAX_CLID:
             return self._reject(events, cmd, Reason.INVALID_CLIENT_ORDER_ID)
@@ -229,7 +236,6 @@ class MatchingEngine:
         leaves = qty
         cum = 0
         end = 0
-        immediate = otype == _MARKET or tif == _IOC or tif == _FOK
         if crosses:
             if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
                 self.seq = seq + 1
@@ -246,7 +252,7 @@ class MatchingEngine:
                 end = stop
             elif leaves == 0:
                 return None
-            elif immediate:
+            elif otype == _MARKET or tif == _IOC or tif == _FOK:
                 end = EndReason.IOC_REMAINDER
             elif side == 1:
                 opp = book.best_ask
@@ -258,7 +264,7 @@ class MatchingEngine:
                     end = EndReason.PRICE_BAND
         elif tif == _FOK:
             end = EndReason.FOK_NOT_FILLABLE
-        elif immediate:
+        elif otype == _MARKET or tif == _IOC:
             end = EndReason.IOC_REMAINDER
         if end:
             self.seq += 1
@@ -503,24 +509,44 @@ class MatchingEngine:
         return book, order
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
-        found = self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
-        if found is None:
+        # hot path: the common case is inlined (lookup, unlink, indexes, two events)
+        ts, sym, oid, acct, reason = cmd
+        order = self.orders.get(oid) if type(oid) is int else None
+        if order is None or order.account != acct or order.cmd.instrument != sym:
+            self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        book, order = found
-        reason = cmd.reason
-        if type(reason) is not int or reason not in _END_REASONS:
-            reason = EndReason.USER_CANCEL
+        if reason not in _END_REASONS or type(reason) is not int:
+            reason = _USER_CANCEL
+        book = self.books[sym]
+        side = order.side
+        level = (book.bids if side == 1 else book.asks)[order.price]
         leaves = order.leaves
-        level = self._remove_resting(book, order)
-        self.seq += 1
-        events.append(
-            _new(
-                OrderCanceled,
-                (self.seq, cmd.ts, book.symbol, order.order_id, order.cmd.client_order_id,
-                 order.account, leaves, order.cum, reason),
-            )
-        )  # fmt: skip
-        self._level_event(events, cmd.ts, book.symbol, order.side, level)
+        total = level.total - leaves
+        level.total = total
+        prev = order.prev
+        nxt = order.next
+        if prev is None:
+            level.head = nxt
+        else:
+            prev.next = nxt
+            order.prev = None
+        if nxt is None:
+            level.tail = prev
+        else:
+            nxt.prev = prev
+            order.next = None
+        count = level.count - 1
+        level.count = count
+        del self.orders[oid]
+        del self.accounts[acct][order.cmd.client_order_id or oid]
+        if not count:
+            book.remove_level(side, level)
+        seq = self.seq
+        append = events.append
+        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, order.cmd.client_order_id, acct,
+                                    leaves, order.cum, reason)))  # fmt: skip
+        append(_new(LevelChanged, (seq + 2, ts, sym, side, order.price, total, count)))
+        self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
         found = self._owned_order(cmd, events, CxlRejResponseTo.AMEND)
@@ -826,3 +852,4 @@ class MatchingEngine:
 
 
 _END_REASONS = frozenset(int(r) for r in EndReason)
+_USER_CANCEL = int(EndReason.USER_CANCEL)
