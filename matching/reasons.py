@@ -42,6 +42,7 @@ class Reason(IntEnum):
     INVALID_AMOUNT = 2010
     UNKNOWN_CLEARING_INSTRUMENT = 2011
     MARKET_HALTED = 2012
+    INVALID_BREAKER_INPUT = 2013
 
     # -- matching: 3xxx --------------------------------------------------------------
     UNKNOWN_INSTRUMENT = 3001
