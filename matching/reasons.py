@@ -43,6 +43,11 @@ class Reason(IntEnum):
     UNKNOWN_CLEARING_INSTRUMENT = 2011
     MARKET_HALTED = 2012
     INVALID_BREAKER_INPUT = 2013
+    INSTRUMENT_EXPIRED = 2014
+    UNKNOWN_CLEARING_ORDER = 2015
+    INVALID_REQUEST = 2016
+    POSITION_LIMIT_EXCEEDED = 2017
+    ACCOUNT_EXISTS = 2018
 
     # -- matching: 3xxx --------------------------------------------------------------
     UNKNOWN_INSTRUMENT = 3001
