@@ -130,6 +130,8 @@ def verify_inclusion(
         return False
     if not 0 <= index < tree_size or len(root) != 32:
         return False
+    if not isinstance(audit_path, list | tuple):
+        return False
     node = index  # position of the running hash at the current level
     last = tree_size - 1  # position of the last node at the current level
     running = hashlib.sha256(b"\x00" + bytes(leaf)).digest()

@@ -196,6 +196,7 @@ def test_verify_inclusion_refuses_malformed_input() -> None:
     assert not verify_inclusion("text", 1, 5, path, root)  # type: ignore[arg-type]
     assert not verify_inclusion(leaf, 1, 5, ["ab" * 32, *path[1:]], root)  # type: ignore[list-item]
     assert not verify_inclusion(leaf, 0, 5, path, root)  # right path, wrong index
+    assert not verify_inclusion(leaf, 1, 5, None, root)  # type: ignore[arg-type]
 
 
 def _flip(data: bytes, bit: int) -> bytes:
