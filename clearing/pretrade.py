@@ -1,0 +1,284 @@
+"""Pre-trade admission: the check an order passes before it may reach the book.
+
+Admission (risk.md §9.2, the issue's rule), for an order of ``qty`` at limit ``price``
+(a market order: its protection price) on instrument i:
+
+1. Shape and state: known account and instrument, sane fields, instrument trading and
+   not expired, account not in liquidation, settlement not stopped, a mark exists, price
+   inside the static band the breakers give around the mark (buys <= high, sells >= low).
+2. Reduce-only: the position must be on the other side and
+   ``qty + other resting reduce-only leaves on that side <= |position|``.
+3. Position limit: ``(|s| + all leaves on the order's side) · max(price, mark) · m``
+   must not exceed the instrument's ``max_position_notional``.
+4. Margin: add the order to its side's aggregates (leaves, leaves·price and the fee at
+   the worst rate, rounded up) and recompute that side's charge; the instrument's
+   requirement becomes ``max(im, cb', cs')`` and the account's ``REQ' = REQ - req + req'``.
+   Accept if ``E >= REQ'``. Otherwise, if the account is already below its requirement
+   (``E < REQ``), accept an order that does not raise MM and does not lower E/MM when
+   it fills completely at its limit (open loss and fee included). Else reject
+   ``INSUFFICIENT_MARGIN`` with ``required = REQ'`` and ``available = E``.
+
+On acceptance the hold ``max(0, req' - req)`` is reserved, an order id is assigned and
+a ``matching.NewOrder`` goes out with an ``OrderAdmitted`` event.
+
+Cost: the check reads the account's cached equity/requirement and its one ledger row
+(plain ints from ``array('q')``), never the other positions: O(1) in their number.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from clearing.commands import AmendRequest, CancelRequest, MassCancelRequest, OrderRequest
+from clearing.events import AmendAdmitted, OrderAdmitted, PreTradeRejected, RequestRejected
+from clearing.holds import RELEASED, change_leaves, release_part
+from clearing.instruments import worst_fee_ppm
+from clearing.margin import risk_reducing
+from clearing.orders import Order
+from matching.commands import AmendOrder, CancelOrder, MassCancel, NewOrder
+from matching.instrument import MAX_PRICE
+from matching.reasons import Reason
+
+if TYPE_CHECKING:
+    from clearing.engine import ClearingEngine
+
+_new = tuple.__new__
+
+
+def _reject(eng: ClearingEngine, out: list, ts: int, account: object, clid: object,
+            reason: Reason, required: int = 0, available: int = 0, text: str = "") -> None:
+    eng.count_reject(reason)
+    out.append(_new(PreTradeRejected, (ts, account, clid, reason, required, available,
+                                       text or reason.text)))  # fmt: skip
+
+
+def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) -> None:
+    (_, aid, sym, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
+     expire_ts) = cmd  # fmt: skip
+    acct = eng.accounts.get(aid) if type(aid) is int else None
+    if acct is None:
+        return _reject(eng, out, ts, aid, clid, Reason.UNKNOWN_ACCOUNT)
+    inst = eng.instruments.get(sym) if type(sym) is str else None
+    if inst is None:
+        return _reject(eng, out, ts, aid, clid, Reason.UNKNOWN_CLEARING_INSTRUMENT)
+    spec = inst.spec
+    if (side != 1 and side != -1) or type(side) is not int:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="side must be 1 or -1")
+    if type(qty) is not int or qty <= 0 or qty > spec.max_qty:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST,
+                       text=f"qty must be an integer in 1..{spec.max_qty}")
+    if (otype != 1 and otype != 2) or type(otype) is not int:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad order type")
+    if type(price) is not int or price <= 0 or price > MAX_PRICE:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST,
+                       text="price (a market order's protection price) must be a positive int")
+    if type(post_only) is not bool or type(reduce_only) is not bool or type(clid) is not str:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad flag")
+    if inst.expired:
+        return _reject(eng, out, ts, aid, clid, Reason.INSTRUMENT_EXPIRED)
+    if eng.halted(inst):
+        return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED)
+    if aid in eng.liquidations:
+        return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION)
+    if eng.pending:
+        return _reject(eng, out, ts, aid, clid, Reason.SETTLEMENT_STOPPED)
+    mark = inst.mark
+    if mark is None:
+        return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE)
+    if eng.breakers is not None and sym in eng.breaker_symbols:
+        low, high = eng.breakers.static_band(sym, mark)
+        if side > 0 and price > high:
+            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, high, price)
+        if side < 0 and price < low:
+            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, low, price)
+    L = inst.ledger
+    slot = acct.slot
+    r = L.row_of.get(slot)
+    if r is None:
+        s = bq = bv = bf = sq = sv = sf = im = mm = cb = cs = req = 0
+    else:
+        s = L.size[r]
+        bq, bv, bf, sq, sv, sf = L.bq[r], L.bv[r], L.bf[r], L.sq[r], L.sv[r], L.sf[r]
+        im, mm, cb, cs, req = L.im[r], L.mm[r], L.cb[r], L.cs[r], L.req[r]
+    if reduce_only:
+        ro = acct.ro_leaves.get((sym, side), 0)
+        if s == 0 or (s > 0) == (side > 0) or qty + ro > abs(s):
+            return _reject(eng, out, ts, aid, clid, Reason.REDUCE_ONLY_WOULD_INCREASE,
+                           qty + ro, 0 if s == 0 or (s > 0) == (side > 0) else abs(s))
+    m = inst.mult
+    side_qty = bq + qty if side > 0 else sq + qty
+    worst = (abs(s) + side_qty) * (price if price > mark else mark) * m
+    if worst > spec.max_position_notional:
+        return _reject(eng, out, ts, aid, clid, Reason.POSITION_LIMIT_EXCEEDED,
+                       worst, spec.max_position_notional)
+    fee_ppm = worst_fee_ppm(spec, post_only)
+    fee_res = -((-qty * price * m * fee_ppm) // 1_000_000) if fee_ppm else 0
+    tiers = inst.im_tiers
+    if side > 0:
+        bq += qty
+        bv += qty * price
+        bf += fee_res
+        loss = bv - bq * mark
+        cb = tiers(abs(s + bq) * mark * m) + (loss * m if loss > 0 else 0) + bf
+    else:
+        sq += qty
+        sv += qty * price
+        sf += fee_res
+        loss = sq * mark - sv
+        cs = tiers(abs(s - sq) * mark * m) + (loss * m if loss > 0 else 0) + sf
+    req2 = im if im > cb else cb
+    if cs > req2:
+        req2 = cs
+    A = eng.table
+    E = A.eq[slot]
+    REQ = A.req[slot]
+    REQ2 = REQ - req + req2
+    if E < REQ2:
+        ok = False
+        if E < REQ:
+            mm_new = inst.mm_tiers(abs(s + side * qty) * mark * m)
+            MM = A.mm[slot]
+            loss = (price - mark) * side * qty * m
+            E2 = E - (loss if loss > 0 else 0) - fee_res
+            ok = risk_reducing(E, MM, E2, MM - mm + mm_new)
+        if not ok:
+            return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
+    # -- accepted: from here on the state changes
+    if r is None:
+        r = L.row(slot)
+    if side > 0:
+        L.bq[r] = bq
+        L.bv[r] = bv
+        L.bf[r] = bf
+        L.cb[r] = cb
+    else:
+        L.sq[r] = sq
+        L.sv[r] = sv
+        L.sf[r] = sf
+        L.cs[r] = cs
+    L.req[r] = req2
+    A.req[slot] = REQ2
+    hold = req2 - req if req2 > req else 0
+    oid = eng.next_order_id
+    eng.next_order_id = oid + 1
+    order = Order(oid, aid, sym, side, price, qty, hold, fee_ppm, fee_res, reduce_only, clid)
+    eng.orders[oid] = order
+    acct.orders[oid] = order
+    acct.held += hold
+    acct.placed += hold
+    if reduce_only:
+        acct.ro_leaves[(sym, side)] = acct.ro_leaves.get((sym, side), 0) + qty
+    out.append(_new(NewOrder, (ts, sym, oid, aid, side, qty, price, otype, tif, clid, post_only,
+                               reduce_only, stp, expire_ts)))  # fmt: skip
+    out.append(_new(OrderAdmitted, (ts, aid, sym, oid, clid, side, qty, price, hold)))
+    return None
+
+
+def _owned(eng: ClearingEngine, cmd: CancelRequest | AmendRequest) -> tuple[Reason, str] | Order:
+    acct = eng.accounts.get(cmd.account) if type(cmd.account) is int else None
+    if acct is None:
+        return Reason.UNKNOWN_ACCOUNT, ""
+    if type(cmd.instrument) is not str or cmd.instrument not in eng.instruments:
+        return Reason.UNKNOWN_CLEARING_INSTRUMENT, ""
+    order = acct.orders.get(cmd.order_id) if type(cmd.order_id) is int else None
+    if order is None or order.symbol != cmd.instrument or order.liquidation:
+        return Reason.UNKNOWN_CLEARING_ORDER, ""
+    return order
+
+
+def cancel_request(eng: ClearingEngine, cmd: CancelRequest, out: list, ts: int) -> None:
+    found = _owned(eng, cmd)
+    if not isinstance(found, Order):
+        eng.count_reject(found[0])
+        out.append(RequestRejected(ts, cmd.account, "CancelRequest", found[0], 0, 0,
+                                   found[0].text))  # fmt: skip
+        return
+    out.append(CancelOrder(ts, found.symbol, found.order_id, found.account))
+
+
+def mass_cancel_request(eng: ClearingEngine, cmd: MassCancelRequest, out: list, ts: int) -> None:
+    if type(cmd.account) is not int or cmd.account not in eng.accounts:
+        reason = Reason.UNKNOWN_ACCOUNT
+    elif cmd.instrument is not None and (
+        type(cmd.instrument) is not str or cmd.instrument not in eng.instruments
+    ):
+        reason = Reason.UNKNOWN_CLEARING_INSTRUMENT
+    else:
+        out.append(MassCancel(ts, cmd.account, cmd.instrument))
+        return
+    eng.count_reject(reason)
+    out.append(RequestRejected(ts, cmd.account, "MassCancelRequest", reason, 0, 0, reason.text))
+
+
+def amend_request(eng: ClearingEngine, cmd: AmendRequest, out: list, ts: int) -> None:
+    found = _owned(eng, cmd)
+    aid = cmd.account
+    if not isinstance(found, Order):
+        return _reject(eng, out, ts, aid, cmd.order_id, found[0])
+    order = found
+    clid = order.client_order_id
+    inst = eng.instruments[order.symbol]
+    price = order.price if cmd.price is None else cmd.price
+    qty = order.qty if cmd.qty is None else cmd.qty
+    if type(price) is not int or price <= 0 or price > MAX_PRICE:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad price")
+    if type(qty) is not int or qty <= order.cum or qty > inst.spec.max_qty:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad quantity")
+    if order.cancel_pending or order.amend_prev is not None:
+        return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST,
+                       text="order has a cancel or amend in flight")
+    if eng.halted(inst):
+        return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED)
+    if aid in eng.liquidations:
+        return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION)
+    if eng.pending:
+        return _reject(eng, out, ts, aid, clid, Reason.SETTLEMENT_STOPPED)
+    mark = inst.mark
+    if mark is None:
+        return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE)
+    side = order.side
+    if eng.breakers is not None and order.symbol in eng.breaker_symbols:
+        low, high = eng.breakers.static_band(order.symbol, mark)
+        if (side > 0 and price > high) or (side < 0 and price < low):
+            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND,
+                           high if side > 0 else low, price)
+    acct = eng.accounts[aid]
+    L = inst.ledger
+    slot = acct.slot
+    r = L.row_of[slot]
+    s = L.size[r]
+    leaves = qty - order.cum
+    if order.reduce_only:
+        ro = acct.ro_leaves.get((order.symbol, side), 0) - order.leaves
+        if leaves + ro > abs(s) or s == 0 or (s > 0) == (side > 0):
+            return _reject(eng, out, ts, aid, clid, Reason.REDUCE_ONLY_WOULD_INCREASE,
+                           leaves + ro, abs(s))
+    A = eng.table
+    E, REQ, MM = A.eq[slot], A.req[slot], A.mm[slot]
+    req_before = L.req[r]
+    prev = (order.price, order.qty, order.leaves, order.fee_res)
+    # try the new values, measure, and undo if refused
+    change_leaves(eng, inst, order, leaves, RELEASED, price, move_hold=False)
+    REQ2 = A.req[slot]
+    ok = E >= REQ2
+    if not ok and E < REQ:
+        mm_new = inst.mm_tiers(abs(s + side * leaves) * mark * inst.mult)
+        loss = (price - mark) * side * leaves * inst.mult
+        E2 = E - (loss if loss > 0 else 0) - order.fee_res
+        ok = risk_reducing(E, MM, E2, MM - L.mm[r] + mm_new)
+    if not ok:
+        change_leaves(eng, inst, order, prev[2], RELEASED, prev[0], move_hold=False)
+        return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
+    release_part(acct, order, prev[2], leaves, RELEASED)
+    hold = L.req[r] - req_before
+    if hold > 0:
+        order.hold += hold
+        acct.held += hold
+        acct.placed += hold
+    else:
+        hold = 0
+    order.qty = qty
+    order.amend_prev = (prev[0], prev[1])
+    out.append(AmendOrder(ts, order.symbol, order.order_id, aid, price, qty))
+    out.append(AmendAdmitted(ts, aid, order.symbol, order.order_id, price, qty, hold))
+    return None
