@@ -1,0 +1,214 @@
+"""LOBSTER files as typed integer rows: the message reader, the orderbook reader and writer.
+
+LOBSTER (lobsterdata.com) publishes one trading day of one ticker as two CSV files
+without header: a *message* file (``Time, Type, OrderID, Size, Price, Direction``, one
+event per row) and an *orderbook* file whose row i holds the top N levels after message
+i (``AskPrice k, AskSize k, BidPrice k, BidSize k`` for k = 1..N; a short side is padded
+with ask 9999999999 / bid -9999999999 and size 0).
+
+Rules of this module:
+
+- It only reads and writes; it knows nothing of the matcher, so a driver that replays
+  into a running exchange can reuse it.
+- Everything is an integer. Time is decimal seconds after midnight as text, parsed
+  digit by digit into integer nanoseconds (digits beyond the ninth, float residue in
+  some files, round half up); never through a float. Prices stay in LOBSTER's units
+  (dollars x 10,000), sizes in shares.
+- The depth N of an orderbook file is its column count divided by four.
+- A malformed row is yielded as a ``BadRow`` with its 1-based line number and what is
+  wrong, never raised: the caller decides whether to skip it or stop. Blank lines are
+  skipped (line numbers still count them). A level of size 0 is padding, whatever its
+  price.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import NamedTuple
+
+from clients.replay.rows import BadRow
+
+ASK_PAD = 9_999_999_999
+BID_PAD = -9_999_999_999
+
+NEW = 1
+CANCEL = 2
+DELETE = 3
+EXECUTE = 4
+HIDDEN = 5
+CROSS = 6
+HALT = 7
+TYPES = frozenset((NEW, CANCEL, DELETE, EXECUTE, HIDDEN, CROSS, HALT))
+BOOK_TYPES = frozenset((NEW, CANCEL, DELETE, EXECUTE))
+"""Types that change the visible book; hidden (5) and cross (6) trades and halts (7) do not."""
+
+HALT_START = -1
+HALT_QUOTING = 0
+HALT_END = 1
+
+_NS_PER_S = 1_000_000_000
+_FILE_NAME = re.compile(r"(?P<ticker>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_\d+_\d+_[a-z]+_\d+")
+
+
+class LobsterMessage(NamedTuple):
+    """One message row. ``direction`` is the side of the *resting* order (+1 bid, -1 ask)."""
+
+    line: int
+    ts: int
+    type: int
+    order_id: int
+    size: int
+    price: int
+    direction: int
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()
+
+
+def parse_time_ns(text: str) -> int:
+    """Decimal seconds (``34200.017459617``) to integer nanoseconds (34200017459617).
+
+    Digits past the ninth decimal are rounded half up (``43002.632812672004`` is
+    ``43002632812672``). Raises ``ValueError`` for anything but ASCII digits with one
+    optional decimal point.
+    """
+    whole, _, frac = text.strip().partition(".")
+    if not _digits(whole) or (frac and not _digits(frac)):
+        raise ValueError(f"bad time {text!r}")
+    if len(frac) <= 9:
+        return int(whole + frac.ljust(9, "0"))
+    return int(whole + frac[:9]) + (frac[9] >= "5")
+
+
+def ticker_of(path: Path | str) -> str:
+    """The ticker of a LOBSTER file name (``AMZN_2012-06-21_..._message_5.csv``) or ``LOBSTER``."""
+    m = _FILE_NAME.match(Path(path).name)
+    return m.group("ticker") if m else "LOBSTER"
+
+
+def _parse_message(fields: Sequence[str], line: int) -> LobsterMessage:
+    if len(fields) != 6:
+        raise ValueError(f"expected 6 columns, got {len(fields)}")
+    ts = parse_time_ns(fields[0])
+    try:
+        mtype, oid, size, price, direction = map(int, fields[1:])
+    except ValueError:
+        raise ValueError("type, id, size, price and direction must be integers") from None
+    if mtype not in TYPES:
+        raise ValueError(f"unknown event type {mtype}")
+    if mtype in BOOK_TYPES or mtype == HIDDEN:
+        if size <= 0:
+            raise ValueError(f"size must be positive, got {size}")
+        if price <= 0:
+            raise ValueError(f"price must be positive, got {price}")
+        if direction != 1 and direction != -1:
+            raise ValueError(f"direction must be 1 or -1, got {direction}")
+        if mtype != HIDDEN and oid <= 0:
+            raise ValueError(f"order id must be positive, got {oid}")
+    elif mtype == HALT and price not in (HALT_START, HALT_QUOTING, HALT_END):
+        raise ValueError(f"halt indicator price must be -1, 0 or 1, got {price}")
+    return LobsterMessage(line, ts, mtype, oid, size, price, direction)
+
+
+def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
+    """Every row of a message file, in file order, as a message or a ``BadRow``."""
+    name = str(path)
+    with open(path, encoding="ascii", errors="replace", newline="") as fh:
+        for line, text in enumerate(fh, 1):
+            text = text.rstrip("\r\n")
+            if not text:
+                continue
+            try:
+                yield _parse_message(text.split(","), line)
+            except ValueError as exc:
+                yield BadRow(name, line, str(exc))
+
+
+def book_depth(path: Path | str) -> int:
+    """N of an orderbook file, from its first row's column count (4 columns per level)."""
+    with open(path, encoding="ascii", errors="replace") as fh:
+        first = fh.readline().strip()
+    if not first:
+        raise ValueError(f"{path}: empty orderbook file")
+    cols = len(first.split(","))
+    if cols % 4:
+        raise ValueError(f"{path}: {cols} columns is not a multiple of 4")
+    return cols // 4
+
+
+def _parse_book_row(fields: Sequence[str], width: int) -> tuple[int, ...]:
+    if len(fields) != width:
+        raise ValueError(f"expected {width} columns, got {len(fields)}")
+    try:
+        row = tuple(map(int, fields))
+    except ValueError:
+        raise ValueError("orderbook columns must be integers") from None
+    if min(row) > 0:
+        return row  # every level present on both sides (the common case)
+    out = list(row)
+    for k in range(0, width, 2):
+        price, size = row[k], row[k + 1]
+        if size < 0:
+            raise ValueError(f"negative size in column {k + 2}")
+        if size == 0:
+            out[k] = ASK_PAD if k % 4 == 0 else BID_PAD
+        elif price <= 0:
+            raise ValueError(f"non-positive price in column {k + 1}")
+    return tuple(out)
+
+
+def read_book(path: Path | str, depth: int) -> Iterator[tuple[int, ...] | BadRow]:
+    """Every row of an orderbook file of depth ``depth`` as a tuple of 4N ints or a ``BadRow``."""
+    name = str(path)
+    width = 4 * depth
+    with open(path, encoding="ascii", errors="replace", newline="") as fh:
+        for line, text in enumerate(fh, 1):
+            text = text.rstrip("\r\n")
+            if not text:
+                continue
+            try:
+                yield _parse_book_row(text.split(","), width)
+            except ValueError as exc:
+                yield BadRow(name, line, str(exc))
+
+
+def book_row(
+    asks: Sequence[tuple[int, int]], bids: Sequence[tuple[int, int]], depth: int
+) -> tuple[int, ...]:
+    """The LOBSTER orderbook row for best-first ``asks`` and ``bids`` levels (price, size)."""
+    out: list[int] = []
+    na, nb = len(asks), len(bids)
+    for k in range(depth):
+        if k < na:
+            out += asks[k]
+        else:
+            out += (ASK_PAD, 0)
+        if k < nb:
+            out += bids[k]
+        else:
+            out += (BID_PAD, 0)
+    return tuple(out)
+
+
+def row_levels(row: Sequence[int], side: int) -> list[tuple[int, int]]:
+    """The non-padding (price, size) levels of one side of a row, best first (+1 bids, -1 asks)."""
+    off = 2 if side == 1 else 0
+    return [(row[k + off], row[k + off + 1]) for k in range(0, len(row), 4) if row[k + off + 1]]
+
+
+def format_book_row(row: Sequence[int]) -> str:
+    return ",".join(map(str, row))
+
+
+def count_lines(path: Path | str) -> int:
+    """Number of lines in a file (for a progress bar's total), read in binary blocks."""
+    n = 0
+    last = b"\n"
+    with open(path, "rb") as fh:
+        while block := fh.read(1 << 20):
+            n += block.count(b"\n")
+            last = block[-1:]
+    return n + (last != b"\n")

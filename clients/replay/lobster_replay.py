@@ -1,0 +1,607 @@
+"""Drive LOBSTER order flow through the matcher and check every orderbook row against it.
+
+The rules (from the LOBSTER data README, ../shared/data/lobster/README.md):
+
+1. **Seed** the book from orderbook row 1 (the state after message 1) with one synthetic
+   resting order per level; replay from message 2. A cancel, delete or execution of an
+   id the book never saw takes its volume from synthetic orders at that price first. The
+   level total always follows the message's arithmetic: a message that names more volume
+   than its order still has takes the difference from other orders at that price.
+2. **Slide-in**: after each message, the file's levels strictly deeper than the previous
+   row's last level (on a side that was full) are taken as given: synthetic volume is
+   added at the back of the level or taken off it (synthetic orders first, newest
+   first), and engine levels there that the file does not show are removed.
+3. **Executions** (type 4) go through the matcher as aggressive IOC limit orders on the
+   other side (limit = price, quantity = size). When the fills land on other orders than
+   the named one, they are moved onto it (``matching.repair.move_fill``), undone in
+   reverse order so the queue stays as it was. For an id the book never saw, the
+   synthetic orders at that price stand in for it.
+4. Hidden (5) and cross (6) trades are tape only: counted, not applied to the book.
+5. Halts (7): price -1 halts the instrument, 0 opens the quoting (call) phase, 1 resumes
+   trading once the book is not crossed (LOBSTER reports the executions that uncross it
+   as ordinary messages, so the engine must not uncross on its own). While not trading,
+   new orders rest without matching and executions take volume off the named order.
+6. A row that does not match is recorded (the first one in full) and the visible book is
+   then resynchronised from the file, so one error does not hide the rest.
+
+Order ids: LOBSTER's ids are used as they are (they are positive); every order the
+replay invents (synthetic liquidity, IOC takers) gets a negative id from one counter, so
+none can collide. Accounts: 1 for orders the file names, 2 for synthetic liquidity, 3 for
+takers. Depth comes from the orderbook file's column count; nothing here knows a ticker.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import asdict, dataclass, field
+from itertools import islice, zip_longest
+from typing import Any, TextIO
+
+from clients.replay.lobster import (
+    ASK_PAD,
+    BID_PAD,
+    BOOK_TYPES,
+    CANCEL,
+    CROSS,
+    DELETE,
+    EXECUTE,
+    HALT,
+    HALT_END,
+    HALT_QUOTING,
+    HALT_START,
+    HIDDEN,
+    NEW,
+    BadRow,
+    LobsterMessage,
+    format_book_row,
+)
+from matching import repair
+from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
+from matching.engine import MatchingEngine
+from matching.enums import BUY, InstrumentStatus, TimeInForce
+from matching.events import Fill
+from matching.instrument import Instrument
+from matching.order import Order
+
+MARKET_ACCOUNT = 1
+SYNTHETIC_ACCOUNT = 2
+TAKER_ACCOUNT = 3
+MAX_QTY = 1 << 40
+
+_IOC = int(TimeInForce.IOC)
+_TRADING = InstrumentStatus.TRADING
+_HALTED = InstrumentStatus.HALTED
+_NO_LIMIT_ASK = 1 << 62
+_NO_LIMIT_BID = -(1 << 62)
+
+Observer = Callable[[object, list], None]
+"""Called with every command the replay sends to the engine and the events it caused."""
+
+
+def is_synthetic(order: Order) -> bool:
+    return order.order_id < 0
+
+
+@dataclass
+class LobsterStats:
+    """Counters of one replay; ``report()`` turns them into the JSON report."""
+
+    messages: int = 0
+    rows_compared: int = 0
+    rows_matched: int = 0
+    first_mismatch: dict[str, Any] | None = None
+    new_orders: int = 0
+    cancels: int = 0
+    deletes: int = 0
+    executions: int = 0
+    executions_hit_named: int = 0
+    executions_hit_synthetic: int = 0
+    executions_moved: int = 0
+    executions_unknown_id: int = 0
+    executed_qty: int = 0
+    hidden_executions: int = 0
+    hidden_qty: int = 0
+    cross_trades: int = 0
+    cross_qty: int = 0
+    halt_messages: int = 0
+    seeded_orders: int = 0
+    unknown_id_refs: int = 0
+    volume_from_others: int = 0
+    surplus_on_delete: int = 0
+    rows_with_slide_in: int = 0
+    slide_in_added: int = 0
+    slide_in_removed: int = 0
+    resyncs: int = 0
+    drift: dict[str, int] = field(default_factory=dict)
+
+    def note_drift(self, what: str, n: int = 1) -> None:
+        self.drift[what] = self.drift.get(what, 0) + n
+
+
+class LobsterReplay:
+    """One instrument's book, driven by LOBSTER messages and kept honest by its rows."""
+
+    def __init__(
+        self,
+        symbol: str,
+        depth: int,
+        *,
+        engine: MatchingEngine | None = None,
+        observer: Observer | None = None,
+    ) -> None:
+        if engine is None:
+            engine = MatchingEngine([Instrument(symbol, 1, 1, 1, MAX_QTY)])
+        if symbol not in engine.books:
+            raise ValueError(f"the engine has no instrument {symbol!r}")
+        self.symbol = symbol
+        self.depth = depth
+        self.engine = engine
+        self.book = engine.books[symbol]
+        self.observer = observer
+        self.stats = LobsterStats()
+        self._next_id = 0
+        self._resume_pending = False
+        self._ts = 0
+
+    # -- plumbing --------------------------------------------------------------------
+    def new_id(self) -> int:
+        """A fresh negative order id for an order the replay invents."""
+        self._next_id -= 1
+        return self._next_id
+
+    def _synthetic(self) -> tuple[int, int]:
+        return self.new_id(), SYNTHETIC_ACCOUNT
+
+    def _apply(self, cmd: object) -> list:
+        events = self.engine.apply(cmd)
+        if self.observer is not None:
+            self.observer(cmd, events)
+        return events
+
+    def _named(self, msg: LobsterMessage) -> Order | None:
+        """The live order a message names, if it rests where the message says."""
+        order = self.engine.orders.get(msg.order_id)
+        if order is None:
+            self.stats.unknown_id_refs += 1
+            return None
+        if order.side != msg.direction or order.price != msg.price:
+            self.stats.note_drift("id_at_other_price")
+            return None
+        return order
+
+    def _take_others(self, msg: LobsterMessage, qty: int) -> None:
+        """Take ``qty`` at the message's level from others, synthetic orders first."""
+        got = repair.take_from_level(
+            self.engine, self.symbol, msg.direction, msg.price, qty, prefer=is_synthetic
+        )
+        self.stats.volume_from_others += got
+        if got < qty:
+            self.stats.note_drift("level_short_qty", qty - got)
+
+    # -- rows ------------------------------------------------------------------------
+    def top(self) -> tuple[int, ...]:
+        """The engine's top ``depth`` levels as a LOBSTER orderbook row."""
+        n = self.depth
+        asks = self.book.asks
+        bids = self.book.bids
+        get = dict.__getitem__  # SortedDict is a dict: skip its Python-level __getitem__
+        a = [get(asks, p) for p in islice(asks, n)]
+        b = [get(bids, p) for p in islice(reversed(bids), n)]
+        na, nb = len(a), len(b)
+        out: list[int] = []
+        append = out.append
+        for k in range(n):
+            if k < na:
+                lv = a[k]
+                append(lv.price)
+                append(lv.total)
+            else:
+                append(ASK_PAD)
+                append(0)
+            if k < nb:
+                lv = b[k]
+                append(lv.price)
+                append(lv.total)
+            else:
+                append(BID_PAD)
+                append(0)
+        return tuple(out)
+
+    def seed(self, row: tuple[int, ...], ts: int) -> None:
+        """Start from ``row``: one synthetic order per level. Only on an empty book."""
+        if self.book.bids or self.book.asks:
+            raise ValueError("seed needs an empty book")
+        self._ts = ts
+        for k in range(0, len(row), 4):
+            for off, side in ((0, -1), (2, 1)):
+                price, size = row[k + off], row[k + off + 1]
+                if size:
+                    oid, acct = self._synthetic()
+                    repair.add_resting(self.engine, self.symbol, oid, acct, side, price, size, ts)
+                    self.stats.seeded_orders += 1
+
+    def _sync_side(self, row: tuple[int, ...], side: int, beyond: int | None) -> int:
+        """Make the engine's visible levels on ``side`` deeper than ``beyond`` equal the row.
+
+        ``beyond`` None means the whole visible side. Returns the number of levels changed.
+        """
+        off = 2 if side == BUY else 0
+        depth4 = len(row)
+        last_size = row[depth4 - 4 + off + 1]
+        if side == BUY:
+            limit = row[depth4 - 4 + off] if last_size else _NO_LIMIT_BID
+            start = _NO_LIMIT_ASK if beyond is None else beyond - 1
+            keys = list(self.book.bids.irange(minimum=limit, maximum=start))
+        else:
+            limit = row[depth4 - 4 + off] if last_size else _NO_LIMIT_ASK
+            start = _NO_LIMIT_BID if beyond is None else beyond + 1
+            keys = list(self.book.asks.irange(minimum=start, maximum=limit))
+        want = {}
+        for k in range(off, depth4, 4):
+            price, size = row[k], row[k + 1]
+            if size and (beyond is None or (price - beyond) * side < 0):
+                want[price] = size
+        changed = 0
+        for price in keys:
+            if price not in want:
+                self.stats.slide_in_removed += repair.remove_level(
+                    self.engine, self.symbol, side, price
+                )
+                changed += 1
+        for price, size in want.items():
+            delta = repair.set_level_total(
+                self.engine, self.symbol, side, price, size, self._synthetic, self._ts,
+                prefer=is_synthetic,
+            )  # fmt: skip
+            if delta > 0:
+                self.stats.slide_in_added += delta
+                changed += 1
+            elif delta < 0:
+                self.stats.slide_in_removed -= delta
+                changed += 1
+        return changed
+
+    def slide_in(self, prev: tuple[int, ...], row: tuple[int, ...]) -> bool:
+        """Rule 2: take levels deeper than ``prev``'s last level (on a full side) from ``row``."""
+        d4 = len(row) - 4
+        changed = 0
+        # asks: prev full when its last ask size is non-zero; work only if row shows deeper
+        if prev[d4 + 1]:
+            p_last = prev[d4]
+            if not row[d4 + 1] or row[d4] > p_last:
+                changed += self._sync_side(row, -1, p_last)
+        if prev[d4 + 3]:
+            p_last = prev[d4 + 2]
+            if not row[d4 + 3] or row[d4 + 2] < p_last:
+                changed += self._sync_side(row, 1, p_last)
+        if changed:
+            self.stats.rows_with_slide_in += 1
+        return bool(changed)
+
+    def resync(self, row: tuple[int, ...]) -> None:
+        """Make every visible level equal ``row`` (after a mismatch or a bad row)."""
+        self.stats.resyncs += 1
+        self._sync_side(row, -1, None)
+        self._sync_side(row, 1, None)
+
+    # -- messages --------------------------------------------------------------------
+    def step(self, msg: LobsterMessage) -> None:
+        """Apply one message to the engine's book."""
+        self._ts = msg.ts
+        t = msg.type
+        if t == EXECUTE:
+            self._execute(msg)
+        elif t == NEW:
+            self._new(msg)
+        elif t == DELETE or t == CANCEL:
+            self._cancel(msg)
+        elif t == HIDDEN:
+            self.stats.hidden_executions += 1
+            self.stats.hidden_qty += msg.size
+        elif t == CROSS:
+            self.stats.cross_trades += 1
+            self.stats.cross_qty += msg.size
+        elif t == HALT:
+            self._halt(msg)
+        if self._resume_pending and not self.book.is_crossed():
+            self._resume_pending = False
+            self._apply(Resume(msg.ts, self.symbol))
+
+    def _new(self, msg: LobsterMessage) -> None:
+        st = self.stats
+        st.new_orders += 1
+        book = self.book
+        side, price = msg.direction, msg.price
+        if side == BUY:
+            crosses = book.best_ask is not None and book.best_ask.price <= price
+        else:
+            crosses = book.best_bid is not None and book.best_bid.price >= price
+        if crosses and book.status == _TRADING:
+            st.note_drift("crossing_new_order")
+        if msg.order_id in self.engine.orders:
+            st.note_drift("duplicate_new_order_id")
+            return
+        if book.status == _HALTED:
+            if crosses:
+                self._apply(OpenAuction(msg.ts, self.symbol))
+            repair.add_resting(self.engine, self.symbol, msg.order_id, MARKET_ACCOUNT, side,
+                               price, msg.size, msg.ts)  # fmt: skip
+            return
+        self._apply(
+            NewOrder(msg.ts, self.symbol, msg.order_id, MARKET_ACCOUNT, side, msg.size, price)
+        )
+
+    def _reduce_named(self, order: Order, qty: int, ts: int) -> None:
+        """Take ``qty`` (at most its leaves) off a named order through the engine if it can."""
+        if qty >= order.leaves:
+            self._apply(CancelOrder(ts, self.symbol, order.order_id, order.account))
+        elif self.book.status != _HALTED:
+            self._apply(AmendOrder(ts, self.symbol, order.order_id, order.account,
+                                   qty=order.qty - qty))  # fmt: skip
+        else:
+            repair.reduce_order(self.engine, self.symbol, order, qty)
+
+    def _cancel(self, msg: LobsterMessage) -> None:
+        st = self.stats
+        if msg.type == DELETE:
+            st.deletes += 1
+        else:
+            st.cancels += 1
+        order = self._named(msg)
+        rest = msg.size
+        if order is not None:
+            leaves = order.leaves
+            if msg.type == DELETE and leaves > rest:
+                # the order holds more than the file says it had: the surplus stays
+                # behind as synthetic volume in its place in the queue
+                st.surplus_on_delete += leaves - rest
+                self._reduce_named(order, rest, msg.ts)
+                self._replace_with_synthetic(order)
+                return
+            self._reduce_named(order, min(rest, leaves), msg.ts)
+            rest -= min(rest, leaves)
+        if rest:
+            self._take_others(msg, rest)
+
+    def _replace_with_synthetic(self, order: Order) -> None:
+        """Turn what is left of ``order`` into a synthetic order at the same queue place."""
+        if repair.is_resting(self.engine, order):
+            oid, acct = self._synthetic()
+            repair.replace_order(self.engine, self.symbol, order, oid, acct, self._ts)
+
+    def _reachable(self, side: int, price: int, qty: int) -> dict[int, Order]:
+        """Resting orders on ``side`` a taker with limit ``price`` and ``qty`` can reach."""
+        if side == BUY:
+            levels = self.book.bids
+            prices = levels.irange(minimum=price, reverse=True)
+        else:
+            levels = self.book.asks
+            prices = levels.irange(maximum=price)
+        out: dict[int, Order] = {}
+        need = qty
+        for p in prices:
+            o = levels[p].head
+            while o is not None and need > 0:
+                out[o.order_id] = o
+                need -= o.leaves
+                o = o.next
+            if need <= 0:
+                break
+        return out
+
+    def _execute(self, msg: LobsterMessage) -> None:
+        st = self.stats
+        st.executions += 1
+        st.executed_qty += msg.size
+        side, price, qty, oid = msg.direction, msg.price, msg.size, msg.order_id
+        if self.book.status != _TRADING:
+            # no continuous matching: the named order (or synthetic volume) just loses qty
+            self._cancel_like_execution(msg)
+            return
+        reach = self._reachable(side, price, qty)
+        named = reach.get(oid) or self.engine.orders.get(oid)
+        if named is not None and (named.side != side or named.price != price):
+            st.note_drift("id_at_other_price")
+            named = None
+        if named is None:
+            st.executions_unknown_id += 1
+        events = self._apply(
+            NewOrder(msg.ts, self.symbol, self.new_id(), TAKER_ACCOUNT, -side, qty, price,
+                     tif=_IOC)
+        )  # fmt: skip
+        filled = 0
+        off: list[tuple[Order, int]] = []
+        for e in events:
+            if type(e) is Fill:
+                filled += e.qty
+                mid = e.maker_order_id
+                on_target = mid == oid if named is not None else mid < 0
+                if not on_target:
+                    off.append((reach[mid], e.qty))
+        if filled < qty:
+            st.note_drift("execution_short_qty", qty - filled)
+        if not off:
+            if named is not None:
+                st.executions_hit_named += 1
+            else:
+                st.executions_hit_synthetic += 1
+            return
+        st.executions_moved += 1
+        if named is not None:
+            targets = [named]
+        else:
+            level = (self.book.bids if side == BUY else self.book.asks).get(price)
+            targets = [o for o in level.orders() if o.order_id < 0] if level else []
+        engine, sym = self.engine, self.symbol
+        for maker, q in reversed(off):
+            for target in targets:
+                if not q:
+                    break
+                if repair.is_resting(engine, target) and target.leaves:
+                    amount = min(q, target.leaves)
+                    repair.move_fill(engine, sym, maker, target, amount)
+                    q -= amount
+
+    def _cancel_like_execution(self, msg: LobsterMessage) -> None:
+        order = self._named(msg)
+        rest = msg.size
+        if order is not None:
+            take = min(rest, order.leaves)
+            if take == order.leaves:
+                self._apply(CancelOrder(msg.ts, self.symbol, order.order_id, order.account))
+            else:
+                repair.reduce_order(self.engine, self.symbol, order, take)
+            rest -= take
+        if rest:
+            self._take_others(msg, rest)
+
+    def _halt(self, msg: LobsterMessage) -> None:
+        self.stats.halt_messages += 1
+        sym, ts = self.symbol, msg.ts
+        if msg.price == HALT_START:
+            self._resume_pending = False
+            self._apply(Halt(ts, sym, "LOBSTER trading halt"))
+        elif msg.price == HALT_QUOTING:
+            self._apply(OpenAuction(ts, sym))
+        elif msg.price == HALT_END:
+            if self.book.is_crossed():
+                self._resume_pending = True
+            else:
+                self._apply(Resume(ts, sym))
+
+
+def replay_rows(
+    replay: LobsterReplay,
+    pairs: Iterable[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]],
+    *,
+    strict: bool = False,
+    top_out: TextIO | None = None,
+    on_bad_row: Callable[[BadRow], None] | None = None,
+    tick: Callable[[int], None] | None = None,
+    check_every: int = 0,
+    names: tuple[str, str] = ("message file", "orderbook file"),
+) -> list[BadRow]:
+    """Run (message, row) pairs through ``replay``, comparing every row after the seed.
+
+    Returns the bad rows met; with ``strict`` it stops at the first. A pair with a bad
+    half is skipped: its good half still counts (the message is applied, the visible book
+    is resynchronised from the row) but nothing is compared. A message the book cannot
+    take (``ValueError`` from book surgery: the file contradicts itself) is a bad row too.
+    ``tick(n)`` reports progress every few thousand pairs; ``check_every`` runs
+    ``engine.validate()`` that often (tests); ``names`` name the two files in bad rows
+    the pairing itself finds. ``top_out`` receives the engine's row after
+    every message (the seeded row for the first), in the orderbook file's layout.
+    """
+    st = replay.stats
+    bad: list[BadRow] = []
+    prev: tuple[int, ...] | None = None
+    seeded = False
+    step, top, slide_in = replay.step, replay.top, replay.slide_in
+    write = top_out.write if top_out is not None else None
+    pending = 0
+    n = 0
+
+    def fail(b: BadRow) -> None:
+        bad.append(b)
+        if on_bad_row is not None:
+            on_bad_row(b)
+
+    for msg, row in pairs:
+        n += 1
+        pending += 1
+        if pending == 4096 and tick is not None:
+            tick(pending)
+            pending = 0
+        good_msg = type(msg) is LobsterMessage
+        good_row = type(row) is tuple
+        if not (good_msg and good_row):
+            if msg is None or row is None:
+                short, other = names if msg is None else names[::-1]
+                fail(BadRow(short, n, f"row {n} is missing: {short} is shorter than {other}"))
+                break
+            for half in (msg, row):
+                if type(half) is BadRow:
+                    fail(half)
+            if strict:
+                break
+        if good_msg:
+            st.messages += 1
+        if not seeded:
+            if good_msg and good_row:
+                replay.seed(row, msg.ts)
+                seeded = True
+                prev = row
+                if msg.type not in BOOK_TYPES:
+                    step(msg)  # tape and status rows do not touch the book
+                if write is not None:
+                    write(format_book_row(top()) + "\n")
+            continue
+        if good_msg:
+            try:
+                step(msg)
+            except ValueError as exc:
+                fail(BadRow(names[0], msg.line, f"cannot apply: {exc}"))
+                good_msg = False
+                if strict:
+                    break
+        if not good_row:
+            prev = None
+        elif not good_msg or prev is None:
+            replay.resync(row)
+            prev = row
+        else:
+            slide_in(prev, row)
+            got = top()
+            st.rows_compared += 1
+            if got == row:
+                st.rows_matched += 1
+            else:
+                if st.first_mismatch is None:
+                    st.first_mismatch = {
+                        "line": msg.line,
+                        "message": list(msg[1:]),
+                        "expected": list(row),
+                        "got": list(got),
+                    }
+                replay.resync(row)
+            prev = row
+        if write is not None:
+            write(format_book_row(top()) + "\n")
+        if check_every and n % check_every == 0:
+            replay.engine.validate()
+    if tick is not None and pending:
+        tick(pending)
+    return bad
+
+
+def pair_files(
+    messages: Iterator[LobsterMessage | BadRow], rows: Iterator[tuple[int, ...] | BadRow]
+) -> Iterator[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]]:
+    """Message i with row i; a missing partner (one file is shorter) is ``None``."""
+    return zip_longest(messages, rows)
+
+
+def report(replay: LobsterReplay, elapsed_s: float, bad: list[BadRow]) -> dict[str, Any]:
+    """The JSON report: the contract keys first, then detail."""
+    st = replay.stats
+    out: dict[str, Any] = {
+        "rows_compared": st.rows_compared,
+        "rows_matched": st.rows_matched,
+        "first_mismatch": st.first_mismatch,
+        "executions": st.executions,
+        "executions_hit_named": st.executions_hit_named,
+        "messages_per_s": round(st.messages / elapsed_s) if elapsed_s > 0 else None,
+    }
+    detail = asdict(st)
+    for key in out:
+        detail.pop(key, None)
+    out.update(
+        symbol=replay.symbol,
+        depth=replay.depth,
+        elapsed_s=round(elapsed_s, 3),
+        **detail,
+        bad_rows=len(bad),
+        bad_row_list=[b._asdict() for b in bad[:100]],
+        state_hash=replay.engine.state_hash(),
+    )
+    return out
