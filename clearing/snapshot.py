@@ -55,6 +55,8 @@ MAX_CONTAINER_LEN = 50_000_000
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
 _MONEY_MAPS = ("fee_pool", "insurance_fund", "deposits", "withdrawals")
+_INT_KEYS = frozenset({int})
+_STR_KEYS = frozenset({str})
 
 
 class Fault(StrEnum):
@@ -71,7 +73,18 @@ class Fault(StrEnum):
 
 
 class CanonicalError(ValueError):
-    """A value cannot be encoded canonically (a float, a mixed-key map, an oversized int)."""
+    """A value cannot be encoded canonically (a float, a mixed-key map, an oversized int).
+
+    ``str()`` names where: ``$.accounts.7.positions.BTC-PERP.size: float is not allowed``.
+    """
+
+    def __init__(self, problem: str) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.path: list[str] = []  # innermost first, filled while unwinding
+
+    def __str__(self) -> str:
+        return f"${''.join(reversed(self.path))}: {self.problem}"
 
 
 class SnapshotError(ValueError):
@@ -99,38 +112,61 @@ class VerifyResult(NamedTuple):
 # -- canonical encoding ------------------------------------------------------------------
 
 
-def _normalize(value: Any, path: str) -> Any:
-    if value is None or value is True or value is False:
+def _normalize(value: Any) -> Any:
+    """Return ``value`` with maps rebuilt in canonical key order; refuse what is not allowed.
+
+    Fast path on exact types (this runs over every value of every account); subclasses
+    such as IntEnum or StrEnum are turned into plain ints and strs on the slow path. The
+    path to an offending value is collected only while a ``CanonicalError`` unwinds.
+    """
+    t = type(value)
+    if t is int:
+        if _INT_MIN <= value <= _INT_MAX:
+            return value
+        raise CanonicalError(f"int {value} does not fit in 64 bits")
+    if t is str or t is bytes or t is bool or value is None:
         return value
+    if t is dict or isinstance(value, Mapping):
+        key_types = set(map(type, value))
+        if not (key_types <= _INT_KEYS or key_types <= _STR_KEYS):
+            kinds = ", ".join(sorted(k.__name__ for k in key_types))
+            raise CanonicalError(f"map keys must be all ints or all strs, received {kinds}")
+        out = {}
+        for k in sorted(value):
+            v = value[k]
+            tv = type(v)
+            if tv is str or (tv is int and _INT_MIN <= v <= _INT_MAX):
+                out[k] = v  # the common leaf values, without a call
+                continue
+            try:
+                out[k] = _normalize(v)
+            except CanonicalError as exc:
+                exc.path.append(f".{k}")
+                raise
+        return out
+    if t is list or t is tuple:
+        items = []
+        for i, v in enumerate(value):
+            try:
+                items.append(_normalize(v))
+            except CanonicalError as exc:
+                exc.path.append(f"[{i}]")
+                raise
+        return items
     if isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
-            raise CanonicalError(f"{path}: int {value} does not fit in 64 bits")
-        return int(value)
+        return _normalize(int(value))
     if isinstance(value, str):
         return str(value)
-    if isinstance(value, bytes | bytearray | memoryview):
+    if isinstance(value, bytearray | memoryview):
         return bytes(value)
-    if isinstance(value, list | tuple):
-        return [_normalize(v, f"{path}[{i}]") for i, v in enumerate(value)]
-    if isinstance(value, Mapping):
-        keys = list(value)
-        if all(type(k) is int for k in keys) or all(type(k) is str for k in keys):
-            ordered = sorted(keys)
-        else:
-            kinds = sorted({type(k).__name__ for k in keys})
-            raise CanonicalError(
-                f"{path}: map keys must be all ints or all strs, received {', '.join(kinds)}"
-            )
-        return {k: _normalize(value[k], f"{path}.{k}") for k in ordered}
     raise CanonicalError(
-        f"{path}: {type(value).__name__} is not allowed "
-        "(ints, strs, bytes, bools, None, lists and maps only)"
+        f"{t.__name__} is not allowed (ints, strs, bytes, bools, None, lists and maps only)"
     )
 
 
 def canonical_pack(value: Any) -> bytes:
     """Encode ``value`` in crossbook's canonical msgpack form (see the module rules)."""
-    return msgpack.packb(_normalize(value, "$"), use_bin_type=True)
+    return msgpack.packb(_normalize(value), use_bin_type=True)
 
 
 def _unpack(content: bytes) -> Any:
@@ -201,23 +237,34 @@ def _check_state(state: object) -> Mapping[str, Any]:
     return state
 
 
+def _normalized_state(state: object, *, shape_checked: bool = False) -> dict[str, Any]:
+    """Check the state's shape and return it in canonical form (maps in key order)."""
+    if not shape_checked:
+        _check_state(state)
+    try:
+        return _normalize(state)
+    except CanonicalError as exc:
+        raise SnapshotError(Fault.MALFORMED, f"state {exc}") from exc
+
+
+def _leaves_of(norm: dict[str, Any]) -> tuple[list[int], list[bytes]]:
+    # ``norm`` is canonical already: accounts in id order, {"account", "entry"} is sorted.
+    accounts = norm["accounts"]
+    leaves = [
+        msgpack.packb({"account": a, "entry": entry}, use_bin_type=True)
+        for a, entry in accounts.items()
+    ]
+    return list(accounts), leaves
+
+
 def account_leaves(state: Mapping[str, Any]) -> tuple[list[int], list[bytes]]:
     """Return (account ids ascending, their canonical leaves) for a state dict."""
-    accounts = _check_state(state)["accounts"]
-    ids = sorted(accounts)
-    try:
-        leaves = [canonical_pack({"account": a, "entry": accounts[a]}) for a in ids]
-    except CanonicalError as exc:
-        raise SnapshotError(Fault.MALFORMED, f"accounts: {exc}") from exc
-    return ids, leaves
+    return _leaves_of(_normalized_state(state))
 
 
-def _globals_digest(state: Mapping[str, Any]) -> bytes:
-    rest = {k: v for k, v in state.items() if k != "accounts"}
-    try:
-        return hashlib.sha256(canonical_pack(rest)).digest()
-    except CanonicalError as exc:
-        raise SnapshotError(Fault.MALFORMED, f"state: {exc}") from exc
+def _globals_digest(norm: dict[str, Any]) -> bytes:
+    rest = {k: v for k, v in norm.items() if k != "accounts"}
+    return hashlib.sha256(msgpack.packb(rest, use_bin_type=True)).digest()
 
 
 def _totals_and_conservation(
@@ -321,23 +368,23 @@ def header_digest(header: SnapshotHeader) -> bytes:
 
 
 def _make_header(
-    state: Mapping[str, Any],
+    norm: dict[str, Any],
     prev_root: bytes,
     prev_digest: bytes,
     tree: MerkleTree,
     count: int,
 ) -> SnapshotHeader:
-    totals, conservation = _totals_and_conservation(state)
+    totals, conservation = _totals_and_conservation(norm)
     return SnapshotHeader(
         version=VERSION,
         root=tree.root(),
         prev_root=prev_root,
         prev_digest=prev_digest,
-        last_fill_seq=state["last_fill_seq"],
-        ts=state["ts"],
+        last_fill_seq=norm["last_fill_seq"],
+        ts=norm["ts"],
         account_count=count,
-        settlement_asset=state.get("settlement_asset", ""),
-        globals_digest=_globals_digest(state),
+        settlement_asset=norm.get("settlement_asset", ""),
+        globals_digest=_globals_digest(norm),
         totals=totals,
         conservation=conservation,
     )
@@ -358,13 +405,11 @@ def build(
     for name, link in (("prev_root", prev_root), ("prev_digest", prev_digest)):
         if not isinstance(link, bytes) or len(link) != HASH_SIZE:
             raise SnapshotError(Fault.MALFORMED, f"{name} must be {HASH_SIZE} bytes")
-    ids, leaves = account_leaves(state)
-    header = _make_header(state, prev_root, prev_digest, MerkleTree(leaves), len(ids))
-    try:
-        content = canonical_pack({"header": header.to_dict(), "state": state})
-    except CanonicalError as exc:
-        raise SnapshotError(Fault.MALFORMED, f"state: {exc}") from exc
-    return BuiltSnapshot(content, header)
+    norm = _normalized_state(state)
+    ids, leaves = _leaves_of(norm)
+    header = _make_header(norm, prev_root, prev_digest, MerkleTree(leaves), len(ids))
+    doc = {"header": _normalize(header.to_dict()), "state": norm}
+    return BuiltSnapshot(msgpack.packb(doc, use_bin_type=True), header)
 
 
 def build_snapshot(
@@ -422,10 +467,11 @@ def _fail(fault: Fault, detail: str, checked: list[str]) -> VerifyResult:
 def _verify_one(content: bytes, checked: list[str]) -> tuple[Snapshot | None, VerifyResult]:
     try:
         snap = load_snapshot(content)
-        _ids, leaves = account_leaves(snap.state)
+        norm = _normalized_state(snap.state, shape_checked=True)
+        _ids, leaves = _leaves_of(norm)
         tree = MerkleTree(leaves)
         expected = _make_header(
-            snap.state, snap.header.prev_root, snap.header.prev_digest, tree, len(leaves)
+            norm, snap.header.prev_root, snap.header.prev_digest, tree, len(leaves)
         )
     except SnapshotError as exc:
         return None, _fail(exc.fault, str(exc), checked)
@@ -530,7 +576,7 @@ def inclusion_proof(content: bytes, account_id: int) -> dict[str, Any]:
     snapshot does not hold).
     """
     snap = load_snapshot(content)
-    ids, leaves = account_leaves(snap.state)
+    ids, leaves = _leaves_of(_normalized_state(snap.state, shape_checked=True))
     tree = MerkleTree(leaves)
     if tree.root() != snap.header.root:
         raise SnapshotError(

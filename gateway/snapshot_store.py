@@ -155,7 +155,10 @@ class SnapshotWriter:
         self.prev_digest: bytes = ZERO_ROOT
         self._latest_key: tuple[int, int] | None = None
         if self.latest is not None:
-            content = read_snapshot_bytes(self.latest)
+            try:
+                content = read_snapshot_bytes(self.latest)
+            except SnapshotError as exc:
+                raise SnapshotStoreError(f"latest snapshot {self.latest}: {exc}") from exc
             result = verify_snapshot(content)
             if not result.ok and result.reason != Fault.CONSERVATION_VIOLATED:
                 raise SnapshotStoreError(
