@@ -22,7 +22,7 @@ BASE: dict[str, Any] = {
     "instruments": {
         "X": {"kind": "perpetual", "index": "X", "contract_size": "0.000001",
               "imf_ppm": 100_000, "mmf_ppm": 50_000, "maker_fee_ppm": 0, "taker_fee_ppm": 0,
-              "max_qty": 1_000_000, "mark_band_ppm": 100_000},
+              "max_qty": 1_000_000, "mark_band_ppm": 0},
     },
     "accounts": [{"id": 1, "deposits": {"USD": 10_000}}, {"id": 2, "deposits": {"USD": 10_000}},
                  {"id": 3, "deposits": {"USD": 1_000_000}}],
