@@ -203,7 +203,7 @@ def _is_int(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _money_map(value: object, where: str) -> dict[str, int]:
+def _money_map(value: object, where: str) -> None:
     if not isinstance(value, Mapping):
         raise SnapshotError(Fault.MALFORMED, f"{where} must be a map of asset to int")
     for asset, amount in value.items():
@@ -211,7 +211,6 @@ def _money_map(value: object, where: str) -> dict[str, int]:
             raise SnapshotError(
                 Fault.MALFORMED, f"{where}[{asset!r}] must be an int amount under a str asset"
             )
-    return dict(value)
 
 
 def _check_state(state: object) -> Mapping[str, Any]:
