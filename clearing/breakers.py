@@ -34,9 +34,11 @@ Rules of this module:
 7. Reopening: at ``pause_end - call_period_ns`` an ``OpenAuction``; at ``pause_end`` a
    ``Resume(reference_price=reference)``, a ``BreakerResumed`` and the band re-sent.
    ``is_halted`` is True from the halt until that ``Resume`` (call included).
-8. Market-wide halt: every instrument gets ``Halt`` + ``BreakerTripped(market_wide)``; no
-   timer runs until ``market_resume``, which puts every instrument through the call: each
-   reopens ``call_period_ns`` later, or at the end of its own pause if that is later.
+8. Market-wide halt: every trading instrument gets ``Halt``, every instrument a
+   ``BreakerTripped(market_wide)`` (one already paused stays as the matcher has it:
+   halted, or in its call); no timer runs until ``market_resume``, which puts every
+   instrument through the call: each reopens ``call_period_ns`` later, or at the end of
+   its own pause if that is later.
 9. ``export_state()`` is plain ints, strs, lists and dicts; ``from_state`` rebuilds an
    object whose outputs are identical from then on.
 """
@@ -174,7 +176,7 @@ class CircuitBreakers:
         return self.market_halted or (st is not None and st.phase != TRADING)
 
     def phase(self, symbol: str) -> str:
-        """``trading``, ``halted`` or ``call`` (``halted`` throughout a market-wide halt)."""
+        """``trading``, ``halted`` or ``call``: the matcher status the breakers asked for."""
         st = self._get(symbol)
         if st is None:
             return ""
@@ -277,13 +279,14 @@ class CircuitBreakers:
             if st.phase == TRADING:
                 out.extend(self._halt(st, ts, RULE_MARKET, figures, timed=False))
                 continue
-            # already paused by its own rule: the matcher is told again (a call in progress
-            # stops), and the own pause carries on after the market resumes
-            st.phase = HALTED
+            # already paused by its own rule: the matcher keeps it as it is (halted, or
+            # collecting orders in its call, where nothing trades; halting a crossed call
+            # book would leave a crossed book outside an auction); its own pause carries on
+            # once the market resumes
             figures["paused_by"] = st.rule
+            figures["phase"] = st.phase
             if st.pause_end is not None:
                 figures["pause_end"] = st.pause_end
-            out.append(Halt(ts, st.symbol, RULE_MARKET))
             out.append(BreakerTripped(ts, st.symbol, RULE_MARKET, {**st.figures(), **figures}))
         return out
 

@@ -400,8 +400,10 @@ def test_market_halt_over_an_instrument_pause_keeps_its_own_pause() -> None:
     b = two()
     h = halted_at_limit(b)  # X paused until h + 300 s
     out = b.market_halt(h + 100 * S, "news")
-    assert out[1].figures["paused_by"] == RULE_LIMIT_STATE
-    assert out[1].figures["pause_end"] == h + 300 * S
+    assert kinds(out) == ["BreakerTripped", "Halt", "BreakerTripped"]
+    assert out[0].figures["paused_by"] == RULE_LIMIT_STATE
+    assert out[0].figures["phase"] == "halted"
+    assert out[0].figures["pause_end"] == h + 300 * S
     assert b.market_resume(h + 120 * S) == [OpenAuction(h + 120 * S, "Y")]
     assert b.phase("X") == "halted"
     assert kinds(b.on_tick(h + 130 * S)) == ["Resume", "BreakerResumed"]  # Y
@@ -410,18 +412,33 @@ def test_market_halt_over_an_instrument_pause_keeps_its_own_pause() -> None:
     assert out[1].rule == RULE_LIMIT_STATE
 
 
-def test_market_halt_during_a_call_halts_it_and_the_call_runs_again() -> None:
+def test_market_halt_during_a_call_keeps_the_call_until_the_market_resumes() -> None:
     b = two()
     h = halted_at_limit(b)
     b.on_tick(h + 280 * S)  # X in its call
     out = b.market_halt(h + 290 * S, "news")
-    assert out[0] == Halt(h + 290 * S, "X", RULE_MARKET)
-    assert b.phase("X") == "halted"
+    assert out[0] == BreakerTripped(
+        h + 290 * S,
+        "X",
+        RULE_MARKET,
+        {
+            "reference": 100_000,
+            "band_low": 95_000,
+            "band_high": 105_000,
+            "reason": "news",
+            "paused_by": RULE_LIMIT_STATE,
+            "phase": "call",
+            "pause_end": h + 300 * S,
+        },
+    )
+    assert kinds(out) == ["BreakerTripped", "Halt", "BreakerTripped"]  # only Y is halted
+    assert b.phase("X") == "call" and b.is_halted("X")
     assert b.on_tick(h + 400 * S) == []
-    # X's own pause is over: it reopens one full call period after the market resumes
+    # X's own pause is over: it resumes one full call period after the market does
     out = b.market_resume(h + 500 * S)
-    assert out == [OpenAuction(h + 500 * S, "X"), OpenAuction(h + 500 * S, "Y")]
+    assert out == [OpenAuction(h + 500 * S, "Y")]
     assert kinds(b.on_tick(h + 510 * S)) == ["Resume", "BreakerResumed"]  # Y
+    assert b.on_tick(h + 530 * S - 1) == []
     assert kinds(b.on_tick(h + 530 * S))[:2] == ["Resume", "BreakerResumed"]  # X
 
 

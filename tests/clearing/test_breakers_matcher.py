@@ -263,6 +263,26 @@ def test_market_wide_halt_and_resume_through_the_matcher() -> None:
     assert shell.of(Resume)[-2:] == [Resume(3_630 * S, "X", 100_000), Resume(3_630 * S, "Y", None)]
 
 
+def test_market_halt_during_a_crossed_call_keeps_the_matcher_consistent() -> None:
+    shell = one()
+    set_reference(shell, 0, 100_000)
+    shell.order(S, "X", 3, BUY, 5, 105_000)
+    shell.tick(16 * S)  # limit-state halt; pause ends at 316 s, call from 286 s
+    shell.tick(286 * S)
+    shell.order(290 * S, "X", 5, BUY, 10, 101_000)
+    shell.order(290 * S, "X", 6, SELL, 10, 99_000)
+    shell.market_halt(295 * S)  # the crossed call book stays in its call (validate passes)
+    assert shell.engine.books["X"].status == InstrumentStatus.AUCTION
+    assert shell.tick(400 * S) == [] and shell.engine.books["X"].is_crossed()
+    assert shell.market_resume(500 * S) == []  # already in its call: reopens at 530 s
+    shell.tick(530 * S)
+    uncross = shell.of(AuctionUncrossed)[-1]
+    # bids 105_000 x5 and 101_000 x10 against 99_000 x10: 10 trade, buy surplus at every
+    # tied price, so the highest, 101_000
+    assert (uncross.ts, uncross.price, uncross.qty) == (530 * S, 101_000, 10)
+    assert shell.engine.books["X"].status == InstrumentStatus.TRADING
+
+
 # ---------------------------------------------------------------- random flow --------
 FAST = BreakerConfig(
     tick_size=5,
