@@ -144,6 +144,8 @@ class ClearingEngine:
         self.liquidations: dict[int, liquidation.LiqState] = {}
         self.margin_called: set[int] = set()
         self.market_halted = False
+        self.next_timer = 0
+        self.twap_symbols = [s for s, i in self.instruments.items() if i.spec.index is None]
         self.breakers, self.breakers_configs = _load_breakers(config)
         self.breaker_symbols = frozenset(config.breakers) if self.breakers is not None else ()
         self.counters: dict[str, int] = {"liquidations": 0, "halts": 0, "adl": 0}
@@ -211,13 +213,19 @@ class ClearingEngine:
     def _advance(self, ts: int, out: list) -> None:
         self.started = True
         self.ts = ts
-        for inst in self.instruments.values():
-            if inst.funding is not None:
-                funding.run_timers(self, inst, ts, out)
-            if inst.expiry is not None and not inst.expired:
-                expiry.run_timers(self, inst, ts, out)
-            if inst.spec.index is None:
-                self._touched.add(inst.symbol)
+        if ts >= self.next_timer:
+            nxt = MAX_TS
+            for inst in self.instruments.values():
+                if inst.funding is not None:
+                    funding.run_timers(self, inst, ts, out)
+                    nxt = min(nxt, inst.funding.next_sample, inst.funding.next_funding)
+                if inst.expiry is not None and not inst.expired:
+                    expiry.run_timers(self, inst, ts, out)
+                    if not inst.expired and inst.spec.expiry_ts is not None:
+                        nxt = min(nxt, inst.spec.expiry_ts)
+            self.next_timer = nxt
+        for sym in self.twap_symbols:
+            self._touched.add(sym)
         if self.breakers is not None:
             self.forward_breakers(self.breakers.on_tick(ts), out)
 

@@ -66,6 +66,26 @@ class TierSchedule:
 
     def vector(self, notional: np.ndarray) -> np.ndarray:
         """The same as ``__call__`` element-wise over a non-negative int64 array."""
+        top = float(notional.max(initial=0)) * max(self.rates)
+        if top < _FAST_LIMIT:  # every product fits in int64: one pass, one division
+            if self.single is not None:
+                total = notional * self.single
+            else:
+                total = np.zeros_like(notional)
+                lo = 0
+                for hi, rate in zip([*self.bounds, None], self.rates):
+                    seg = notional - lo
+                    np.maximum(seg, 0, out=seg)
+                    if hi is not None:
+                        np.minimum(seg, hi - lo, out=seg)
+                    seg *= rate
+                    total += seg
+                    if hi is None:
+                        break
+                    lo = hi
+            total += PPM - 1
+            total //= PPM
+            return total
         whole = np.zeros_like(notional)
         frac = np.zeros_like(notional)
         lo = 0
@@ -82,6 +102,9 @@ class TierSchedule:
                 break
             lo = hi
         return whole + (frac + (PPM - 1)) // PPM
+
+
+_FAST_LIMIT = float(1 << 62)
 
 
 def side_charge(
@@ -142,12 +165,18 @@ def charges_vector(
     n = np.abs(size) * pm
     im = im_tiers.vector(n)
     mm = mm_tiers.vector(n)
-    lb = np.maximum(bv - bq * mark, 0) * mult
-    cb = im_tiers.vector(np.abs(size + bq) * pm) + lb + bf
-    cb = np.where(bq != 0, cb, im)
-    ls = np.maximum(sq * mark - sv, 0) * mult
-    cs = im_tiers.vector(np.abs(size - sq) * pm) + ls + sf
-    cs = np.where(sq != 0, cs, im)
+    cb = im.copy()
+    rows = np.flatnonzero(bq)
+    if rows.size:
+        b = bq[rows]
+        loss = np.maximum(bv[rows] - b * mark, 0) * mult
+        cb[rows] = im_tiers.vector(np.abs(size[rows] + b) * pm) + loss + bf[rows]
+    cs = im.copy()
+    rows = np.flatnonzero(sq)
+    if rows.size:
+        q = sq[rows]
+        loss = np.maximum(q * mark - sv[rows], 0) * mult
+        cs[rows] = im_tiers.vector(np.abs(size[rows] - q) * pm) + loss + sf[rows]
     req = np.maximum(np.maximum(im, cb), cs)
     return im, mm, cb, cs, req
 
