@@ -103,6 +103,7 @@ class _Symbol:
 
     __slots__ = (
         "band",
+        "band_cache",
         "best_ask",
         "best_bid",
         "call_at",
@@ -114,6 +115,7 @@ class _Symbol:
         "phase",
         "reference",
         "rule",
+        "static_cache",
         "symbol",
         "trades",
         "velocity",
@@ -135,6 +137,9 @@ class _Symbol:
         self.best_ask: int | None = None
         self.limit_side = ""  # "", "upper" (bid at band high) or "lower" (ask at band low)
         self.limit_since = 0
+        # derived, not state: the last (mark, static band) and (reference, dynamic band)
+        self.static_cache: tuple[int, tuple[int, int]] = (0, EMPTY_BAND)
+        self.band_cache: tuple[int, tuple[int, int]] = (0, EMPTY_BAND)
 
     def figures(self) -> Figures:
         """Reference and band, where known: the figures every event carries."""
@@ -164,11 +169,15 @@ class CircuitBreakers:
     # ------------------------------------------------------------------ queries -------
     def static_band(self, symbol: str, mark: int) -> tuple[int, int]:
         """``(low, high)``: order prices the pre-trade check accepts around ``mark``."""
-        st = self._get(symbol)
-        if st is None or not _price_ok(mark):
+        st = self._symbols.get(symbol) if type(symbol) is str else None
+        if st is None or type(mark) is not int or not 0 < mark <= MAX_PRICE:
             return EMPTY_BAND
-        cfg = st.config
-        return band_around(mark, cfg.static_band_ppm, cfg.tick_size)
+        cached_mark, band = st.static_cache
+        if mark != cached_mark:  # marks move far less often than orders arrive
+            cfg = st.config
+            band = band_around(mark, cfg.static_band_ppm, cfg.tick_size)
+            st.static_cache = (mark, band)
+        return band
 
     def is_halted(self, symbol: str) -> bool:
         """True while halted or in the reopening call (market-wide halt included)."""
@@ -367,7 +376,10 @@ class CircuitBreakers:
         ref = st.reference
         if ref is None:
             return []
-        band = st.config.dynamic_band(ref)
+        cached_ref, band = st.band_cache
+        if ref != cached_ref:
+            band = st.config.dynamic_band(ref)
+            st.band_cache = (ref, band)
         if band == st.band and not force:
             return []
         st.band = band
