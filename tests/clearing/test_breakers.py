@@ -459,6 +459,13 @@ def test_static_band_around_the_mark() -> None:
     assert make().static_band("X", 1) == (1, 1)
 
 
+def test_static_band_follows_each_new_mark() -> None:
+    b = make()
+    for mark, band in [(100_000, (95_000, 105_000)), (200_000, (190_000, 210_000))] * 2:
+        assert b.static_band("X", mark) == band
+        assert b.static_band("X", mark) == band
+
+
 @pytest.mark.parametrize(
     ("symbol", "mark"),
     [("nope", 100_000), (None, 100_000), ("X", 0), ("X", -5), ("X", 1.5), ("X", True), ("X", None)],
