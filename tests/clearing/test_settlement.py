@@ -36,7 +36,7 @@ def test_realized_pnl_on_close() -> None:
     trade(p, 1, buyer=1, seller=3, qty=100, price=100)
     p.submit(IndexPrice(2, "X", 103))
     out = trade(p, 3, buyer=3, seller=1, qty=40, price=103)
-    f = [x for x in of(out, FillSettled) if x.account == 1][0]
+    f = next(x for x in of(out, FillSettled) if x.account == 1)
     assert f.realized_pnl == 40 * 3 and f.position == 60
     assert p.clearing.position(1, "X") == (60, 6_000)
 
