@@ -289,9 +289,8 @@ class CircuitBreakers:
                 out.extend(self._halt(st, ts, RULE_MARKET, figures, timed=False))
                 continue
             # already paused by its own rule: the matcher keeps it as it is (halted, or
-            # collecting orders in its call, where nothing trades; halting a crossed call
-            # book would leave a crossed book outside an auction); its own pause carries on
-            # once the market resumes
+            # collecting orders in its call, where nothing trades anyway); its own pause
+            # carries on once the market resumes
             figures["paused_by"] = st.rule
             figures["phase"] = st.phase
             if st.pause_end is not None:
