@@ -24,6 +24,9 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "protocol.md"
 Reason = P.Reason
 
 
+_CHARS = st.characters(exclude_categories=("Cs",))  # lone surrogates cannot be UTF-8
+
+
 def pack(obj: Any) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
 
@@ -55,16 +58,14 @@ def _scalar(f: Field) -> st.SearchStrategy:
     elif f.pytype is str and f.choices is not None:
         s = st.sampled_from(sorted(f.choices))
     elif f.pytype is str:
-        chars = (
-            st.characters(min_codepoint=32, max_codepoint=126) if f.printable else st.characters()
-        )
+        chars = st.characters(min_codepoint=32, max_codepoint=126) if f.printable else _CHARS
         s = st.text(chars, min_size=f.min_len, max_size=min(f.max_len, 20))
     elif f.name in ("avg_px", "entry_price"):
         s = st.builds(P.decimal_ratio, st.integers(-(10**12), 10**12), st.integers(1, 10**4))
     elif f.name == "figures":
         s = st.dictionaries(
-            st.text(min_size=1, max_size=8),
-            st.integers(-(2**63), 2**63 - 1) | st.text(max_size=10),
+            st.text(_CHARS, min_size=1, max_size=8),
+            st.integers(-(2**63), 2**63 - 1) | st.text(_CHARS, max_size=10),
             max_size=4,
         )
     elif f.name == "channels":
@@ -365,14 +366,14 @@ _leaf = (
     | st.booleans()
     | st.integers(-(2**63), 2**64 - 1)
     | st.floats(allow_nan=True)
-    | st.text(max_size=20)
+    | st.text(_CHARS, max_size=20)
     | st.binary(max_size=10)
     | st.sampled_from(["v", "type", "new_order", "buy", "BTC-PERP", "gtc", 1])
 )
 _objects = st.recursive(
     _leaf,
     lambda children: st.lists(children, max_size=4)
-    | st.dictionaries(st.text(max_size=8) | st.sampled_from(["v", "type", "qty"]), children,
+    | st.dictionaries(st.text(_CHARS, max_size=8) | st.sampled_from(["v", "type", "qty"]), children,
                       max_size=4),
     max_leaves=20,
 )  # fmt: skip
