@@ -198,6 +198,7 @@ def parse_config(data: Mapping[str, Any]) -> ClearingConfig:
             if not isinstance(b, Mapping):
                 raise ConfigError(f"instruments.{sym}.breakers: must be a table")
             breakers[sym] = dict(b)
+            _check_breakers(sym, breakers[sym], instruments[sym].tick_size)
 
     accounts: list[AccountSpec] = []
     raw_accounts = data.get("accounts", [])
@@ -338,3 +339,17 @@ def _tiers(t: Mapping[str, Any], where: str) -> tuple[MarginTier, ...]:
         last_up = up or last_up
         last_imf, last_mmf = imf, mmf
     return tuple(tiers)
+
+
+def _check_breakers(sym: str, table: dict[str, Any], tick: int) -> None:
+    """Validate a breakers table with the breakers' own parser, when that module is here."""
+    try:
+        from clearing.breaker_config import BreakerConfig
+    except ImportError:  # pragma: no cover - the breakers module is part of this build
+        return
+    t = dict(table)
+    t.setdefault("tick_size", tick)
+    try:
+        BreakerConfig.from_dict(t)
+    except ValueError as exc:
+        raise ConfigError(f"instruments.{sym}.breakers: {exc}") from None

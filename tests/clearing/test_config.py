@@ -33,6 +33,7 @@ def test_example_loads_with_derived_figures() -> None:
         ({"X": {"maker_fee_ppm": -600, "taker_fee_ppm": 500}}, "maker_fee_ppm"),
         ({"X": {"colour": "red"}}, "instruments.X.colour: unknown key"),
         ({"X": {"kind": "option"}}, "instruments.X.kind"),
+        ({"X": {"breakers": {"static_band_ppm": 0}}}, "instruments.X.breakers"),
         ({"clearing": {"insurance_fund": -1}}, "clearing.insurance_fund"),
         ({"accounts": [{"id": 1}, {"id": 1}]}, "duplicate account"),
         ({"accounts": [{"id": 1, "deposits": {"DOGE": 5}}]}, "unknown asset"),
