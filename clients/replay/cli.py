@@ -96,7 +96,7 @@ def _check_args(args: argparse.Namespace) -> None:
             raise CliError(f"cannot write {path}: no such directory")
 
 
-def _run_lobster(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool]:
+def _run_lobster(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool, str]:
     import time
 
     from clients.replay import lobster
@@ -137,16 +137,15 @@ def _run_lobster(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], 
     stopped = bool(bad) and args.strict
     out["stopped_at_bad_row"] = stopped
     st = replay.stats
-    print(
-        f"crossbook replay: {st.rows_matched}/{st.rows_compared} orderbook rows matched; "
+    summary = (
+        f"{st.rows_matched}/{st.rows_compared} orderbook rows matched; "
         f"{st.executions} executions, {st.executions_hit_named} hit the named order; "
-        f"{len(bad)} bad rows; {out['messages_per_s']} messages/s",
-        file=sys.stderr,
+        f"{len(bad)} bad rows; {out['messages_per_s']} messages/s"
     )
-    return out, stopped
+    return out, stopped, summary
 
 
-def _run_csv(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool]:
+def _run_csv(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool, str]:
     import time
 
     from clients.replay.csv_replay import CsvReplay, replay_flow
@@ -175,14 +174,13 @@ def _run_csv(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool
     out["file"] = str(args.file)
     stopped = bool(bad) and args.strict
     out["stopped_at_bad_row"] = stopped
-    print(
-        f"crossbook replay: {applied} rows; {out['orders']} orders, {out['cancels']} cancels, "
+    summary = (
+        f"{applied} rows; {out['orders']} orders, {out['cancels']} cancels, "
         f"{out['amends']} amends; {out['trades']} trades ({out['traded_qty']} lots); "
         f"{sum(out['rejects'].values())} rejects; {len(bad)} bad rows; "
-        f"{out['messages_per_s']} rows/s",
-        file=sys.stderr,
+        f"{out['messages_per_s']} rows/s"
     )
-    return out, stopped
+    return out, stopped, summary
 
 
 def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:
@@ -205,8 +203,10 @@ def run(args: argparse.Namespace) -> int:
     _check_args(args)
     show = wanted()
     if args.format == "lobster":
-        report, stopped = _run_lobster(args, show)
+        report, stopped, summary = _run_lobster(args, show)
     else:
-        report, stopped = _run_csv(args, show)
+        report, stopped, summary = _run_csv(args, show)
     _emit(report, args)
+    where = f" (report: {args.report})" if args.report is not None else ""
+    print(f"crossbook replay: {summary}{where}", file=sys.stderr)
     return 1 if stopped else 0

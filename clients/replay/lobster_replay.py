@@ -189,6 +189,10 @@ class LobsterReplay:
         b = [get(bids, p) for p in islice(reversed(bids), n)]
         na, nb = len(a), len(b)
         out: list[int] = []
+        if na == n and nb == n:  # both sides full: no padding
+            for x, y in zip(a, b):
+                out += (x.price, x.total, y.price, y.total)
+            return tuple(out)
         append = out.append
         for k in range(n):
             if k < na:
