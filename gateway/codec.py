@@ -148,7 +148,8 @@ def check_fields(msg: dict, spec: MessageSpec, *, strict: bool) -> tuple[Reason,
         f = get(key)
         if f is None:
             if strict:
-                return (_INVALID, _short(key), "unknown field")
+                name = key if type(key) is str and len(key) <= 40 else _short(key)
+                return (_INVALID, name, "unknown field")
             continue
         t = type(value)
         if t is f.pytype:  # inline fast paths of the common scalar kinds

@@ -1,8 +1,8 @@
 """Execution reports: matcher (and clearing) events -> FIX 4.4 messages for the order's owner.
 
 ``OrderTracker.apply(event, hops)`` turns one event into zero or more protocol messages
-(``exec_report``, ``cancel_reject``, ``mass_cancel_report``), each carrying its ``account``
-so the gateway can route it. Rules (mapping table in ``docs/protocol.md``):
+(``exec_report``, ``cancel_reject``, ``mass_cancel_report``, ``reject``), each carrying its
+``account`` so the gateway can route it. Rules (mapping table in ``docs/protocol.md``):
 
 1. One report per order per event: a ``Fill`` gives two, taker's then maker's (an auction
    uncross: buyer's then seller's, liquidity ``auction``). ExecType F on every fill; the
@@ -14,16 +14,19 @@ so the gateway can route it. Rules (mapping table in ``docs/protocol.md``):
    integer sum of ``last_px * last_qty``.
 4. Per-order state is kept from acceptance until the terminal report and forgotten in the
    same step, from both indexes (order id; account + client order id). An order first seen
-   mid-life (the tracker started late) is adopted from the event, with ``avg_px`` and
-   ``cum_notional`` nil because its earlier fills are unknown.
+   mid-life (the tracker started late) is reported from the event alone and adopted at its
+   next fill, with ``avg_px`` and ``cum_notional`` nil: its earlier fills are unknown.
 5. ``exec_id`` is ``2 * seq`` of the matcher event (``+ 1`` for the second report of the
    same event), so it is unique, increasing and identical on replay; rejects that never
    reached the matcher use 0.
 6. Hop timestamps (``Hops``) describe the command that caused the event; the gateway sets
    ``ts_gw_out`` just before sending.
-7. Events are dispatched by class name. Clearing events plug in with ``register(name,
-   handler)``; ``PreTradeRejected`` is built in (duck-typed: ``ts, account, client_order_id,
-   reason, required, available, text``). Unknown events give no report. Pure: no clock, no I/O.
+7. Events are dispatched by class name, so ``gateway`` needs no ``clearing`` types. Built in,
+   duck-typed: clearing's ``PreTradeRejected`` and ``RequestRejected`` (``required`` /
+   ``available`` become ``figures``). The gateway should prefer ``reject_request(event,
+   request)``, which answers in the request's own terms (a refused amend is a cancel_reject)
+   and echoes its ``req_id``. More translators plug in with ``register(name, handler)``.
+   Unknown events give no message. Pure: no clock, no I/O.
 """
 
 from __future__ import annotations
@@ -303,6 +306,7 @@ class OrderTracker:
         return self._by_clid.get((account, client_order_id))
 
     def open_orders(self, account: int, instrument: str | None = None) -> Iterator[OrderState]:
+        """An account's working orders (a scan of all orders: for queries, not hot paths)."""
         for st in self.orders.values():
             if st.account == account and (instrument is None or st.instrument == instrument):
                 yield st
@@ -433,7 +437,7 @@ def _on_amended(tr: OrderTracker, e: Any, hops: Hops) -> list[dict]:
     if st is None:
         st = OrderState(e.order_id, e.account, e.instrument, e.client_order_id, 0, e.qty,
                         cum_qty=e.cum_qty, cum_notional=None)  # fmt: skip
-        tr.track(st)
+        # side unknown: report it, adopt it at its next fill
     st.price = e.price
     st.order_qty = e.qty
     st.cum_qty = e.cum_qty

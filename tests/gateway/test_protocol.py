@@ -184,7 +184,7 @@ def test_reexports_are_the_matching_objects() -> None:
         ({"instrument": {"a": 1}}, "instrument", Reason.INVALID_FIELD),
         ({"instrument": b"BTC-PERP"}, "instrument", Reason.INVALID_FIELD),  # bin is not str
         ({"req_id": -1}, "req_id", Reason.INVALID_FIELD),
-        ({"post_olny": True}, "'post_olny'", Reason.INVALID_FIELD),  # unknown field
+        ({"post_olny": True}, "post_olny", Reason.INVALID_FIELD),  # unknown field
         ({"price": None}, "price", Reason.MISSING_FIELD),  # limit order needs a price
         ({"tif": "gtd"}, "expire_ts", Reason.MISSING_FIELD),
         ({"expire_ts": 10**18}, "expire_ts", Reason.INVALID_FIELD),  # only with gtd
@@ -194,7 +194,7 @@ def test_new_order_field_errors_name_the_field(change: dict, field: str, reason:
     e = err(pack({**NEW, **change}))
     assert (e.reason, e.field, e.ref_type) == (reason, field, "new_order")
     assert e.req_id == (5 if "req_id" not in change else None)
-    assert field.strip("'") in e.text
+    assert field in e.text
 
 
 @pytest.mark.parametrize("missing", ["instrument", "side", "qty", "client_order_id"])

@@ -306,13 +306,18 @@ def test_hops_are_copied_and_exec_ids_follow_the_matcher_seq() -> None:
 def test_tracker_started_late_adopts_orders_with_unknown_average() -> None:
     ex = Exchange()
     ex.new(1, SELL, 5, 100)
+    ex.new(1, SELL, 5, 105)
     late = OrderTracker()
     ex.tracker = late
+    r = ex.amend(1, 2, qty=4)  # unknown to the late tracker: reported, side unknown
+    assert brief(r[0]) == (2, "5", "0", 4, 0, 4, None) and r[0]["side"] is None
+    assert late.get(2) is None
     r = ex.new(2, BUY, 2, 100)
     maker = next(x for x in r if x["order_id"] == 1)
+    assert late.get(1) is not None  # adopted at its fill
     assert brief(maker) == (1, "F", "1", 5, 2, 3, None)
     assert maker["cum_notional"] is None and maker["side"] == "sell"
-    assert late.get(2) is None  # the taker filled completely: forgotten at once
+    assert late.get(3) is None  # the taker filled completely: forgotten at once
     r = ex.cancel(1, 1)
     assert brief(r[0]) == (1, "4", "4", 5, 2, 0, None)
     assert len(late) == 0
