@@ -212,9 +212,16 @@ class LobsterReplay:
         return tuple(out)
 
     def seed(self, row: tuple[int, ...], ts: int) -> None:
-        """Start from ``row``: one synthetic order per level. Only on an empty book."""
+        """Start from ``row``: one synthetic order per level. Only on an empty book.
+
+        Raises ``ValueError`` (and adds nothing) for a crossed row.
+        """
         if self.book.bids or self.book.asks:
             raise ValueError("seed needs an empty book")
+        asks = [row[k] for k in range(0, len(row), 4) if row[k + 1]]
+        bids = [row[k + 2] for k in range(0, len(row), 4) if row[k + 3]]
+        if asks and bids and max(bids) >= min(asks):
+            raise ValueError(f"the row is crossed (bid {max(bids)} >= ask {min(asks)})")
         self._ts = ts
         for k in range(0, len(row), 4):
             for off, side in ((0, -1), (2, 1)):
@@ -532,7 +539,13 @@ def replay_rows(
             st.messages += 1
         if not seeded:
             if good_msg and good_row:
-                replay.seed(row, msg.ts)
+                try:
+                    replay.seed(row, msg.ts)
+                except ValueError as exc:
+                    fail(BadRow(names[1], msg.line, f"cannot seed from this row: {exc}"))
+                    if strict:
+                        break
+                    continue
                 seeded = True
                 prev = row
                 if msg.type not in BOOK_TYPES:
@@ -540,35 +553,37 @@ def replay_rows(
                 if write is not None:
                     write(format_book_row(top()) + "\n")
             continue
-        if good_msg:
-            try:
+        try:
+            if good_msg:
                 step(msg)
-            except ValueError as exc:
-                fail(BadRow(names[0], msg.line, f"cannot apply: {exc}"))
-                good_msg = False
-                if strict:
-                    break
-        if not good_row:
-            prev = None
-        elif not good_msg or prev is None:
-            replay.resync(row)
-            prev = row
-        else:
-            slide_in(prev, row)
-            got = top()
-            st.rows_compared += 1
-            if got == row:
-                st.rows_matched += 1
-            else:
-                if st.first_mismatch is None:
-                    st.first_mismatch = {
-                        "line": msg.line,
-                        "message": list(msg[1:]),
-                        "expected": list(row),
-                        "got": list(got),
-                    }
+            if not good_row:
+                prev = None
+            elif not good_msg or prev is None:
                 replay.resync(row)
-            prev = row
+                prev = row
+            else:
+                slide_in(prev, row)
+                got = top()
+                st.rows_compared += 1
+                if got == row:
+                    st.rows_matched += 1
+                else:
+                    if st.first_mismatch is None:
+                        st.first_mismatch = {
+                            "line": msg.line,
+                            "message": list(msg[1:]),
+                            "expected": list(row),
+                            "got": list(got),
+                        }
+                    replay.resync(row)
+                prev = row
+        except ValueError as exc:
+            # the files contradict the book (a crossed row, say): report, resync next row
+            line = msg.line if good_msg else n
+            fail(BadRow(names[0] if good_msg else names[1], line, f"cannot apply: {exc}"))
+            prev = None
+            if strict:
+                break
         if write is not None:
             write(format_book_row(top()) + "\n")
         if check_every and n % check_every == 0:

@@ -283,6 +283,27 @@ def test_bad_rows_are_skipped_with_line_numbers_or_stop_the_run(tmp_path: Path) 
     assert [(x.file, x.line) for x in bad] == [("orderbook file", 3)]
 
 
+def test_crossed_rows_are_bad_rows_not_tracebacks() -> None:
+    pairs = [
+        (msg(1, 1, 50, 10, 101, -1), row([(101, 10)], [(102, 10)])),  # crossed: cannot seed
+        (msg(2, 1, 51, 10, 101, -1), row([(101, 10)], [(100, 10)])),  # seeds here
+        (msg(3, 1, 1, 5, 101, -1), row([(101, 15)], [(100, 10)])),
+        (msg(4, 1, 2, 5, 99, 1), row([(101, 15)], [(103, 5)])),  # row contradicts: crossed
+        (msg(5, 1, 3, 5, 101, -1), row([(101, 20)], [(100, 10)])),  # resynchronised
+        (msg(6, 1, 4, 5, 101, -1), row([(101, 25)], [(100, 10)])),
+    ]
+    replay = LobsterReplay("T", 1)
+    bad = replay_rows(replay, pairs, check_every=1)
+    assert [(b.line, b.error.split(":")[0]) for b in bad] == [
+        (1, "cannot seed from this row"),
+        (4, "cannot apply"),
+    ]
+    replay.engine.validate()
+    st = replay.stats  # row 4 is compared (a mismatch) before its resync fails
+    assert (st.rows_compared, st.rows_matched, st.first_mismatch["line"]) == (3, 2, 4)
+    assert replay.top() == (101, 25, 100, 10)
+
+
 # -- real data ---------------------------------------------------------------------------
 
 
