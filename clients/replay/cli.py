@@ -56,6 +56,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top-out", type=Path, metavar="FILE",
         help="write the engine's top N after every message, in the orderbook file's layout",
     )  # fmt: skip
+    through = parser.add_argument_group("through clearing (--format csv)")
+    through.add_argument(
+        "--clearing", type=Path, metavar="CONFIG.toml",
+        help="send the flow through pre-trade, the matcher and settlement (clearing_replay)",
+    )  # fmt: skip
+    through.add_argument(
+        "--snapshot-out", type=Path, metavar="FILE", help="write the final settlement snapshot"
+    )
 
 
 class _BadRowPrinter:
@@ -83,6 +91,10 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.format == "lobster" and args.book_file is None:
         raise CliError("--format lobster needs --book-file ORDERBOOK_FILE")
+    if args.clearing is not None and args.format != "csv":
+        raise CliError("--clearing only applies to --format csv")
+    if args.snapshot_out is not None and args.clearing is None:
+        raise CliError("--snapshot-out needs --clearing CONFIG.toml")
     if args.format != "lobster":
         for flag, value in (("--book-file", args.book_file), ("--top-out", args.top_out)):
             if value is not None:
@@ -204,6 +216,10 @@ def run(args: argparse.Namespace) -> int:
     show = wanted()
     if args.format == "lobster":
         report, stopped, summary = _run_lobster(args, show)
+    elif args.clearing is not None:
+        from clients.replay.clearing_replay import run_clearing
+
+        report, stopped, summary = run_clearing(args)
     else:
         report, stopped, summary = _run_csv(args, show)
     _emit(report, args)

@@ -42,3 +42,19 @@ def test_index_rows_and_bad_rows(tmp_path: Path) -> None:
     assert all(type(r) is BadRow for r in rows[1:])
     _, report = replay_file(load_config(DOCS / "clearing.toml"), flow)
     assert report["bad_rows"] == 2 and report["marks"]["BTC-PERP"] == 480_000
+
+
+def test_cli_flags(tmp_path: Path) -> None:
+    import json
+
+    from gateway.cli import main
+
+    report, snap = tmp_path / "r.json", tmp_path / "s.msgpack"
+    rc = main(["replay", "--format", "csv", str(DOCS / "flow.csv"), "--clearing",
+               str(DOCS / "clearing.toml"), "--snapshot-out", str(snap), "--report",
+               str(report)])  # fmt: skip
+    assert rc == 0 and snap.is_file()
+    data = json.loads(report.read_text())
+    assert data["liquidations"] == 1 and data["pretrade_rejects"] == {"INSUFFICIENT_MARGIN": 1}
+    assert main(["replay", "--format", "csv", str(DOCS / "flow.csv"), "--snapshot-out",
+                 str(snap)]) == 2  # fmt: skip
