@@ -88,9 +88,8 @@ class CsvReplay:
             sym = cmd.instrument
             if sym not in self.engine.books and sym not in self._tried:
                 self._tried.add(sym)
-                self._apply(
-                    AddInstrument(cmd.ts, Instrument(sym, 1, 1, 1, DEFAULT_MAX_QTY))
-                )
+                ts = cmd.ts if cmd.ts >= 0 else 0  # a bad ts is the order's reject, not its book's
+                self._apply(AddInstrument(ts, Instrument(sym, 1, 1, 1, DEFAULT_MAX_QTY)))
         return self._apply(cmd)
 
     def top_of_book(self, levels: int = TOP_LEVELS) -> dict[str, dict[str, list[list[int]]]]:

@@ -84,7 +84,21 @@ def is_synthetic(order: Order) -> bool:
 
 @dataclass
 class LobsterStats:
-    """Counters of one replay; ``report()`` turns them into the JSON report."""
+    """Counters of one replay; ``report()`` turns them into the JSON report.
+
+    ``rows_compared``/``rows_matched``: orderbook rows after the seed compared with the
+    engine's top N / equal to it (whole row, integers). ``executions_hit_named``: type 4
+    rows whose IOC filled only the named order; ``executions_hit_synthetic``: the named id
+    was never seen and the fill landed on synthetic liquidity; ``executions_moved``: some
+    fill landed elsewhere and was moved (``executions_unknown_id`` counts unseen ids).
+    ``unknown_id_refs``: cancels and deletes naming an id the book does not hold;
+    ``volume_from_others``: shares such messages (or ones naming more than the order
+    holds) took from other orders at the price; ``surplus_on_delete``: shares a deleted
+    order held beyond the message's size, left in its place as synthetic volume.
+    ``rows_with_slide_in``, ``slide_in_added``/``_removed``: rule 2 at work. ``drift``:
+    things a faithful replay never meets (a crossing new order, an execution the level
+    could not fill...), by kind; empty on a clean run.
+    """
 
     messages: int = 0
     rows_compared: int = 0

@@ -225,3 +225,14 @@ def test_cli_user_errors(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
                  str(tmp_path / "no" / "dir.json")]) == 2  # fmt: skip
     err = capsys.readouterr().err
     assert "no such directory" in err and "Traceback" not in err
+
+
+def test_a_negative_time_is_the_orders_reject_not_the_end_of_its_instrument(
+    tmp_path: Path,
+) -> None:
+    replay, applied, bad = replay_text(
+        tmp_path, "-5,new,1,10,AAA,S,101,5,GTC\n6,new,2,10,AAA,S,101,5,GTC\n"
+    )
+    rep = replay.report(1.0, applied, bad)
+    assert rep["rejects"] == {"INVALID_TIMESTAMP": 1}
+    assert rep["top_of_book"]["AAA"]["asks"] == [[101, 5]]
