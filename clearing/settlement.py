@@ -204,17 +204,17 @@ def _settle_side(eng: ClearingEngine, inst: InstrumentState, acct: Account, side
     if order is not None:
         order.cum += q
         change_leaves(eng, inst, order, leaves, SETTLED)
-        if liq:
-            liquidation.on_fill(eng, inst, acct, order, q, price, ts, out)
-        if leaves == 0:
-            _order_done(eng, order, out, ts)
     L = inst.ledger
     r = L.row_of[acct.slot]
     A = eng.table
     out.append(FillSettled(ts, ev.seq, acct.id, inst.symbol,
                            order.order_id if order is not None else 0, side, q, price,
-                           fee, realized, L.size[r],
-                           A.eq[acct.slot], A.mm[acct.slot]))  # fmt: skip
+                           fee, realized, L.size[r], A.eq[acct.slot], A.mm[acct.slot]))  # fmt: skip
+    if order is not None:
+        if liq:
+            liquidation.on_fill(eng, inst, acct, order, q, price, ts, out)
+        if leaves == 0:
+            _order_done(eng, order, out, ts)
 
 
 def trade(eng: ClearingEngine, inst: InstrumentState, acct: Account, d: int, price: int,
