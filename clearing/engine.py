@@ -50,11 +50,14 @@ from clearing.marks import MarkState, compute_mark
 from clearing.orders import Order
 from clearing.positions import Ledger
 from clearing.shadowbook import ShadowBook
-from matching.enums import InstrumentStatus
+from matching.enums import InstrumentStatus, OrdType, TimeInForce
 from matching.instrument import MAX_PRICE
 from matching.reasons import Reason
 
 _TRADING = int(InstrumentStatus.TRADING)
+_AUCTION = int(InstrumentStatus.AUCTION)
+_LIMIT = int(OrdType.LIMIT)
+_CALL_TIFS = frozenset((int(TimeInForce.GTC), int(TimeInForce.GTD)))
 
 
 class InstrumentState:
@@ -254,6 +257,22 @@ class ClearingEngine:
         b = self.breakers
         return b is not None and inst.symbol in self.breaker_symbols and bool(
             b.is_halted(inst.symbol)
+        )
+
+    def in_call(self, inst: InstrumentState, ord_type: int, tif: int) -> bool:
+        """Whether a reopening call is collecting orders and this order may join it.
+
+        During the call phase of a halt's reopening, the matcher accepts resting limit
+        orders (GTC/GTD) so that the auction has something to uncross; market, IOC and FOK
+        orders stay refused, as in the matcher.
+        """
+        if inst.expired or self.market_halted or ord_type != _LIMIT or tif not in _CALL_TIFS:
+            return False
+        if inst.status == _AUCTION:
+            return True
+        b = self.breakers
+        return (
+            b is not None and inst.symbol in self.breaker_symbols and b.phase(inst.symbol) == "call"
         )
 
     def add_cash(self, acct: Account, amount: int) -> None:

@@ -76,7 +76,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad flag")
     if inst.expired:
         return _reject(eng, out, ts, aid, clid, Reason.INSTRUMENT_EXPIRED)
-    if eng.halted(inst):
+    if eng.halted(inst) and not eng.in_call(inst, otype, tif):
         return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED)
     if aid in eng.liquidations:
         return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION)
