@@ -85,20 +85,36 @@ def topic(stream: str, symbol: str) -> bytes:
 
 
 class L2Book:
-    """Aggregated price levels (price -> (qty, count)) per side, best first on demand."""
+    """Aggregated price levels (price -> (qty, count)) per side, best first on demand.
 
-    __slots__ = ("asks", "bids")
+    The top-10 checksum is cached and recomputed only after a change that touched the top
+    10 levels of its side (a change deeper in the book cannot alter it).
+    """
+
+    __slots__ = ("_checksum", "asks", "bids")
 
     def __init__(self) -> None:
         self.bids: SortedDict = SortedDict()
         self.asks: SortedDict = SortedDict()
+        self._checksum: int | None = None
+
+    def _in_top(self, side: int, price: int) -> bool:
+        if side == BUY:
+            bids = self.bids
+            return len(bids) <= CHECKSUM_DEPTH or price >= bids.keys()[-CHECKSUM_DEPTH]
+        asks = self.asks
+        return len(asks) <= CHECKSUM_DEPTH or price <= asks.keys()[CHECKSUM_DEPTH - 1]
 
     def set_level(self, side: int, price: int, qty: int, count: int) -> None:
+        """Set one level (``qty`` 0 removes it)."""
+        top = self._checksum is None or self._in_top(side, price)
         levels = self.bids if side == BUY else self.asks
         if qty:
             levels[price] = (qty, count)
         else:
             levels.pop(price, None)
+        if top or self._in_top(side, price):
+            self._checksum = None
 
     def top(self, n: int = CHECKSUM_DEPTH) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels per side as (price, qty), best first: ``(bids, asks)``."""
@@ -109,8 +125,12 @@ class L2Book:
         return top_bids, top_asks
 
     def checksum(self) -> int:
-        bids, asks = self.top(CHECKSUM_DEPTH)
-        return book_checksum(bids, asks, CHECKSUM_DEPTH)
+        """``matching.checksum.book_checksum`` of the top 10 levels."""
+        value = self._checksum
+        if value is None:
+            bids, asks = self.top(CHECKSUM_DEPTH)
+            value = self._checksum = book_checksum(bids, asks, CHECKSUM_DEPTH)
+        return value
 
     def levels(self, depth: int | None = None) -> tuple[list[list[int]], list[list[int]]]:
         """Levels as ``[price, qty, count]`` best first, all or the top ``depth``."""
@@ -124,6 +144,7 @@ class L2Book:
         """Replace the contents with ``[price, qty, count]`` rows."""
         self.bids.clear()
         self.asks.clear()
+        self._checksum = None
         for side, rows in ((BUY, bids), (-BUY, asks)):
             for price, qty, count in rows:
                 self.set_level(side, price, qty, count)

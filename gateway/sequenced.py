@@ -18,9 +18,12 @@ repaired from the window by sequence number.
 
 Rules:
 
-1. Sender window: the last ``max_events`` events (and at most ``max_bytes`` of encoded
-   events) stay in memory, encoded once. A replay request older than the window is answered
-   with an explicit LOST notice, never with silence or a partial range.
+1. Sender window: the most recent published batches, at most ``max_events`` events and
+   ``max_bytes`` bytes (whole batches leave from the front; the newest always stays),
+   encoded once at publish, a whole batch in one msgpack call (``RecordCodec``). Messages
+   and replays are cut at batch boundaries, so a replay may start a little before the
+   requested seq (the receiver drops what it has). A replay request older than the window
+   is answered with an explicit LOST notice, never with silence or a partial range.
 2. Receiver: an event with ``seq <= last applied`` is a duplicate and is ignored; one with
    a higher seq than the next expected is buffered (up to ``max_buffer``) and the missing
    range is requested; delivery is strictly in order. The receiver knows it lost something
@@ -45,7 +48,7 @@ Rules:
    publishes coalesced into one message (at most ``max_batch`` events); events are.
 
 Wire (msgpack, version ``STREAM_VERSION`` first in every header):
-  sender -> receiver  ``[b"E", (v, epoch, first_seq, n), array of n encoded events]``
+  sender -> receiver  ``[b"E", (v, epoch, first_seq, n), array of n [type name, fields]]``
                       ``[b"H", (v, epoch, head, sent, oldest)]``  sent = last seq streamed
                       ``[b"L", (v, epoch, from, to, oldest, head, why)]`` why: window |
                       diverged | ahead | version
@@ -60,10 +63,11 @@ import contextlib
 import inspect
 import secrets
 import time
+from bisect import bisect_right
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import msgpack
 import zmq
@@ -92,15 +96,83 @@ DropHook = Callable[[str, int, int], bool]
 ``kind`` is ``"live"`` or ``"replay"``. The sender behaves as if the message had been sent."""
 
 
-class Codec(Protocol):
-    def encode(self, obj: Any) -> bytes: ...
-    def decode(self, data: bytes) -> Any: ...
+def _header_len(n: int) -> int:
+    return 1 if n < 16 else 3 if n < 0x10000 else 5
 
 
-def default_codec() -> Codec:
-    from gateway.internal import InternalCodec
+class RecordCodec:
+    """Flat engine records as msgpack ``[type name, [fields...]]``, a whole batch per call.
 
-    return InternalCodec()
+    Only registered record types cross (by default ``gateway.internal``'s registry of
+    ``matching`` and ``clearing`` records): publishing another type is a ValueError, and a
+    received unknown name or wrong field count is a decode error, never an arbitrary
+    class. ``IntEnum`` fields travel as plain ints. Records must be flat (fields are
+    msgpack scalars); a field msgpack cannot carry (only a reject echoing garbage input
+    can have one) is sent as its ``repr`` string, so a bad input never stops the stream.
+    Packing a batch in one call is what makes this cheaper than per-record extensions.
+    """
+
+    def __init__(self, types: dict[str, type] | None = None) -> None:
+        if types is None:
+            from gateway.internal import InternalCodec
+
+            types = InternalCodec().types
+        self.types = dict(types)
+        self._classes = frozenset(self.types.values())
+        self._spec = {name: (cls, len(cls._fields)) for name, cls in self.types.items()}  # type: ignore[attr-defined]
+        self._packer = msgpack.Packer()
+
+    def encode_batch(self, records: Sequence[Any]) -> bytes:
+        """The records packed back to back (a msgpack array body without its header)."""
+        classes = self._classes
+        for r in records:
+            if type(r) not in classes:
+                raise ValueError(f"{type(r).__name__} is not a registered record type")
+        items = [(type(r).__name__, r) for r in records]
+        try:
+            packed = self._packer.pack(items)
+        except (TypeError, ValueError, OverflowError):
+            self._packer.reset()
+            packed = self._packer.pack([(n, _scalar_fields(r)) for n, r in items])
+        return packed[_header_len(len(records)) :]
+
+    def decode_body(self, body: bytes) -> list[Any]:
+        """A msgpack array of ``[name, fields]`` items back into records; ValueError if bad."""
+        try:
+            items = msgpack.unpackb(body, raw=False, strict_map_key=False)
+        except Exception as exc:
+            raise ValueError(f"undecodable batch: {exc}") from None
+        if not isinstance(items, list):
+            raise ValueError("a batch must be an array")
+        spec = self._spec
+        out = []
+        append = out.append
+        for item in items:
+            try:
+                name, fields = item
+                cls, arity = spec[name]
+            except (TypeError, ValueError):
+                raise ValueError("a record must be [name, fields]") from None
+            except KeyError:
+                raise ValueError(f"unknown record type {name!r}") from None
+            if type(fields) is not list or len(fields) != arity:
+                raise ValueError(f"{name} needs {arity} fields")
+            append(_new(cls, fields))
+        return out
+
+
+def _scalar_fields(record: Any) -> list[Any]:
+    out = []
+    for v in record:
+        try:
+            msgpack.packb(v)
+        except (TypeError, ValueError, OverflowError):
+            v = repr(v)
+        out.append(v)
+    return out
+
+
+_new = tuple.__new__
 
 
 class StreamLost(Exception):
@@ -152,10 +224,12 @@ def _is_seq(v: object) -> bool:
 
 # ---------------------------------------------------------------------------- window ----
 class EventWindow:
-    """The most recent encoded events by seq, bounded by count and by bytes (pure).
+    """The most recent published batches, encoded, bounded by event count and bytes (pure).
 
-    Trimming advances a start index; the dead prefix is compacted away once it is at least
-    as long as the live part, so memory stays within about twice the bounds.
+    A batch is stored as published (one encoding, ``n`` events from ``first``); whole
+    batches leave from the front when the window holds more than ``max_events`` events or
+    ``max_bytes`` bytes (the newest batch always stays). Trimming advances a start index;
+    the dead prefix is compacted away once it is at least as long as the live part.
     """
 
     def __init__(self, last_seq: int, max_events: int, max_bytes: int) -> None:
@@ -164,44 +238,66 @@ class EventWindow:
         self.max_events = max_events
         self.max_bytes = max_bytes
         self.head = last_seq
-        self._items: list[bytes] = []
-        self._base = last_seq + 1  # seq of _items[0]
+        self._firsts: list[int] = []
+        self._blobs: list[bytes] = []
         self._start = 0
+        self.events = 0
         self.bytes = 0
 
     @property
     def oldest(self) -> int:
         """Seq of the oldest event still held (``head + 1`` when empty)."""
-        return self._base + self._start
+        return self._firsts[self._start] if self._start < len(self._firsts) else self.head + 1
 
     def __len__(self) -> int:
-        return len(self._items) - self._start
+        """Events held."""
+        return self.events
 
-    def append(self, seq: int, blob: bytes) -> None:
-        if seq != self.head + 1:
-            raise ValueError(f"window expects seq {self.head + 1}, was {seq}")
-        items = self._items
-        items.append(blob)
-        self.head = seq
+    def append(self, first: int, n: int, blob: bytes) -> None:
+        if first != self.head + 1:
+            raise ValueError(f"window expects seq {self.head + 1}, was {first}")
+        if n < 1:
+            raise ValueError("a batch holds at least one event")
+        firsts, blobs = self._firsts, self._blobs
+        firsts.append(first)
+        blobs.append(blob)
+        self.head = first + n - 1
+        self.events += n
         self.bytes += len(blob)
         start = self._start
-        while len(items) - start > 1 and (
-            len(items) - start > self.max_events or self.bytes > self.max_bytes
+        while len(firsts) - start > 1 and (
+            self.events > self.max_events or self.bytes > self.max_bytes
         ):
-            self.bytes -= len(items[start])
+            self.events -= firsts[start + 1] - firsts[start]
+            self.bytes -= len(blobs[start])
             start += 1
-        if start >= 1024 and start * 2 >= len(items):
-            del items[:start]
-            self._base += start
+        if start >= 1024 and start * 2 >= len(firsts):
+            del firsts[:start]
+            del blobs[:start]
             start = 0
         self._start = start
 
-    def get(self, first: int, last: int) -> list[bytes]:
-        """Encoded events ``first..last`` (inclusive); the range must be held."""
-        if first < self.oldest or last > self.head or first > last:
-            raise IndexError(f"{first}..{last} not within {self.oldest}..{self.head}")
-        i = first - self._base
-        return self._items[i : i + (last - first + 1)]
+    def chunk(self, first: int, max_events: int) -> tuple[int, int, list[bytes]]:
+        """Whole batches from the one holding ``first``: ``(first_seq, n, blobs)``.
+
+        Adds batches while the total stays within ``max_events`` (always at least one).
+        ``first`` must be held (``oldest <= first <= head``).
+        """
+        if first < self.oldest or first > self.head:
+            raise IndexError(f"{first} not within {self.oldest}..{self.head}")
+        firsts, blobs = self._firsts, self._blobs
+        i = bisect_right(firsts, first, self._start) - 1
+        start_seq = firsts[i]
+        end = len(firsts)
+        j = i + 1
+        while j < end and firsts[j] - start_seq <= max_events - 1:
+            j += 1
+        # batches i..j-1; the last one ends where the next begins (or at head)
+        last_seq = firsts[j] - 1 if j < end else self.head
+        if j > i + 1 and last_seq - start_seq + 1 > max_events:
+            j -= 1
+            last_seq = firsts[j] - 1
+        return start_seq, last_seq - start_seq + 1, blobs[i:j]
 
 
 # ---------------------------------------------------------------------------- sender ----
@@ -241,7 +337,7 @@ class SequencedSender:
         endpoint: str = "tcp://127.0.0.1:*",
         *,
         last_seq: int = 0,
-        codec: Codec | None = None,
+        codec: RecordCodec | None = None,
         max_events: int = DEFAULT_MAX_EVENTS,
         max_bytes: int = DEFAULT_MAX_BYTES,
         max_batch: int = DEFAULT_MAX_BATCH,
@@ -253,7 +349,7 @@ class SequencedSender:
         clock: Callable[[], float] = time.monotonic,
         configure: Callable[[zmq.Socket], None] | None = None,
     ) -> None:
-        self.codec = codec or default_codec()
+        self.codec = codec or RecordCodec()
         self.window = EventWindow(last_seq, max_events, max_bytes)
         self.start_seq = last_seq
         self.epoch = epoch or secrets.token_hex(8)
@@ -285,21 +381,18 @@ class SequencedSender:
     def publish(self, events: Sequence[Any]) -> None:
         """Append a batch of events (consecutive ``seq`` from ``head + 1``) and wake the pump.
 
-        Never blocks. A batch that would leave a gap is a programming error: ValueError,
-        and nothing of the batch is taken.
+        Never blocks. A batch that would leave a gap, or holds an unregistered record type,
+        is a programming error: ValueError, and nothing of the batch is taken.
         """
-        if not events:
+        n = len(events)
+        if not n:
             return
-        expected = self.window.head + 1
+        first = self.window.head + 1
         for i, ev in enumerate(events):
-            if ev[0] != expected + i:
-                raise ValueError(f"publish expects seq {expected + i}, was {ev[0]}")
-        encode = self.codec.encode
-        blobs = [encode(ev) for ev in events]
-        append = self.window.append
-        for i, blob in enumerate(blobs):
-            append(expected + i, blob)
-        self.stats.published += len(events)
+            if ev[0] != first + i:
+                raise ValueError(f"publish expects seq {first + i}, was {ev[0]}")
+        self.window.append(first, n, self.codec.encode_batch(events))
+        self.stats.published += n
         self._wake.set()
 
     # -- the socket task ---------------------------------------------------------------
@@ -322,6 +415,17 @@ class SequencedSender:
             if state == "blocked":
                 timeout = min(timeout, _BLOCKED_RETRY_S)
             await wait_for_work(self._sock, self._wake, timeout)
+
+    def reset(self, last_seq: int, epoch: str | None = None) -> None:
+        """Start a new epoch after ``last_seq`` on the same socket (a matcher rebuilt from
+        scratch, rule 4): the window is emptied and every peer forgotten, so each receiver
+        is admitted again by its next status."""
+        w = self.window
+        self.window = EventWindow(last_seq, w.max_events, w.max_bytes)
+        self.start_seq = last_seq
+        self.epoch = epoch or secrets.token_hex(8)
+        self.peers.clear()
+        self._wake.set()
 
     def close(self) -> None:
         close_socket(self._sock)
@@ -431,10 +535,9 @@ class SequencedSender:
                 if peer.replays:
                     rng = peer.replays[0]
                     kind, first = "replay", rng[0]
-                    last = min(rng[1], first + max_batch - 1)
+                    limit = min(max_batch, rng[1] - first + 1)
                 elif peer.cursor <= window.head:
-                    kind, first = "live", peer.cursor
-                    last = min(window.head, first + max_batch - 1)
+                    kind, first, limit = "live", peer.cursor, max_batch
                 else:
                     break
                 if budget == 0:
@@ -450,13 +553,13 @@ class SequencedSender:
                         continue
                     self.peers.pop(peer.rid, None)  # it cannot go on; it will be told again
                     break
-                if self.drop is not None and self.drop(kind, first, last):
+                start, n, blobs = window.chunk(first, limit)
+                last = start + n - 1
+                if self.drop is not None and self.drop(kind, start, last):
                     self.stats.hook_drops += 1
                     result = "ok"
                 else:
-                    blobs = window.get(first, last)
-                    n = len(blobs)
-                    header = _pack((STREAM_VERSION, self.epoch, first, n))
+                    header = _pack((STREAM_VERSION, self.epoch, start, n))
                     body = _array_header(n) + b"".join(blobs)
                     result = self._send([peer.rid, K_EVENTS, header, body], peer)
                 if result == "blocked":
@@ -464,7 +567,6 @@ class SequencedSender:
                     break
                 if result == "gone":
                     break
-                n = last - first + 1
                 self.stats.messages += 1
                 self.stats.events_sent += n
                 budget -= 1
@@ -551,7 +653,7 @@ class SequencedReceiver:
         *,
         last_applied: int = 0,
         epoch: str | None = None,
-        codec: Codec | None = None,
+        codec: RecordCodec | None = None,
         heartbeat_ivl: float = 1.0,
         replay_timeout: float | None = None,
         stall_timeout: float | None = None,
@@ -562,7 +664,7 @@ class SequencedReceiver:
     ) -> None:
         self.ctx = ctx
         self.endpoint = endpoint
-        self.codec = codec or default_codec()
+        self.codec = codec or RecordCodec()
         self.epoch = epoch
         self.heartbeat_ivl = heartbeat_ivl
         self.replay_timeout = replay_timeout if replay_timeout is not None else 2 * heartbeat_ivl
@@ -673,11 +775,11 @@ class SequencedReceiver:
             self.stats.bad_messages += 1
             return None
         try:
-            events = self.codec.decode(body)
-        except Exception:
+            events = self.codec.decode_body(body)
+        except ValueError:
             self.stats.bad_messages += 1
             return None
-        if not isinstance(events, list) or len(events) != h[3]:
+        if len(events) != h[3]:
             self.stats.bad_messages += 1
             return None
         self._adopt_epoch(h[1])

@@ -6,6 +6,8 @@ import random
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.md_translate import (
     HB_TOPIC,
@@ -30,6 +32,7 @@ from matching import (
     Resume,
     SetBand,
 )
+from matching.checksum import CHECKSUM_DEPTH, book_checksum
 from matching.events import LevelChanged
 
 
@@ -189,3 +192,20 @@ def test_l2book_and_public_l3() -> None:
     assert a.levels() == ([[10, 5, 1]], [[12, 7, 2]])
     l3 = {"bids": [(1, 77, 10, 5)], "asks": [(2, 88, 12, 7)]}
     assert public_l3(l3) == {"bids": [[1, 10, 5]], "asks": [[2, 12, 7]]}
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.sampled_from((BUY, SELL)), st.integers(1, 40), st.integers(0, 3)),
+        max_size=200,
+    )
+)
+def test_cached_checksum_always_equals_a_fresh_one(ops: list[tuple[int, int, int]]) -> None:
+    """Deep changes skip the recompute; the cached value must never go stale."""
+    book = L2Book()
+    for side, price, qty in ops:
+        book.set_level(side, price, qty, 1 if qty else 0)
+        fresh_bids = [(p, v[0]) for p, v in reversed(book.bids.items())][:CHECKSUM_DEPTH]
+        fresh_asks = [(p, v[0]) for p, v in book.asks.items()][:CHECKSUM_DEPTH]
+        assert book.checksum() == book_checksum(fresh_bids, fresh_asks)
