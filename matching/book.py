@@ -6,7 +6,8 @@ queries (L2 top-N, L3 order-by-order, checksum) and ``validate()``.
 
 Invariants (checked by ``validate``): every level is non-empty and its ``total``/``count``
 equal the sum over its orders; links are consistent; the cached best levels are the
-extreme keys; outside an auction call the book is not crossed.
+extreme keys; in continuous trading the book is not crossed (a call auction, and a halt
+that interrupted one, may hold a crossed book until the uncross on resume).
 """
 
 from __future__ import annotations
@@ -145,5 +146,5 @@ class OrderBook:
         exp_ask = self.asks.peekitem(0)[1] if self.asks else None
         assert self.best_bid is exp_bid, "stale best bid"
         assert self.best_ask is exp_ask, "stale best ask"
-        if self.status != InstrumentStatus.AUCTION:
-            assert not self.is_crossed(), "book crossed outside an auction"
+        if self.status == InstrumentStatus.TRADING:
+            assert not self.is_crossed(), "book crossed in continuous trading"

@@ -168,11 +168,14 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.INVALID_ORDER_ID)
         if type(acct) is not int:
             return self._reject(events, cmd, Reason.INVALID_ACCOUNT)
-        if (side != 1 and side != -1) or type(side) is bool:
+        # 1.0 == 1 and True == 1 in Python: enumerated fields must really be ints
+        if (side != 1 and side != -1) or type(side) is bool or not isinstance(side, int):
             return self._reject(events, cmd, Reason.INVALID_SIDE)
-        if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool:
+        if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool or not isinstance(
+            otype, int
+        ):
             return self._reject(events, cmd, Reason.INVALID_ORDER_TYPE)
-        if tif not in _TIFS or type(tif) is bool:
+        if type(tif) is bool or not isinstance(tif, int) or tif not in _TIFS:
             return self._reject(events, cmd, Reason.INVALID_TIME_IN_FORCE)
         lot, min_qty, max_qty, tick = book.limits
         if type(qty) is not int or qty <= 0:
@@ -193,9 +196,9 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.INVALID_CLIENT_ORDER_ID)
         if type(post_only) is not bool or type(reduce_only) is not bool:
             return self._reject(events, cmd, Reason.INVALID_FLAG)
-        if stp not in _STP_MODES or type(stp) is bool:
+        if type(stp) is bool or not isinstance(stp, int) or stp not in _STP_MODES:
             return self._reject(events, cmd, Reason.INVALID_STP_MODE)
-        if tif == _GTD and (type(expire_ts) is not int or expire_ts <= ts):
+        if type(expire_ts) is not int or (tif == _GTD and expire_ts <= ts):
             return self._reject(events, cmd, Reason.INVALID_EXPIRE_TIME)
         status = book.status
         if status != _TRADING:
@@ -421,6 +424,7 @@ class MatchingEngine:
                 maker.leaves = mleaves
                 total -= q
                 trade_id += 1
+                last = lp
                 seq += 1
                 append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum, leaves,
                                    maker.order_id, maker.account, mcum, mleaves)))  # fmt: skip
@@ -442,7 +446,6 @@ class MatchingEngine:
                     break
             level.total = total
             level.count = count
-            last = lp
             seq += 1
             append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
             if level.head is None:
@@ -512,10 +515,15 @@ class MatchingEngine:
         # hot path: the common case is inlined (lookup, unlink, indexes, two events)
         ts, sym, oid, acct, reason = cmd
         order = self.orders.get(oid) if type(oid) is int else None
-        if order is None or order.account != acct or order.cmd.instrument != sym:
+        if (
+            order is None
+            or order.account != acct
+            or type(acct) is not int  # True == 1 and 1.0 == 1, but neither is account 1
+            or order.cmd.instrument != sym
+        ):
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        if reason not in _END_REASONS or type(reason) is not int:
+        if type(reason) is not int or reason not in _END_REASONS:  # a list is unhashable
             reason = _USER_CANCEL
         book = self.books[sym]
         side = order.side
@@ -631,7 +639,7 @@ class MatchingEngine:
             if leaves == 0 or stop or still_crossed:
                 del self.orders[order.order_id]
                 del self.accounts[order.account][clid or order.order_id]
-                if leaves:
+                if leaves or stop:  # STP decrement to zero still ends the order visibly
                     self.seq += 1
                     events.append(
                         _new(OrderExpired, (self.seq, ts, sym, order.order_id, clid,
@@ -650,7 +658,9 @@ class MatchingEngine:
             return self._command_reject(events, ts, "MassCancel", Reason.INVALID_ACCOUNT)
         if sym is not None and (type(sym) is not str or sym not in self.books):
             return self._command_reject(events, ts, "MassCancel", Reason.UNKNOWN_INSTRUMENT)
-        reason = cmd.reason if cmd.reason in _END_REASONS else EndReason.MASS_CANCEL
+        reason = cmd.reason
+        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
+            reason = EndReason.MASS_CANCEL
         acct_orders = self.accounts.get(acct, {})
         victims = [o for o in acct_orders.values() if sym is None or o.cmd.instrument == sym]
         victims.sort(key=lambda o: o.order_id)
@@ -730,7 +740,7 @@ class MatchingEngine:
         ref = cmd.reference_price
         if ref is not None and type(ref) is not int:
             return self._command_reject(events, cmd.ts, "Resume", Reason.INVALID_PRICE)
-        if book.status == _AUCTION and book.is_crossed():
+        if book.is_crossed():  # a call phase (maybe halted since) must uncross first
             if not self._uncross(book, cmd.ts, ref if ref is not None else book.last_price,
                                  events):  # fmt: skip
                 return self._command_reject(events, cmd.ts, "Resume", Reason.BOOK_STILL_CROSSED)
