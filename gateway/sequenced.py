@@ -582,7 +582,9 @@ class SequencedSender:
     def _heartbeat(self, now: float) -> None:
         w = self.window
         for peer in list(self.peers.values()):
-            if now - peer.last_seen > self.peer_timeout:
+            # a peer whose pipe is full is connected (libzmq says EHOSTUNREACH otherwise):
+            # it is slow, not gone, so only a silent peer with room in its pipe expires
+            if now - peer.last_seen > self.peer_timeout and not peer.blocked:
                 self.peers.pop(peer.rid, None)
                 self.stats.peers_expired += 1
                 continue
@@ -692,7 +694,11 @@ class SequencedReceiver:
                 await result
 
     async def batches(self) -> AsyncIterator[list[Any]]:
-        """In-order batches, each event exactly once. Raises ``StreamLost`` when stuck."""
+        """In-order batches, each event exactly once. Raises ``StreamLost`` when stuck.
+
+        The socket lives as long as the iteration: leave it early only inside
+        ``contextlib.aclosing(receiver.batches())`` so the socket closes at once.
+        """
         sock = self.ctx.socket(zmq.DEALER)
         sock.linger = 0
         sock.rcvhwm = self.rcvhwm

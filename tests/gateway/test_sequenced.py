@@ -15,6 +15,7 @@ import random
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import msgpack
 import pytest
 import zmq
 import zmq.asyncio
@@ -36,8 +37,10 @@ from matching.events import InstrumentAdded
 pytestmark = pytest.mark.timeout(60)
 
 HB = 0.05
-FAST: dict[str, Any] = {"heartbeat_ivl": HB}
-RX: dict[str, Any] = {"heartbeat_ivl": HB, "replay_timeout": 0.25, "stall_timeout": 0.25}
+# fast heartbeats find losses quickly; generous expiry and stall limits keep a loaded
+# machine from causing needless re-sends (harmless, but some tests count duplicates)
+FAST: dict[str, Any] = {"heartbeat_ivl": HB, "peer_timeout": 5.0}
+RX: dict[str, Any] = {"heartbeat_ivl": HB, "replay_timeout": 0.25, "stall_timeout": 2.0}
 WAIT_S = 20.0
 
 
@@ -421,6 +424,24 @@ async def test_garbage_and_foreign_versions_do_not_disturb_the_sender(
         got = await collect(rx, 5)
     assert [e.seq for e in got] == [1, 2, 3, 4, 5]
     assert sender.stats.bad_messages == 5
+
+
+async def test_a_silent_peer_is_forgotten_and_readmitted_where_it_says(
+    ctx: zmq.asyncio.Context, make_socket: Callable
+) -> None:
+    async with serving(SequencedSender(ctx, heartbeat_ivl=HB, peer_timeout=0.2)) as sender:
+        sender.publish(synthetic(1, 2))
+        sender.publish(synthetic(3, 1))
+        peer = make_socket(zmq.DEALER)
+        peer.connect(sender.endpoint)
+        await peer.send_multipart([b"S", msgpack.packb((1, None, 0))])
+        await until(lambda: sender.stats.peers_expired == 1, "the silent peer to expire")
+        assert sender.peers == {}
+        while await peer.poll(0):  # what it was sent before it went quiet
+            await peer.recv_multipart()
+        await peer.send_multipart([b"S", msgpack.packb((1, None, 2))])  # back, at seq 2
+        kind, header, _ = await asyncio.wait_for(peer.recv_multipart(), WAIT_S)
+        assert kind == K_EVENTS and msgpack.unpackb(header)[2:] == [3, 1]  # right after 2
 
 
 def test_publish_refuses_a_gap_and_takes_nothing(ctx: zmq.asyncio.Context) -> None:
