@@ -1,0 +1,122 @@
+"""The public feed beside the books: trades, instrument status and mark prices, per symbol.
+
+``PublicFeed`` owns one SUB socket (CURVE client when keys are given) inside ``run()`` and
+subscribes to ``trade.<SYM>|``, ``status.<SYM>|``, ``mark.<SYM>|`` and ``funding.<SYM>|``
+for every symbol ``add()``-ed (also after ``run()`` started: the task applies new
+subscriptions itself, the socket never leaves it). Each message is checked for its stream's
+sequence number: a jump is counted in ``gaps[(stream, symbol)]`` (a lost trade print cannot be
+recovered; status and marks are state, so the next message repairs them) and then handed to
+``on_message(stream, symbol, msg)``. Books are not here: ``gateway.md_client.BookClient``
+rebuilds them from snapshot + deltas with their own sequence and checksum checks.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import msgpack
+import zmq
+import zmq.asyncio
+
+from gateway.auth import curve_client
+from gateway.keys import KeyPair
+from gateway.md_translate import MD_VERSION, topic
+from gateway.zmq_util import Wakeup, close_socket, wait_for_work
+
+log = logging.getLogger(__name__)
+
+FEED_STREAMS = ("trade", "status", "mark", "funding")
+MAX_FRAME = 1 << 20
+
+
+class PublicFeed:
+    """SUB to trades, status, marks and funding of the symbols ``add()``-ed."""
+
+    def __init__(
+        self,
+        ctx: zmq.asyncio.Context,
+        endpoint: str,
+        on_message: Callable[[str, str, dict[str, Any]], None],
+        *,
+        curve: tuple[KeyPair, bytes] | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.endpoint = endpoint
+        self.on_message = on_message
+        self.curve = curve
+        self.symbols: set[str] = set()
+        self.gaps: Counter[tuple[str, str]] = Counter()
+        self.received = 0
+        self.bad_messages = 0
+        self._seqs: dict[bytes, int] = {}
+        self._pending: list[bytes] = []
+        self._wake = Wakeup()
+        self._topics: dict[bytes, tuple[str, str]] = {}
+
+    def add(self, symbol: str) -> None:
+        """Subscribe to ``symbol``'s public streams (idempotent)."""
+        if symbol in self.symbols:
+            return
+        self.symbols.add(symbol)
+        for stream in FEED_STREAMS:
+            t = topic(stream, symbol)
+            self._topics[t] = (stream, symbol)
+            self._pending.append(t)
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Receive until cancelled."""
+        sock = self.ctx.socket(zmq.SUB)
+        try:
+            sock.linger = 0
+            sock.rcvhwm = 100_000
+            if self.curve is not None:
+                curve_client(sock, *self.curve)
+            sock.connect(self.endpoint)
+            raw = zmq.Socket.shadow(sock.underlying)
+            while True:
+                self._wake.clear()
+                while self._pending:
+                    sock.subscribe(self._pending.pop())
+                if await wait_for_work(sock, self._wake, 1.0):
+                    self._drain(raw)
+        finally:
+            close_socket(sock)
+
+    def _drain(self, raw: zmq.Socket) -> None:
+        for _ in range(10_000):
+            try:
+                frames = raw.recv_multipart(zmq.NOBLOCK)
+            except zmq.Again:
+                return
+            self.received += 1
+            if len(frames) != 2 or len(frames[1]) > MAX_FRAME:
+                self.bad_messages += 1
+                continue
+            where = self._topics.get(frames[0])
+            if where is None:
+                continue
+            try:
+                msg = msgpack.unpackb(frames[1], raw=False)
+            except Exception:
+                self.bad_messages += 1
+                continue
+            if not isinstance(msg, dict) or msg.get("v") != MD_VERSION:
+                self.bad_messages += 1
+                continue
+            seq = msg.get("seq")
+            if type(seq) is int:
+                last = self._seqs.get(frames[0])
+                if last is not None and seq > last + 1:
+                    self.gaps[where] += seq - last - 1
+                if last is None or seq > last:
+                    self._seqs[frames[0]] = seq
+                elif seq <= last:
+                    continue  # a repeat
+            try:
+                self.on_message(where[0], where[1], msg)
+            except Exception:
+                log.exception("feed handler failed on %s %s", *where)
