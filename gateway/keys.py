@@ -167,7 +167,10 @@ def write_public(state_dir: str | os.PathLike[str], name: str, public: bytes) ->
 def create_keypair(state_dir: str | os.PathLike[str], name: str) -> KeyPair:
     """Generate a pair and write it under ``STATE_DIR/keys``; an existing pair is kept."""
     if secret_path(state_dir, name).exists():
-        return load_keypair(secret_path(state_dir, name))
+        pair = load_secret(secret_path(state_dir, name))
+        if not public_path(state_dir, name).exists():
+            write_public(state_dir, name, pair.public)
+        return pair
     pair = generate()
     write_keypair(state_dir, name, pair)
     return pair

@@ -52,6 +52,9 @@ def test_files_are_readable_by_pyzmq_certificate_loader(tmp_path: Path) -> None:
 def test_create_keeps_an_existing_pair(tmp_path: Path) -> None:
     first = keys.create_keypair(tmp_path, "server")
     assert keys.create_keypair(tmp_path, "server") == first
+    keys.public_path(tmp_path, "server").unlink()  # a lost public file is written again
+    assert keys.create_keypair(tmp_path, "server") == first
+    assert keys.load_server_public(tmp_path) == first.public
 
 
 def test_account_listing_ignores_other_files(tmp_path: Path) -> None:
