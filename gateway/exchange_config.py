@@ -1,0 +1,402 @@
+"""The exchange configuration: clearing's TOML sections plus ``[exchange]`` and account keys.
+
+One TOML file configures every role (docs/serve.md; a complete example is
+docs/examples/exchange.toml):
+
+- ``[clearing]``, ``[assets.*]``, ``[indices]``, ``[instruments.*]``, ``[[accounts]]``: the
+  clearing configuration (``clearing.config``, docs/examples/clearing.toml), unchanged,
+  except that an ``[[accounts]]`` entry may also carry ``public_key`` (the account's CURVE
+  public key, 40 Z85 characters). An account without one gets a key pair generated under
+  ``STATE_DIR/keys`` on first start.
+- ``[exchange]``: endpoints, the state directory, timers, and the sub-tables
+  ``[exchange.limits]`` (rate limit, open orders, client-order-id memory) and
+  ``[exchange.index_feed]`` (the simulated index: a seeded random walk).
+
+``DEFAULT_TOML`` is the embedded default configuration ``crossbook serve`` runs without
+``--config``: BTC-PERP and ETH-PERP on simulated indices, AMZN-PERP with a one-cent tick
+that fits the LOBSTER sample (prices are dollars x 10000), six funded demo accounts.
+Unknown keys are refused, naming the key (``ConfigError``), as in ``clearing.config``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from clearing.config import ClearingConfig, ConfigError, parse_config
+from gateway import keys as keyfiles
+
+DEFAULT_STATE_DIR = "./crossbook-state"
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoints:
+    """Where each socket binds (the binding role) and connects (its peers)."""
+
+    order_entry: str = "tcp://127.0.0.1:5555"
+    """gateway ROUTER, CURVE: bots connect here"""
+    market_data: str = "tcp://127.0.0.1:5556"
+    """matching role's market-data PUB, CURVE"""
+    snapshots: str = "tcp://127.0.0.1:5557"
+    """matching role's market-data snapshot ROUTER, CURVE"""
+    clearing: str = "tcp://127.0.0.1:5560"
+    """clearing ROUTER: the gateway <-> clearing link"""
+    commands: str = "tcp://127.0.0.1:5561"
+    """clearing's sequenced command stream to the matcher (clearing binds)"""
+    events: str = "tcp://127.0.0.1:5562"
+    """matching's sequenced event stream to clearing (matching binds)"""
+
+    def as_dict(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    rate_per_s: int = 20_000
+    """token-bucket refill per account: requests per second (heartbeats are free)"""
+    burst: int = 40_000
+    """token-bucket size per account"""
+    max_open_orders: int = 5_000
+    """open orders per account (working plus forwarded but not yet acknowledged)"""
+    client_order_ids: int = 200_000
+    """client order ids remembered per account for idempotency (oldest forgotten first)"""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexFeed:
+    enabled: bool = True
+    seed: int = 20260101
+    interval_ms: int = 1_000
+    step_ppm: int = 500
+    """standard deviation of one step of the random walk, ppm of the price"""
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeConfig:
+    clearing: ClearingConfig
+    endpoints: Endpoints = Endpoints()
+    state_dir: Path = Path(DEFAULT_STATE_DIR)
+    limits: Limits = Limits()
+    index_feed: IndexFeed = IndexFeed()
+    account_keys: Mapping[int, bytes] = field(default_factory=dict)
+    tick_ms: int = 100
+    """clearing's timer: Tick (funding, marks, breakers) and the matcher's AdvanceTime"""
+    snapshot_every_s: int | None = 60
+    snapshot_every_fills: int | None = 100_000
+    stream_heartbeat_ms: int = 100
+    """heartbeat of the internal links; gap detection and shutdown drain scale with it"""
+    drain_timeout_ms: int = 3_000
+    market_data_curve: bool = True
+    check_outbound: bool = True
+    """validate every message sent to a bot against the protocol tables (costs CPU)"""
+    md_heartbeat_ms: int = 1_000
+
+    def with_overrides(self, **changes: Any) -> ExchangeConfig:
+        return replace(self, **changes)
+
+    @property
+    def symbols(self) -> list[str]:
+        return sorted(self.clearing.instruments)
+
+
+_EXCHANGE_KEYS = {
+    "state_dir", "tick_ms", "snapshot_every_s", "snapshot_every_fills", "stream_heartbeat_ms",
+    "drain_timeout_ms", "market_data_curve", "check_outbound", "md_heartbeat_ms", "endpoints",
+    "limits", "index_feed",
+}  # fmt: skip
+
+
+def _int(t: Mapping[str, Any], key: str, where: str, default: Any, lo: int, hi: int) -> Any:
+    if key not in t:
+        return default
+    v = t[key]
+    if type(v) is not int or not lo <= v <= hi:
+        raise ConfigError(f"{where}.{key}: must be an integer in {lo}..{hi}")
+    return v
+
+
+def _bool(t: Mapping[str, Any], key: str, where: str, default: bool) -> bool:
+    if key not in t:
+        return default
+    if type(t[key]) is not bool:
+        raise ConfigError(f"{where}.{key}: must be true or false")
+    return t[key]
+
+
+def _table(t: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
+    v = t.get(key, {})
+    if not isinstance(v, Mapping):
+        raise ConfigError(f"{where}.{key}: must be a table")
+    return v
+
+
+def _known(t: Mapping[str, Any], allowed: set[str] | frozenset[str], where: str) -> None:
+    for key in t:
+        if key not in allowed:
+            raise ConfigError(f"{where}.{key}: unknown key")
+
+
+def _endpoint(v: object, where: str) -> str:
+    if not isinstance(v, str) or "://" not in v or len(v) > 256:
+        raise ConfigError(f"{where}: must be a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\"")
+    return v
+
+
+def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
+    """Validate a TOML-shaped mapping into an ``ExchangeConfig``."""
+    if not isinstance(data, Mapping):
+        raise ConfigError("configuration must be a table")
+    rest = {k: v for k, v in data.items() if k != "exchange"}
+    ex = data.get("exchange", {})
+    if not isinstance(ex, Mapping):
+        raise ConfigError("exchange: must be a table")
+    _known(ex, _EXCHANGE_KEYS, "exchange")
+    account_keys: dict[int, bytes] = {}
+    raw_accounts = rest.get("accounts", [])
+    if isinstance(raw_accounts, list):
+        stripped = []
+        for i, entry in enumerate(raw_accounts):
+            if isinstance(entry, Mapping) and "public_key" in entry:
+                key = entry["public_key"]
+                problem = keyfiles.check_z85_key(key.encode("ascii", "replace")
+                                                 if isinstance(key, str) else key)  # fmt: skip
+                if problem:
+                    raise ConfigError(f"accounts[{i}].public_key: {problem}")
+                aid = entry.get("id")
+                if type(aid) is int:
+                    account_keys[aid] = key.encode("ascii")
+                entry = {k: v for k, v in entry.items() if k != "public_key"}
+            stripped.append(entry)
+        rest["accounts"] = stripped
+    clearing = parse_config(rest)
+
+    eps = _table(ex, "endpoints", "exchange")
+    _known(eps, set(Endpoints.__dataclass_fields__), "exchange.endpoints")
+    endpoints = Endpoints(**{k: _endpoint(v, f"exchange.endpoints.{k}") for k, v in eps.items()})
+    lim = _table(ex, "limits", "exchange")
+    _known(lim, set(Limits.__dataclass_fields__), "exchange.limits")
+    d = Limits()
+    limits = Limits(
+        rate_per_s=_int(lim, "rate_per_s", "exchange.limits", d.rate_per_s, 1, 10**9),
+        burst=_int(lim, "burst", "exchange.limits", d.burst, 1, 10**9),
+        max_open_orders=_int(lim, "max_open_orders", "exchange.limits", d.max_open_orders, 1,
+                             10**9),
+        client_order_ids=_int(lim, "client_order_ids", "exchange.limits", d.client_order_ids,
+                              1, 10**9),
+    )  # fmt: skip
+    feed_t = _table(ex, "index_feed", "exchange")
+    _known(feed_t, set(IndexFeed.__dataclass_fields__), "exchange.index_feed")
+    f = IndexFeed()
+    feed = IndexFeed(
+        enabled=_bool(feed_t, "enabled", "exchange.index_feed", f.enabled),
+        seed=_int(feed_t, "seed", "exchange.index_feed", f.seed, 0, 2**63 - 1),
+        interval_ms=_int(feed_t, "interval_ms", "exchange.index_feed", f.interval_ms, 1,
+                         86_400_000),
+        step_ppm=_int(feed_t, "step_ppm", "exchange.index_feed", f.step_ppm, 0, 100_000),
+    )  # fmt: skip
+    state_dir = ex.get("state_dir", DEFAULT_STATE_DIR)
+    if not isinstance(state_dir, str) or not state_dir:
+        raise ConfigError("exchange.state_dir: must be a non-empty string")
+    for aid in account_keys:
+        if not any(a.id == aid for a in clearing.accounts):
+            raise ConfigError(f"accounts: public_key given for unknown account {aid}")
+    dflt = ExchangeConfig(clearing)
+    every_s = _int(ex, "snapshot_every_s", "exchange", dflt.snapshot_every_s, 0, 10**7)
+    every_fills = _int(ex, "snapshot_every_fills", "exchange", dflt.snapshot_every_fills, 0,
+                       10**12)  # fmt: skip
+    return ExchangeConfig(
+        clearing=clearing,
+        endpoints=endpoints,
+        state_dir=Path(state_dir),
+        limits=limits,
+        index_feed=feed,
+        account_keys=account_keys,
+        tick_ms=_int(ex, "tick_ms", "exchange", dflt.tick_ms, 1, 60_000),
+        snapshot_every_s=every_s or None,
+        snapshot_every_fills=every_fills or None,
+        stream_heartbeat_ms=_int(ex, "stream_heartbeat_ms", "exchange",
+                                 dflt.stream_heartbeat_ms, 10, 60_000),
+        drain_timeout_ms=_int(ex, "drain_timeout_ms", "exchange", dflt.drain_timeout_ms, 0,
+                              600_000),
+        market_data_curve=_bool(ex, "market_data_curve", "exchange", dflt.market_data_curve),
+        check_outbound=_bool(ex, "check_outbound", "exchange", dflt.check_outbound),
+        md_heartbeat_ms=_int(ex, "md_heartbeat_ms", "exchange", dflt.md_heartbeat_ms, 10,
+                             60_000),
+    )  # fmt: skip
+
+
+def load_exchange_config(path: str | os.PathLike[str]) -> ExchangeConfig:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    return parse_exchange_config(data)
+
+
+def default_config() -> ExchangeConfig:
+    """The embedded default configuration (``DEFAULT_TOML``)."""
+    return parse_exchange_config(tomllib.loads(DEFAULT_TOML))
+
+
+# -- keys ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class KeySet:
+    server: keyfiles.KeyPair
+    accounts: dict[int, bytes]
+    """account id -> public key (Z85) for the authenticator"""
+    files: dict[int, Path]
+    """account id -> secret key file, for accounts whose pair lives in the state dir"""
+    server_public_file: Path
+
+
+@contextlib.contextmanager
+def _keys_lock(state_dir: Path):
+    d = keyfiles.ensure_keys_dir(state_dir)
+    with open(d / ".lock", "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def prepare_keys(config: ExchangeConfig, state_dir: Path | None = None) -> KeySet:
+    """The server key pair and every account's public key; missing pairs are generated.
+
+    The server pair and the pair of every configured account without a ``public_key`` live
+    under ``STATE_DIR/keys`` (created on first use, kept afterwards). A file lock makes
+    concurrent role processes agree on one set of keys.
+    """
+    sd = Path(state_dir if state_dir is not None else config.state_dir)
+    with _keys_lock(sd):
+        server = keyfiles.create_keypair(sd, keyfiles.SERVER_NAME)
+        accounts: dict[int, bytes] = {}
+        files: dict[int, Path] = {}
+        for spec in config.clearing.accounts:
+            if spec.id in config.account_keys:
+                accounts[spec.id] = config.account_keys[spec.id]
+                continue
+            name = keyfiles.account_name(spec.id)
+            pair = keyfiles.create_keypair(sd, name)
+            accounts[spec.id] = pair.public
+            files[spec.id] = keyfiles.secret_path(sd, name)
+    return KeySet(server, accounts, files, keyfiles.public_path(sd, keyfiles.SERVER_NAME))
+
+
+# -- the embedded default ------------------------------------------------------------------
+DEFAULT_TOML = """\
+# crossbook's embedded default configuration (crossbook serve without --config).
+
+[exchange]
+state_dir = "./crossbook-state"
+tick_ms = 100
+snapshot_every_s = 60
+snapshot_every_fills = 100000
+
+[exchange.endpoints]
+order_entry = "tcp://127.0.0.1:5555"
+market_data = "tcp://127.0.0.1:5556"
+snapshots = "tcp://127.0.0.1:5557"
+clearing = "tcp://127.0.0.1:5560"
+commands = "tcp://127.0.0.1:5561"
+events = "tcp://127.0.0.1:5562"
+
+[exchange.limits]
+rate_per_s = 20000
+burst = 40000
+max_open_orders = 5000
+
+[exchange.index_feed]
+enabled = true
+seed = 20260101
+interval_ms = 1000
+step_ppm = 500
+
+[clearing]
+settlement_asset = "USD"
+insurance_fund = 1_000_000_000_000        # 1,000,000 USD
+
+[assets.USD]
+decimals = 6
+
+[indices]
+BTC = 600_000                             # 60,000.0 USD (BTC-PERP price units: 0.1 USD)
+ETH = 300_000                             # 3,000.00 USD (ETH-PERP price units: 0.01 USD)
+
+[instruments.BTC-PERP]
+kind = "perpetual"
+index = "BTC"
+price_decimals = 1
+tick_size = 5                             # 0.5 USD
+qty_decimals = 3
+contract_size = "0.001"                   # 1 lot = 0.001 BTC
+lot_size = 1
+min_qty = 1
+max_qty = 1_000_000
+maker_fee_ppm = -100
+taker_fee_ppm = 500
+[[instruments.BTC-PERP.margin_tiers]]
+up_to = 1_000_000_000_000
+imf_ppm = 100_000
+mmf_ppm = 50_000
+[[instruments.BTC-PERP.margin_tiers]]
+imf_ppm = 200_000
+mmf_ppm = 100_000
+[instruments.BTC-PERP.breakers]
+static_band_ppm = 50_000
+
+[instruments.ETH-PERP]
+kind = "perpetual"
+index = "ETH"
+price_decimals = 2
+tick_size = 1
+qty_decimals = 2
+contract_size = "0.01"
+maker_fee_ppm = 0
+taker_fee_ppm = 500
+imf_ppm = 50_000
+mmf_ppm = 30_000
+
+[instruments.AMZN-PERP]                   # fits the LOBSTER sample: $ x 10000, 1-cent tick
+kind = "perpetual"
+price_decimals = 4
+tick_size = 100
+qty_decimals = 0
+contract_size = "1"                       # 1 lot = 1 share
+lot_size = 1
+min_qty = 1
+max_qty = 1_000_000
+reference_price = 2_238_000               # 223.80 USD until the book and trades set the mark
+maker_fee_ppm = 0
+taker_fee_ppm = 0
+imf_ppm = 100_000
+mmf_ppm = 50_000
+
+[[accounts]]
+id = 1
+deposits = { USD = 1_000_000_000_000 }    # 1,000,000 USD each
+[[accounts]]
+id = 2
+deposits = { USD = 1_000_000_000_000 }
+[[accounts]]
+id = 3
+deposits = { USD = 1_000_000_000_000 }
+[[accounts]]
+id = 4
+deposits = { USD = 1_000_000_000_000 }
+[[accounts]]
+id = 5
+deposits = { USD = 1_000_000_000_000 }
+[[accounts]]
+id = 6
+deposits = { USD = 1_000_000_000_000 }
+"""

@@ -1,0 +1,315 @@
+"""``crossbook serve``: run the exchange, all three roles in one process or one role.
+
+- ``crossbook serve [--config FILE] [--state-dir DIR]``: gateway, clearing and matching in
+  one process and one asyncio loop (uvloop when installed), joined by the same ZeroMQ
+  sockets over tcp on 127.0.0.1 as in the multi-process layout. Without ``--config`` it
+  runs the embedded default configuration (``gateway.exchange_config.DEFAULT_TOML``). It
+  prints its endpoints and the key files a bot needs.
+- ``crossbook serve --role gateway|clearing|matching --config FILE``: one role per
+  process; the roles find each other through the endpoints in the file.
+
+Ctrl-C or SIGTERM stops cleanly: order entry is refused, commands in flight finish,
+clearing writes a final settlement snapshot, the exit code is 0. ``Exchange`` is the
+embedded exchange as an async context manager, for tests and tools (docs/serve.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import signal
+import sys
+from collections.abc import Callable, Coroutine
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import zmq
+import zmq.asyncio
+
+from gateway.exchange_config import (
+    DEFAULT_STATE_DIR,
+    Endpoints,
+    ExchangeConfig,
+    KeySet,
+    default_config,
+    load_exchange_config,
+    prepare_keys,
+)
+from gateway.roles.clock import WALL_CLOCK, Clock
+
+ROLES = ("gateway", "clearing", "matching")
+log = logging.getLogger("crossbook.serve")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", metavar="FILE", type=Path,
+                        help="exchange TOML (docs/serve.md); default: the embedded demo config")
+    parser.add_argument("--state-dir", metavar="DIR", type=Path, default=None,
+                        help=f"keys and snapshots (default: the config's, {DEFAULT_STATE_DIR})")
+    parser.add_argument("--role", choices=ROLES,
+                        help="run one role only (default: all three in one process)")
+    parser.add_argument("--fresh", action="store_true",
+                        help="ignore existing snapshots and start from the configured accounts")
+    parser.add_argument("--log-level", default="warning",
+                        choices=("debug", "info", "warning", "error"))  # fmt: skip
+
+
+def random_ports(config: ExchangeConfig, host: str = "127.0.0.1") -> ExchangeConfig:
+    """The same configuration with every endpoint on ``host`` and a port the OS picks."""
+    eps = Endpoints(**{k: f"tcp://{host}:*" for k in Endpoints.__dataclass_fields__})
+    return replace(config, endpoints=eps)
+
+
+def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux/macOS
+        return asyncio.run
+    return uvloop.run
+
+
+class Exchange:
+    """The three roles in one process and one loop, joined by tcp sockets.
+
+    ``async with Exchange(config) as ex:`` starts it (``ex.endpoints`` are the bound
+    addresses, ``ex.keys`` the key set); leaving the block stops it as SIGTERM would.
+    """
+
+    def __init__(
+        self,
+        config: ExchangeConfig,
+        *,
+        clock: Clock = WALL_CLOCK,
+        restore: bool = True,
+        drop_events: Callable[[str, int, int], bool] | None = None,
+        ctx: zmq.asyncio.Context | None = None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self.restore = restore
+        self.drop_events = drop_events
+        self.ctx = ctx or zmq.asyncio.Context()
+        self._own_ctx = ctx is None
+        self.keys: KeySet | None = None
+        self.endpoints: dict[str, str] = {}
+        self.tasks: list[asyncio.Task] = []
+        self._stops: dict[str, asyncio.Event] = {}
+        self._auth: Any = None
+        self.gateway: Any = None
+        self.clearing: Any = None
+        self.matching: Any = None
+        self.final_snapshot: str | None = None
+
+    async def start(self) -> None:
+        from gateway.auth import AccountDirectory, CurveAuthenticator
+        from gateway.roles.clearing_role import ClearingRole
+        from gateway.roles.gateway_role import GatewayRole
+        from gateway.roles.matching_role import MatchingRole
+
+        cfg = self.config
+        self.keys = keys = prepare_keys(cfg)
+        self._auth = CurveAuthenticator(self.ctx, AccountDirectory(keys.accounts))
+        self._auth.start()
+        curve = (keys.server, self._auth) if cfg.market_data_curve else None
+        self.clearing = ClearingRole(self.ctx, cfg, clock=self.clock, restore=self.restore)
+        self.matching = MatchingRole(self.ctx, cfg, clock=self.clock, curve=curve,
+                                     drop=self.drop_events)  # fmt: skip
+        self.gateway = GatewayRole(self.ctx, cfg, server_keys=keys.server,
+                                   authenticator=self._auth, clock=self.clock)  # fmt: skip
+        self.endpoints = {**self.gateway.bound, **self.matching.bound, **self.clearing.bound}
+        self._stops = {r: asyncio.Event() for r in ROLES}
+        loop = asyncio.get_running_loop()
+        self.tasks = [
+            loop.create_task(self.clearing.run(self.endpoints["events"], self._stops["clearing"]),
+                             name="clearing"),
+            loop.create_task(self.matching.run(self.endpoints["commands"],
+                                               self._stops["matching"]), name="matching"),
+            loop.create_task(self.gateway.run(self.endpoints["clearing"], self._stops["gateway"],
+                                              quiesce_s=2 * cfg.stream_heartbeat_ms / 1000),
+                             name="gateway"),
+        ]  # fmt: skip
+
+    async def wait_failed(self) -> None:
+        """Return when any role has stopped on its own (an error: it is re-raised)."""
+        done, _ = await asyncio.wait(self.tasks, return_when=asyncio.FIRST_COMPLETED)
+        for t in done:
+            if not t.cancelled() and t.exception() is not None:
+                raise t.exception()  # type: ignore[misc]
+
+    async def stop(self) -> None:
+        """Refuse order entry, let commands in flight finish, snapshot, close."""
+        if not self.tasks:
+            return
+        try:
+            if self.gateway is not None:
+                self.gateway.accepting = False
+            self._stops["clearing"].set()
+            clearing_task = self.tasks[0]
+            with contextlib.suppress(asyncio.CancelledError):
+                await clearing_task
+            self._stops["gateway"].set()
+            self._stops["matching"].set()
+            results = await asyncio.gather(*self.tasks, return_exceptions=True)
+            self.final_snapshot = self.clearing.writer.latest and str(self.clearing.writer.latest)
+            for r in results:
+                if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
+                    raise r
+        finally:
+            self.tasks = []
+            if self._auth is not None:
+                self._auth.stop()
+                self._auth = None
+            if self._own_ctx:
+                self.ctx.destroy(linger=0)
+
+    async def __aenter__(self) -> Exchange:
+        try:
+            await self.start()
+        except BaseException:
+            await self._abort()
+            raise
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    async def _abort(self) -> None:
+        for t in self.tasks:
+            t.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks = []
+        for role in (self.gateway, self.matching, self.clearing):
+            if role is not None:
+                role.close()
+        if self._auth is not None:
+            self._auth.stop()
+        if self._own_ctx:
+            self.ctx.destroy(linger=0)
+
+
+# -- the command -------------------------------------------------------------------------
+def _load(args: argparse.Namespace) -> ExchangeConfig:
+    from clearing.config import ConfigError
+    from gateway.cli import CliError
+
+    try:
+        cfg = load_exchange_config(args.config) if args.config else default_config()
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    if args.state_dir is not None:
+        cfg = replace(cfg, state_dir=args.state_dir)
+    return cfg
+
+
+def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
+    keys = ex.keys
+    assert keys is not None
+    eps = ex.endpoints
+    lines = [
+        f"crossbook serve: {mode}",
+        f"  state dir     {cfg.state_dir.resolve()}",
+        "  restored from " + (ex.clearing.restored_from or "nothing (fresh start)"),
+        f"  order entry   {eps['order_entry']}  (CURVE; server public key "
+        f"{keys.server_public_file})",
+        f"  market data   {eps['market_data']}  snapshots {eps['snapshots']}",
+        f"  internal      clearing {eps['clearing']}  commands {eps['commands']}  "
+        f"events {eps['events']}",
+        f"  instruments   {' '.join(cfg.symbols)}",
+        "  account keys  (secret key files a bot connects with)",
+    ]
+    for aid, path in sorted(keys.files.items()):
+        lines.append(f"    account {aid}: {path}")
+    snaps = cfg.state_dir / "snapshots"
+    lines.append(f"Ctrl-C or SIGTERM stops; a final settlement snapshot goes to {snaps}/")
+    return "\n".join(lines)
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def _serve_embedded(cfg: ExchangeConfig, restore: bool) -> int:
+    stop = asyncio.Event()
+    _install_signals(stop)
+    ex = Exchange(cfg, restore=restore)
+    async with ex:
+        print(_banner(cfg, ex, "gateway + clearing + matching in one process"), flush=True)
+        waiter = asyncio.ensure_future(stop.wait())
+        failed = asyncio.ensure_future(ex.wait_failed())
+        done, _ = await asyncio.wait({waiter, failed}, return_when=asyncio.FIRST_COMPLETED)
+        waiter.cancel()
+        failed.cancel()
+        if failed in done and not failed.cancelled() and failed.exception() is not None:
+            raise failed.exception()  # type: ignore[misc]
+        print("crossbook serve: stopping (commands in flight finish, final snapshot)",
+              flush=True)  # fmt: skip
+    print(f"crossbook serve: stopped; final snapshot {ex.final_snapshot}", flush=True)
+    return 0
+
+
+async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
+    from gateway.auth import AccountDirectory, CurveAuthenticator
+
+    stop = asyncio.Event()
+    _install_signals(stop)
+    ctx = zmq.asyncio.Context()
+    auth = None
+    eps = cfg.endpoints
+    try:
+        if role == "clearing":
+            from gateway.roles.clearing_role import ClearingRole
+
+            obj: Any = ClearingRole(ctx, cfg, restore=restore)
+            coro = obj.run(eps.events, stop)
+            where = f"link {obj.bound['clearing']}  commands {obj.bound['commands']}"
+            extra = "restored from " + (obj.restored_from or "nothing (fresh start)")
+        else:
+            keys = prepare_keys(cfg)
+            auth = CurveAuthenticator(ctx, AccountDirectory(keys.accounts))
+            auth.start()
+            if role == "matching":
+                from gateway.roles.matching_role import MatchingRole
+
+                curve = (keys.server, auth) if cfg.market_data_curve else None
+                obj = MatchingRole(ctx, cfg, curve=curve)
+                coro = obj.run(eps.commands, stop)
+                b = obj.bound
+                where = f"market data {b['market_data']}  snapshots {b['snapshots']}  " \
+                        f"events {b['events']}"  # fmt: skip
+            else:
+                from gateway.roles.gateway_role import GatewayRole
+
+                obj = GatewayRole(ctx, cfg, server_keys=keys.server, authenticator=auth)
+                coro = obj.run(eps.clearing, stop)
+                where = f"order entry {obj.bound['order_entry']}"
+            extra = f"server public key {keys.server_public_file}"
+        print(f"crossbook serve --role {role}: {where}; {extra}", flush=True)
+        await coro
+    finally:
+        if auth is not None:
+            auth.stop()
+        ctx.destroy(linger=0)
+    print(f"crossbook serve --role {role}: stopped", flush=True)
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
+                        format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
+    cfg = _load(args)
+    restore = not args.fresh
+    runner = _loop_runner()
+    try:
+        if args.role is None:
+            return runner(_serve_embedded(cfg, restore))
+        return runner(_serve_role(cfg, args.role, restore))
+    except zmq.ZMQError as exc:
+        from gateway.cli import CliError
+
+        raise CliError(f"{exc} (is another exchange running on these ports?)") from None
