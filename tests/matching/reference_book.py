@@ -487,9 +487,7 @@ class ReferenceEngine:
             return
         reason = cmd.reason if cmd.reason in set(EndReason) else int(EndReason.MASS_CANCEL)
         victims = [
-            o
-            for o in self.live()
-            if o.acct == cmd.account and cmd.instrument in (None, o.sym)
+            o for o in self.live() if o.acct == cmd.account and cmd.instrument in (None, o.sym)
         ]
         for o in sorted(victims, key=lambda o: o.oid):
             self.books[o.sym].resting.remove(o)
