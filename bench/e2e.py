@@ -1,0 +1,588 @@
+"""``crossbook bench e2e``: open-loop order round trips through a running exchange.
+
+``crossbook bench e2e --json FILE [--plot FILE.png] [--duration SECONDS] [--processes]``
+starts the exchange itself (``bench.e2e_server``: ``crossbook serve`` in a subprocess, or
+the three roles as three processes with ``--processes``) on the embedded default
+configuration, logs the six demo accounts on (three makers, three takers; one CURVE
+DEALER each) and drives the maker/taker/cancel flow of ``bench.loadgen`` at stepped target
+rates. Per step (docs/benchmarks.md):
+
+1. ``warm-up + duration`` seconds of requests are planned at the target rate (absolute
+   deadlines); those planned in the warm-up are sent and answered but not counted;
+2. every request is timed from its *planned* send time to its first reply (order -> ack)
+   and, for a taker order, to its first fill (order -> fill): a stall anywhere, the
+   generator included, is charged to every request it delayed (coordinated omission
+   corrected). The same replies timed from the *actual* send give the uncorrected
+   histograms, kept for comparison;
+3. the step is **held** when (a) every counted request was answered, (b) the achieved
+   rate (answered requests / time from the first counted planned send to the last
+   answer) is at least ``HELD_ACHIEVED`` of the target, (c) the corrected order -> ack
+   p99 is at most ``HELD_P99_US``, and (d) at most ``MAX_ERROR_FRACTION`` of the counted
+   requests were refused (rejects, cancel rejects, rate limiting);
+4. rates step upward until a step is not held; then ``--refine`` bisection steps between
+   the last held and the first failed rate. ``sustained_orders_per_s`` is the highest
+   held rate. A step whose backlog of unanswered requests passes ``BACKLOG_S`` seconds
+   of its rate stops sending early (``aborted``): it cannot be held anyway.
+
+A "request" is an order-entry message: new orders (maker and taker) and cancels; the rate
+counts all of them, as exchange-core counts every command. ``p50_us``..``max_us`` of a
+step are order -> ack of new orders; cancels and fills have their own summaries.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import os
+import shlex
+import sys
+import tempfile
+import time
+from array import array
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from bench.latency import Recorder, percentile_curve, summary
+
+DEFAULT_RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
+HELD_ACHIEVED = 0.95
+HELD_P99_US = 10_000.0
+MAX_ERROR_FRACTION = 0.01
+BACKLOG_S = 0.5
+MAKERS = 3
+TAKERS = 3
+SYMBOLS = ("BTC-PERP", "ETH-PERP")
+REQUOTE_PPM = 10_000
+"""re-centre the maker prices when the mark moved more than this (1 %) since the last quote"""
+TARGETS = {"sustained_orders_per_s": 50_000, "latency_at_rate": 5_000, "p50_us": 100.0,
+           "p99_us": 1_000.0}  # fmt: skip
+HOP_SEGMENTS = (
+    ("client_to_gw_in", None, "ts_gw_in"),
+    ("gw_in_to_clr_in", "ts_gw_in", "ts_clr_in"),
+    ("clr_in_to_clr_out", "ts_clr_in", "ts_clr_out"),
+    ("clr_out_to_me_in", "ts_clr_out", "ts_me_in"),
+    ("me_in_to_me_out", "ts_me_in", "ts_me_out"),
+    ("me_out_to_gw_out", "ts_me_out", "ts_gw_out"),
+    ("gw_out_to_client", "ts_gw_out", None),
+)
+ERROR_REPLIES = ("8", "reject", "cancel_reject")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, required=True, metavar="FILE", help="result file")
+    parser.add_argument("--plot", type=Path, metavar="FILE.png",
+                        help="percentile-distribution plot (one line per rate)")
+    parser.add_argument("--duration", type=float, default=5.0, metavar="SECONDS",
+                        help="measured seconds per rate step (default 5)")
+    parser.add_argument("--processes", action="store_true",
+                        help="run the three roles as three processes (default: one process)")
+    parser.add_argument("--rates", type=_rates, default=DEFAULT_RATES, metavar="R1,R2,...",
+                        help="target rates in requests/s, stepped upward "
+                             "(default 1000,2000,5000,10000,20000,50000)")
+    parser.add_argument("--warmup", type=float, default=None, metavar="SECONDS",
+                        help="discarded warm-up per step (default min(1, duration/4))")
+    parser.add_argument("--refine", type=int, default=2, metavar="N",
+                        help="bisection steps after the first rate not held (default 2)")
+    parser.add_argument("--all-rates", action="store_true",
+                        help="run every rate even after one is not held (no refinement)")
+    parser.add_argument("--sink", action="store_true",
+                        help="measure the load generator alone against bench.sink "
+                             "(a stand-in that only answers), not the exchange")
+    parser.add_argument("--keep", action="store_true",
+                        help="keep the temporary state directory and exchange logs")  # fmt: skip
+
+
+def _rates(text: str) -> tuple[int, ...]:
+    try:
+        rates = tuple(sorted({int(float(x)) for x in text.split(",") if x.strip()}))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of rates: {text!r}") from None
+    if not rates or rates[0] <= 0:
+        raise argparse.ArgumentTypeError("rates must be positive")
+    return rates
+
+
+# -- analysis (pure) ------------------------------------------------------------------------
+def window_start(plan: array, warmup_ns: int) -> int:
+    """Index of the first request planned at or after ``plan[0] + warmup_ns``."""
+    if not plan:
+        return 0
+    limit = plan[0] + warmup_ns
+    lo, hi = 0, len(plan)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if plan[mid] < limit:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
+def _median_p99(values: list[int]) -> tuple[float, float]:
+    values.sort()
+    n = len(values)
+    return (round(values[n // 2] / 1000.0, 1),
+            round(values[min(n - 1, (99 * n) // 100)] / 1000.0, 1))  # fmt: skip
+
+
+def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, Recorder]]:
+    """One step's entry for ``rates`` and its histograms, from a ``loadgen.StepData``.
+
+    Counted requests: planned at or after the warm-up, actually sent, not fillers.
+    """
+    from bench.loadgen import CANCEL, FILLER, KIND_NAMES, MAKER, TAKER
+
+    plan, sent, ack, fill = data.plan, data.sent, data.ack, data.fill
+    kind = data.frames.kind
+    n_sent = data.sent_count
+    w0 = window_start(plan, warmup_ns)
+    names = ("ack", "ack_uncorrected", "fill", "fill_uncorrected", "cancel", "send_lag")
+    recs = {name: Recorder() for name in names}
+    counted = Counter()
+    unanswered = 0
+    filled = 0
+    first_plan = plan[w0] if w0 < n_sent else 0
+    last_answer = 0
+    for i in range(w0, n_sent):
+        k = kind[i]
+        if k == FILLER:
+            continue
+        counted[KIND_NAMES[k]] += 1
+        recs["send_lag"].record(sent[i] - plan[i])
+        a = ack[i]
+        if not a:
+            unanswered += 1
+            continue
+        last_answer = max(last_answer, a)
+        if k == CANCEL:
+            recs["cancel"].record(a - plan[i])
+        else:
+            recs["ack"].record(a - plan[i])
+            recs["ack_uncorrected"].record(a - sent[i])
+        if k == TAKER and fill[i]:
+            filled += 1
+            recs["fill"].record(fill[i] - plan[i])
+            recs["fill_uncorrected"].record(fill[i] - sent[i])
+            last_answer = max(last_answer, fill[i])
+    total = sum(counted.values())
+    answered = total - unanswered
+    span_s = (last_answer - first_plan) / 1e9 if last_answer > first_plan else 0.0
+    achieved = answered / span_s if span_s > 0 else 0.0
+    last_sent = max((sent[i] for i in range(w0, n_sent)), default=0)
+    sent_span = (last_sent - first_plan) / 1e9 if last_sent > first_plan else 0.0
+    errors = sum(v for k, v in data.replies.items() if k in ERROR_REPLIES)
+    ack_sum = summary(recs["ack"])
+    entry: dict[str, Any] = {"rate": data.rate}
+    for key in ("p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "mean_us"):
+        entry[key] = ack_sum[key]
+    entry.update({
+        "achieved_orders_per_s": round(achieved, 1),
+        "sent_per_s": round(total / sent_span, 1) if sent_span > 0 else 0.0,
+        "requests": total,
+        "requests_by_kind": {KIND_NAMES[k]: counted[KIND_NAMES[k]] for k in (MAKER, TAKER, CANCEL)},
+        "answered": answered,
+        "unanswered": unanswered,
+        "taker_orders": counted[KIND_NAMES[TAKER]],
+        "taker_fills": filled,
+        "errors": errors,
+        "aborted": bool(data.aborted),
+        "ack": ack_sum,
+        "ack_uncorrected": summary(recs["ack_uncorrected"]),
+        "fill": summary(recs["fill"]),
+        "fill_uncorrected": summary(recs["fill_uncorrected"]),
+        "cancel": summary(recs["cancel"]),
+        "send_lag": summary(recs["send_lag"]),
+        "replies": dict(sorted(data.replies.items())),
+        "unmatched_replies": data.unmatched,
+    })  # fmt: skip
+    entry["hop_medians_us"], entry["hop_p99_us"], entry["hop_samples"] = hop_stats(data, w0)
+    return entry, recs
+
+
+def hop_stats(data: Any, w0: int) -> tuple[dict[str, float], dict[str, float], int]:
+    """Median and p99 (µs) of each hop segment over the sampled acknowledgements."""
+    from gateway.protocol import HOP_FIELDS
+
+    where = {name: i for i, name in enumerate(HOP_FIELDS)}
+    segs: dict[str, list[int]] = {name: [] for name, _, _ in HOP_SEGMENTS}
+    off = data.wall_offset_ns
+    used = 0
+    for idx, received, stamps in data.hops:
+        if idx < w0 or not all(stamps):
+            continue
+        used += 1
+        for name, a, b in HOP_SEGMENTS:
+            start = data.sent[idx] + off if a is None else stamps[where[a]]
+            end = received + off if b is None else stamps[where[b]]
+            segs[name].append(end - start)
+    med: dict[str, float] = {}
+    p99: dict[str, float] = {}
+    for name, values in segs.items():
+        if values:
+            med[name], p99[name] = _median_p99(values)
+    return med, p99, used
+
+
+def held(entry: dict[str, Any]) -> tuple[bool, list[str]]:
+    """Whether a step held its rate, and the reasons it did not (docs/benchmarks.md)."""
+    why: list[str] = []
+    rate = entry["rate"]
+    if entry.get("aborted"):
+        why.append(f"aborted: more than {BACKLOG_S} s of requests waiting for an answer")
+    if entry["requests"] == 0:
+        why.append("no request was counted")
+    if entry["unanswered"]:
+        why.append(f"{entry['unanswered']} requests unanswered")
+    if entry["achieved_orders_per_s"] < HELD_ACHIEVED * rate:
+        why.append(f"achieved {entry['achieved_orders_per_s']:.0f}/s < "
+                   f"{HELD_ACHIEVED:.0%} of {rate}/s")  # fmt: skip
+    p99 = entry["p99_us"]
+    if p99 is None or p99 > HELD_P99_US:
+        why.append(f"p99 {p99} us > {HELD_P99_US:.0f} us")
+    if entry["errors"] > MAX_ERROR_FRACTION * max(1, entry["requests"]):
+        why.append(f"{entry['errors']} refused requests > {MAX_ERROR_FRACTION:.0%}")
+    return not why, why
+
+
+def sustained(entries: list[dict[str, Any]]) -> float:
+    """The highest rate among held steps (0 when none held)."""
+    return max((e["rate"] for e in entries if e.get("held")), default=0)
+
+
+def next_rate(tried: list[dict[str, Any]], rates: tuple[int, ...], refine_left: int,
+              all_rates: bool) -> int | None:  # fmt: skip
+    """The next target rate: the next step up while all held, then bisection; None = done."""
+    done = {e["rate"] for e in tried}
+    failed = [e["rate"] for e in tried if not e.get("held")]
+    if all_rates or not failed:
+        rest = [r for r in rates if r not in done]
+        return rest[0] if rest else None
+    if refine_left <= 0:
+        return None
+    lo = max((e["rate"] for e in tried if e.get("held")), default=0)
+    hi = min(r for r in failed if r > lo) if any(r > lo for r in failed) else None
+    if hi is None:
+        return None
+    mid = _round_rate((lo + hi) / 2)
+    if mid in done or mid <= lo or mid >= hi:
+        return None
+    return mid
+
+
+def _round_rate(r: float) -> int:
+    """Two significant digits, so refined rates read well (15000, 12000, 7500...)."""
+    if r < 100:
+        return max(1, round(r))
+    digits = len(str(int(r))) - 2
+    return int(round(r / 10**digits) * 10**digits)
+
+
+def target_check(entries: list[dict[str, Any]], sustained_rate: float) -> dict[str, Any]:
+    at = next((e for e in entries if e["rate"] == TARGETS["latency_at_rate"]), None)
+    out: dict[str, Any] = {**TARGETS, "sustained_met": sustained_rate >= TARGETS[
+        "sustained_orders_per_s"]}
+    if at is None:
+        out["latency_met"] = None
+    else:
+        out["latency_met"] = bool(at["p50_us"] is not None and at["p99_us"] is not None
+                                  and at["p50_us"] <= TARGETS["p50_us"]
+                                  and at["p99_us"] <= TARGETS["p99_us"])  # fmt: skip
+    return out
+
+
+# -- the environment -------------------------------------------------------------------------
+def _cpu_seconds(pid: int) -> float | None:
+    """utime + stime of a process (all its threads), from /proc; None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return None
+
+
+def _environment(mode: str) -> dict[str, Any]:
+    from bench.environment import describe
+
+    env = describe()
+    try:
+        import uvloop
+
+        uv = f"uvloop {uvloop.__version__}"
+    except ImportError:
+        uv = None
+    import zmq
+
+    env.update({
+        "mode": mode,
+        "server_event_loop": uv or "asyncio",
+        "server_uvloop": uv is not None and mode != "sink",
+        "generator_event_loop": "none: one thread, select() on the sockets' fds with µs "
+                                "timeouts (asyncio/uvloop timers tick in whole ms)",
+        "generator_uvloop": False,
+        "pyzmq": zmq.__version__,
+        "libzmq": zmq.zmq_version(),
+        "curve": True,
+        "shared_cores": f"the load generator shares the {os.cpu_count()} cores with the server",
+        "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+    })  # fmt: skip
+    return env
+
+
+# -- the run ----------------------------------------------------------------------------------
+def run(args: argparse.Namespace) -> int:
+    from gateway.cli import CliError
+
+    if args.duration <= 0:
+        raise CliError("--duration must be > 0")
+    warmup = args.warmup if args.warmup is not None else min(1.0, args.duration / 4)
+    mode = "sink" if args.sink else ("processes" if args.processes else "embedded")
+    workdir = Path(tempfile.mkdtemp(prefix="crossbook-bench-e2e-"))
+    started = time.time()
+    try:
+        result = _run(args, mode, warmup, workdir)
+    finally:
+        if not args.keep:
+            import shutil
+
+            shutil.rmtree(workdir, ignore_errors=True)
+    result["seconds"] = round(time.time() - started, 1)
+    if args.keep:
+        result["workdir"] = str(workdir)
+    args.json.parent.mkdir(parents=True, exist_ok=True)
+    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    print(_report(result, args.json))
+    return 0
+
+
+def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> dict[str, Any]:
+    import zmq
+
+    from bench.e2e_server import ExchangeProcesses, ServerError
+    from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
+    from gateway.cli import CliError
+
+    ctx = zmq.Context()
+    server: Any = None
+    client = watcher = None
+    try:
+        if mode == "sink":
+            server, endpoint, server_public, pairs = _start_sink(workdir)
+            pids = {"sink": server.pid}
+            ticks = {s: 1 for s in SYMBOLS}
+            marks = {s: 100_000 for s in SYMBOLS}
+        else:
+            server = ExchangeProcesses(workdir, args.processes)
+            server.start()
+            server_public, pairs = server.wait_for_keys()
+            endpoint = server.endpoints["order_entry"]
+            pids = server.pids()
+        client = LoadClient(endpoint, server_public, pairs[: MAKERS + TAKERS], ctx)
+        try:
+            client.logon(timeout_s=60.0)
+        except ClientError as exc:
+            if mode != "sink":
+                server.check_alive()
+            raise CliError(f"bench e2e: {exc}") from None
+        if mode != "sink":
+            ticks = _ticks(client)
+            watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
+                                  SYMBOLS, ctx)  # fmt: skip
+            marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
+        quoted = dict(marks)
+        flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+        entries: list[dict[str, Any]] = []
+        hists: dict[float, dict[str, Recorder]] = {}
+        refine_left = args.refine
+        while True:
+            rate = next_rate(entries, args.rates, refine_left, args.all_rates)
+            if rate is None:
+                break
+            if any(not e.get("held") for e in entries):
+                refine_left -= 1
+            cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
+            cpu0["generator"] = time.process_time()
+            t0 = time.monotonic()
+            entry, recs = _step(client, flow, rate, args.duration, warmup)
+            wall = time.monotonic() - t0
+            cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
+            cpu1["generator"] = time.process_time()
+            entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
+                                 if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
+            entry["refine"] = any(not e.get("held") for e in entries)
+            entry["held"], entry["not_held_because"] = held(entry)
+            entries.append(entry)
+            hists[rate] = recs
+            print(_step_line(entry), flush=True)
+            if mode != "sink":
+                server.check_alive()
+                client.mass_cancel(MAKERS)
+                flow.forget_makers()
+                marks = marks | (watcher.poll() if watcher else {})
+                if any(abs(marks[s] - quoted[s]) * 1_000_000 > REQUOTE_PPM * quoted[s]
+                       for s in SYMBOLS):  # fmt: skip
+                    quoted = dict(marks)
+                    flow.set_quotes([quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+            client.discard_pending()
+    except ServerError as exc:
+        raise CliError(f"bench e2e: {exc}") from None
+    finally:
+        if watcher is not None:
+            watcher.close()
+        if client is not None:
+            client.close()
+        exit_codes: Any = None
+        if server is not None:
+            if mode == "sink":
+                server.terminate()
+                exit_codes = {"sink": server.wait(10)}
+            else:
+                exit_codes = server.stop()
+        ctx.destroy(linger=0)
+    entries.sort(key=lambda e: e["rate"])
+    rate_sustained = sustained(entries)
+    if args.plot:
+        _plot(entries, hists, args.plot, mode)
+    env = _environment(mode)
+    env["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
+    return {
+        "harness": "e2e",
+        "mode": mode,
+        "command": _command(args),
+        "sustained_orders_per_s": rate_sustained,
+        "rates": entries,
+        "held_rule": {
+            "achieved_at_least": HELD_ACHIEVED, "p99_us_at_most": HELD_P99_US,
+            "refused_fraction_at_most": MAX_ERROR_FRACTION, "unanswered": 0,
+            "abort_backlog_s": BACKLOG_S,
+            "text": "held = every counted request answered, achieved rate >= 95 % of the "
+                    "target, corrected order->ack p99 <= 10 ms, <= 1 % refused",
+        },
+        "targets": target_check(entries, rate_sustained),
+        "duration_s": args.duration,
+        "warmup_s": warmup,
+        "flow": {
+            "makers": MAKERS, "takers": TAKERS, "instruments": list(SYMBOLS),
+            "cycle": "maker post-only GTC 2 lots; taker IOC 1 lot at the same price; cancel "
+                     "of the maker order placed 8 cycles earlier",
+            "marks_at_start": marks, "tick_sizes": ticks,
+        },
+        "exit_codes": exit_codes,
+        "environment": env,
+    }  # fmt: skip
+
+
+def _command(args: argparse.Namespace) -> str:
+    words = ["crossbook", "bench", "e2e", "--json", str(args.json)]
+    if args.plot:
+        words += ["--plot", str(args.plot)]
+    words += ["--duration", f"{args.duration:g}"]
+    if args.processes:
+        words.append("--processes")
+    if args.rates != DEFAULT_RATES:
+        words += ["--rates", ",".join(str(r) for r in args.rates)]
+    if args.warmup is not None:
+        words += ["--warmup", f"{args.warmup:g}"]
+    if args.refine != 2:
+        words += ["--refine", str(args.refine)]
+    for flag in ("all_rates", "sink"):
+        if getattr(args, flag):
+            words.append("--" + flag.replace("_", "-"))
+    return shlex.join(words)
+
+
+def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float
+          ) -> tuple[dict[str, Any], dict[str, Recorder]]:  # fmt: skip
+    from bench.pacing import count_for, plan_times
+
+    n = count_for(rate, warmup + duration)
+    frames = flow.build(n)
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+    try:
+        plan = plan_times(rate, n, time.monotonic_ns() + 20_000_000)
+        data = client.run_step(frames, plan, rate, drain_timeout_s=10.0,
+                               max_backlog=max(1_000, int(rate * BACKLOG_S)))  # fmt: skip
+    finally:
+        gc.enable()
+        gc.unfreeze()
+    entry, recs = analyse_step(data, int(warmup * 1e9))
+    entry = {"rate": rate, **{k: v for k, v in entry.items() if k != "rate"}}
+    entry["histograms"] = {k: r.hist.encode().decode("ascii") for k, r in recs.items()
+                           if r.count}  # fmt: skip
+    return entry, recs
+
+
+def _ticks(client: Any) -> dict[str, int]:
+    reply = client.request(0, {"type": "query_instruments"})
+    items = {it.get("symbol"): it for it in reply.get("items") or []}
+    out = {}
+    for s in SYMBOLS:
+        if s not in items:
+            from gateway.cli import CliError
+
+            raise CliError(f"bench e2e: the exchange does not list {s}")
+        out[s] = int(items[s]["tick_size"])
+    return out
+
+
+def _fallback_marks() -> dict[str, int]:
+    """The configured index of each instrument: the mark until the feed says otherwise."""
+    from gateway.exchange_config import default_config
+
+    cfg = default_config().clearing
+    return {s: int(cfg.indices[cfg.instruments[s].index]) for s in SYMBOLS}
+
+
+def _start_sink(workdir: Path) -> tuple[Any, str, bytes, list]:
+    import subprocess
+
+    from bench.e2e_server import free_ports
+    from gateway import keys as keyfiles
+
+    server = keyfiles.create_keypair(workdir, keyfiles.SERVER_NAME)
+    pairs = [keyfiles.create_keypair(workdir, keyfiles.account_name(a))
+             for a in range(1, MAKERS + TAKERS + 1)]  # fmt: skip
+    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
+    key = str(keyfiles.secret_path(workdir, "server"))
+    proc = subprocess.Popen([sys.executable, "-m", "bench.sink", "--endpoint", endpoint,
+                             "--server-key", key])  # fmt: skip
+    return proc, endpoint, server.public, pairs
+
+
+def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]], path: Path,
+          mode: str) -> None:  # fmt: skip
+    from bench.plots import Series, percentile_plot
+
+    ack: list[Series] = []
+    fill: list[Series] = []
+    for e in entries:
+        recs = hists[e["rate"]]
+        mark = "" if e.get("held") else " (not held)"
+        label = f"{e['rate']:,}/s{mark}"
+        ack.append(Series(label, percentile_curve(recs["ack"])))
+        ack.append(Series(f"{e['rate']:,}/s uncorrected", percentile_curve(
+            recs["ack_uncorrected"]), dashed=True))
+        fill.append(Series(label, percentile_curve(recs["fill"])))
+    env = _environment(mode)
+    title = (f"crossbook bench e2e ({mode}): latency by percentile, corrected for coordinated "
+             f"omission (dashed: uncorrected)\n{env['cpu']}, {env['cores']} cores shared by "
+             f"generator and server, Python {env['python']}")  # fmt: skip
+    percentile_plot([("order -> ack (new orders)", ack), ("order -> first fill (taker IOC)", fill)],
+                    path, title)  # fmt: skip
+
+
+def _step_line(e: dict[str, Any]) -> str:
+    state = "held" if e["held"] else "NOT held: " + "; ".join(e["not_held_because"])
+    return (f"  {e['rate']:>7,}/s  achieved {e['achieved_orders_per_s']:>9,.0f}/s  "
+            f"ack p50 {e['p50_us']} p99 {e['p99_us']} max {e['max_us']} us  "
+            f"fill p50 {e['fill']['p50_us']} p99 {e['fill']['p99_us']} us  "
+            f"cpu {e.get('cpu_busy')}  {state}")
+
+
+def _report(result: dict[str, Any], path: Path) -> str:
+    return (f"bench e2e ({result['mode']}): sustained {result['sustained_orders_per_s']:,} "
+            f"requests/s over {len(result['rates'])} steps -> {path}")

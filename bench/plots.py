@@ -1,0 +1,112 @@
+"""Latency plots for the benchmarks (matplotlib, Agg backend: no display needed).
+
+``percentile_plot`` draws the HdrHistogram percentile distribution the way readers of
+exchange-core's and wrk2's reports expect: x = percentile on a "number of nines" axis
+(0 %, 90 %, 99 %, 99.9 %, ... equally spaced, i.e. ``-log10(1 - p)``), y = latency in µs
+on a log scale, one line per target rate, one panel per measured path (order -> ack,
+order -> fill). A dashed companion line per rate may show the uncorrected (from-the-send)
+latency, so the effect of coordinated omission is visible. A line's color is keyed by the
+first word of its label (the rate), so a rate's solid and dashed lines match.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench.latency import nines
+
+MAX_NINES = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One line: a label and (percentile, value_ns) points from ``latency.percentile_curve``."""
+
+    label: str
+    points: Sequence[tuple[float, int]]
+    dashed: bool = False
+
+
+def _xy(points: Sequence[tuple[float, int]], cap: float) -> tuple[list[float], list[float]]:
+    xs: list[float] = []
+    ys: list[float] = []
+    for pct, value in points:
+        x = cap if pct >= 100.0 else min(nines(pct), cap)
+        xs.append(x)
+        ys.append(max(value, 1) / 1000.0)
+    return xs, ys
+
+
+def percentile_plot(
+    panels: Sequence[tuple[str, Sequence[Series]]], path: Path, title: str
+) -> Path:
+    """Write one percentile-distribution panel per ``(heading, series)`` to ``path`` (PNG)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    deepest = 0.0
+    for _, series in panels:
+        for s in series:
+            for pct, _ in s.points:
+                if pct < 100.0:
+                    deepest = max(deepest, nines(pct))
+    cap = min(MAX_NINES, max(2.0, math.ceil(deepest + 0.5)))
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(6.5 * len(panels), 5.5), dpi=110, squeeze=False, sharey=True
+    )
+    for ax, (heading, series) in zip(axes[0], panels):
+        _panel(ax, heading, series, cap, plt.rcParams["axes.prop_cycle"].by_key()["color"])
+    axes[0][0].set_ylabel("latency (log scale)")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _panel(ax, heading: str, series: Sequence[Series], cap: float, colors: list[str]) -> None:
+    from matplotlib.ticker import FixedLocator, FuncFormatter
+
+    color_of: dict[str, str] = {}
+    for s in series:
+        base = s.label.split(" ", 1)[0]
+        color = color_of.setdefault(base, colors[len(color_of) % len(colors)])
+        xs, ys = _xy(s.points, cap)
+        if not xs:
+            continue
+        ax.plot(
+            xs, ys, label=s.label, color=color,
+            linestyle="--" if s.dashed else "-", linewidth=0.9 if s.dashed else 1.6,
+        )  # fmt: skip
+    ticks = [float(k) for k in range(int(cap) + 1)]
+    ax.xaxis.set_major_locator(FixedLocator(ticks))
+    ax.xaxis.set_major_formatter(FuncFormatter(_nines_label))
+    ax.set_xlim(0, cap)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(_us_label))
+    ax.set_xlabel("percentile")
+    ax.set_title(heading, fontsize=10)
+    ax.grid(True, which="major", alpha=0.35)
+    ax.grid(True, which="minor", axis="y", alpha=0.12)
+    if series:
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+
+
+def _nines_label(x: float, _pos: int) -> str:
+    pct = 100.0 * (1.0 - 10.0 ** (-x))
+    if x == 0:
+        return "0%"
+    text = f"{pct:.6f}".rstrip("0").rstrip(".")
+    return f"{text}%"
+
+
+def _us_label(y: float, _pos: int) -> str:
+    if y >= 1000.0:
+        return f"{y / 1000.0:g} ms"
+    return f"{y:g} µs"

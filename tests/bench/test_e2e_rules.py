@@ -1,0 +1,100 @@
+"""The e2e harness's rules: held steps, rate stepping and bisection, summaries, the plot."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+from array import array
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+
+from bench import e2e
+from bench.e2e import held, next_rate, sustained, window_start
+from bench.latency import Recorder, percentile_curve, summary
+from bench.plots import Series, percentile_plot
+
+
+def _entry(rate: int, **kw) -> dict:
+    e = {"rate": rate, "requests": 1000, "unanswered": 0, "achieved_orders_per_s": rate,
+         "p99_us": 500.0, "errors": 0, "aborted": False}  # fmt: skip
+    e.update(kw)
+    return e
+
+
+def test_held_rule() -> None:
+    assert held(_entry(1000)) == (True, [])
+    assert held(_entry(1000, achieved_orders_per_s=950.0))[0]
+    ok, why = held(_entry(1000, achieved_orders_per_s=949.0))
+    assert not ok and "achieved" in why[0]
+    assert not held(_entry(1000, p99_us=10_001.0))[0]
+    assert held(_entry(1000, p99_us=10_000.0))[0]
+    assert not held(_entry(1000, p99_us=None))[0]
+    assert not held(_entry(1000, unanswered=1))[0]
+    assert not held(_entry(1000, errors=11))[0]
+    assert held(_entry(1000, errors=10))[0]
+    assert not held(_entry(1000, aborted=True))[0]
+
+
+def test_rates_step_up_then_bisect() -> None:
+    rates = (1000, 2000, 5000, 10000)
+    tried: list[dict] = []
+    assert next_rate(tried, rates, 2, False) == 1000
+    tried += [{"rate": 1000, "held": True}, {"rate": 2000, "held": True}]
+    assert next_rate(tried, rates, 2, False) == 5000
+    tried.append({"rate": 5000, "held": False})
+    assert next_rate(tried, rates, 2, False) == 3500
+    tried.append({"rate": 3500, "held": True})
+    assert next_rate(tried, rates, 1, False) == 4200  # two significant digits
+    assert next_rate(tried, rates, 0, False) is None
+    assert next_rate(tried, rates, 2, True) == 10000  # --all-rates: no bisection
+    assert sustained(tried) == 3500
+    assert next_rate([{"rate": 1000, "held": False}], rates, 1, False) == 500
+    assert sustained([{"rate": 1000, "held": False}]) == 0
+
+
+def test_window_start() -> None:
+    plan = array("q", [10, 20, 30, 40])
+    assert window_start(plan, 0) == 0
+    assert window_start(plan, 15) == 2
+    assert window_start(plan, 100) == 4
+    assert window_start(array("q"), 5) == 0
+
+
+def test_summary_is_ordered_and_in_microseconds() -> None:
+    rec = Recorder()
+    rec.record_all(range(1_000, 1_001_000, 1_000))  # 1 µs .. 1 ms
+    s = summary(rec)
+    assert s["count"] == 1000
+    assert 0 < s["p50_us"] <= s["p90_us"] <= s["p99_us"] <= s["p999_us"] <= s["max_us"]
+    assert s["p50_us"] == pytest.approx(500, rel=0.01)
+    assert s["max_us"] == pytest.approx(1000, rel=0.01)
+    assert summary(Recorder())["p50_us"] is None
+    rec.record(-5)
+    assert summary(rec)["clamped"] == 1
+
+
+def test_plot_is_written(tmp_path: Path) -> None:
+    rec = Recorder()
+    rec.record_all(range(10_000, 5_000_000, 997))
+    curve = percentile_curve(rec)
+    assert curve[-1] == (100.0, rec.hist.get_max_value())
+    assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in pairwise(curve))
+    out = percentile_plot([("ack", [Series("1,000/s", curve), Series("1,000/s unc", curve,
+                                                                      dashed=True)]),
+                           ("fill", [])], tmp_path / "p.png", "title")  # fmt: skip
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_cli_arguments() -> None:
+    parser = argparse.ArgumentParser()
+    e2e.add_arguments(parser)
+    args = parser.parse_args(["--json", "x.json", "--rates", "5000,1000,1000"])
+    assert args.rates == (1000, 5000) and args.duration == 5.0 and not args.processes
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--json", "x.json", "--rates", "0"])
+    # histograms in the JSON are HdrHistogram's own base64 encoding
+    rec = Recorder()
+    rec.record(1234)
+    assert base64.b64decode(rec.hist.encode())

@@ -1,0 +1,41 @@
+"""Smoke test: ``crossbook bench e2e`` against a real embedded exchange, a few hundred orders.
+
+Checks the shape of the result, not the speed (numbers come from the harness, not tests).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gateway.cli import main
+
+KEYS = ("rate", "p50_us", "p90_us", "p99_us", "p999_us", "max_us", "achieved_orders_per_s",
+        "requests", "unanswered", "fill", "ack_uncorrected", "hop_medians_us", "held")  # fmt: skip
+
+
+@pytest.mark.timeout(90)
+def test_bench_e2e_smoke(tmp_path: Path) -> None:
+    out, plot = tmp_path / "e2e.json", tmp_path / "e2e.png"
+    code = main(["bench", "e2e", "--json", str(out), "--plot", str(plot), "--duration", "1",
+                 "--rates", "200", "--refine", "0"])  # fmt: skip
+    assert code == 0
+    result = json.loads(out.read_text())
+    assert result["harness"] == "e2e" and result["mode"] == "embedded"
+    assert isinstance(result["sustained_orders_per_s"], int | float)
+    assert result["environment"]["cores"] and "shared_cores" in result["environment"]
+    assert result["exit_codes"] == {"serve": 0}  # the exchange stopped cleanly
+    (step,) = result["rates"]
+    for key in KEYS:
+        assert key in step, key
+    assert step["rate"] == 200
+    assert step["requests"] >= 150  # 200/s for 1 s after the warm-up, fillers excluded
+    assert step["answered"] > 0
+    assert 0 < step["p50_us"] <= step["p90_us"] <= step["p99_us"] <= step["p999_us"]
+    assert step["p999_us"] <= step["max_us"]
+    assert step["taker_fills"] > 0  # the flow trades
+    assert 0 < step["fill"]["p50_us"] <= step["fill"]["p99_us"] <= step["fill"]["max_us"]
+    assert set(step["hop_medians_us"]) >= {"gw_in_to_clr_in", "me_in_to_me_out"}
+    assert plot.read_bytes()[:4] == b"\x89PNG"
