@@ -49,7 +49,6 @@ from collections import OrderedDict, deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import msgpack
@@ -61,7 +60,6 @@ from clients.sdk.errors import (
     BadRequest,
     BadSymbol,
     BaseError,
-    InvalidOrder,
     NetworkError,
     OrderNotFound,
     RequestTimeout,
@@ -140,7 +138,7 @@ PARAMS = frozenset(
 )
 TIFS = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok", "GTD": "gtd", "PO": "gtc"}
 MAX_FINISHED = 10_000
-DEFAULT_SLIPPAGE = Decimal("0.05")
+DEFAULT_SLIPPAGE = Decimal("0.01")
 MARK_WAIT_S = 3.0
 
 
@@ -198,7 +196,7 @@ class Exchange:
 
     def __init__(
         self,
-        endpoint: str = DEFAULT_ENDPOINT,
+        endpoint: str | None = None,
         *,
         key: str | os.PathLike[str] | ClientKeys | None = None,
         server_key: str | os.PathLike[str] | bytes | None = None,
@@ -213,15 +211,24 @@ class Exchange:
         asset_decimals: Mapping[str, int] | None = None,
         ctx: zmq.asyncio.Context | None = None,
     ) -> None:
+        env = os.environ
         if isinstance(key, ClientKeys):
             self.keys = key
         elif key is not None:
             self.keys = load_client_keys(key, server_key)
         else:
-            self.keys = claim_demo_key(state_dir or DEFAULT_STATE_DIR, server_key)
+            where = state_dir or env.get("CROSSBOOK_STATE_DIR") or DEFAULT_STATE_DIR
+            self.keys = claim_demo_key(where, server_key)
+        endpoint = endpoint or env.get("CROSSBOOK_ENDPOINT") or DEFAULT_ENDPOINT
         self.endpoint = endpoint
-        self.md_endpoint = md_endpoint or _endpoint_port(endpoint, 1)
-        self.snapshot_endpoint = snapshot_endpoint or _endpoint_port(endpoint, 2)
+        self.md_endpoint = (
+            md_endpoint or env.get("CROSSBOOK_MD_ENDPOINT") or _endpoint_port(endpoint, 1)
+        )
+        self.snapshot_endpoint = (
+            snapshot_endpoint
+            or env.get("CROSSBOOK_SNAPSHOT_ENDPOINT")
+            or _endpoint_port(endpoint, 2)
+        )
         self.timeout = timeout
         self.asset_decimals = dict(asset_decimals or ASSET_DECIMALS)
         self._own_ctx = ctx is None
@@ -281,19 +288,11 @@ class Exchange:
     # -- construction helpers ----------------------------------------------------------------
     @classmethod
     def from_state_dir(
-        cls, state_dir: str | os.PathLike[str] = DEFAULT_STATE_DIR, **kwargs: Any
+        cls, state_dir: str | os.PathLike[str] | None = None, **kwargs: Any
     ) -> Exchange:
         """A client on a free demo account of a state directory written by ``crossbook serve``
-        (see ``clients.sdk.keyfiles``); endpoints from ``STATE_DIR/endpoints.json`` when the
-        server wrote one, else the defaults."""
-        eps = read_endpoints(state_dir)
-        for name, kw in (
-            ("order_entry", "endpoint"),
-            ("market_data", "md_endpoint"),
-            ("snapshots", "snapshot_endpoint"),
-        ):
-            if name in eps:
-                kwargs.setdefault(kw, eps[name])
+        (``clients.sdk.keyfiles``; default ``$CROSSBOOK_STATE_DIR`` or ``./crossbook-state``).
+        """
         return cls(state_dir=state_dir, **kwargs)
 
     @property
@@ -481,14 +480,13 @@ class Exchange:
         et = rep["exec_type"]
         clid = rep.get("client_order_id") or ""
         oid = rep.get("order_id")
-        if et == ExecType.REJECTED and oid is None:
+        if et == ExecType.REJECTED:
             w = self._by_req.get(rep.get("req_id"))  # type: ignore[arg-type]
             if w is None and clid:
                 w = self._by_clid.get(clid)
-            if w is not None:
+            if w is not None and w.kind == "new":
                 self._reject(w, error_from_message(rep))
-            return
-        if oid is None:
+        if oid is None:  # a reject before an order id was assigned: nothing to track
             return
         st = self._orders.get(oid)
         if st is None:
@@ -701,7 +699,7 @@ class Exchange:
 
     async def _protection_price(self, m: Market, side: str, slippage: Any) -> Decimal:
         """The worst acceptable price of a market order: the best opposite price moved by
-        ``slippage`` (5 % by default) against the order, on the tick grid."""
+        ``slippage`` (1 % by default) against the order, on the tick grid."""
         s = (
             DEFAULT_SLIPPAGE
             if slippage is None
@@ -916,8 +914,7 @@ class Exchange:
         items = await self._query(MsgType.QUERY_POSITIONS)
         for it in items:
             self._positions[it["instrument"]] = it
-        if items:
-            self.positions_stream.publish()
+        self.positions_stream.publish()
         out = []
         for it in items:
             if wanted is not None and it["instrument"] not in wanted:
@@ -1171,6 +1168,19 @@ class Exchange:
             self._spawn(self._feed.run(), "crossbook-feed")
         self._feed.add(m.id)
 
+    async def subscribe_public(self, symbol: str, timeout: float | None = None) -> None:
+        """Subscribe to ``symbol``'s public trades, status and marks now, and wait (up to
+        ``timeout``) until a feed heartbeat shows the subscription is in place, so no trade
+        printed afterwards is missed (``watch_trades`` subscribes on its first call)."""
+        m = await self._market(symbol)
+        self._ensure_feed(m)
+        assert self._feed is not None
+        async with asyncio.timeout(self.timeout if timeout is None else timeout):
+            await asyncio.sleep(0)  # let the feed task apply the subscription
+            while not self._feed.subscribed.is_set() or m.id in self._feed._pending_ids():
+                await self._feed.subscribed.wait()
+                await asyncio.sleep(0)
+
     def _on_feed(self, stream: str, inst: str, msg: dict[str, Any]) -> None:
         m = self.markets_by_id.get(inst)
         if m is None:
@@ -1296,18 +1306,4 @@ class Exchange:
         )
 
 
-def read_endpoints(state_dir: str | os.PathLike[str]) -> dict[str, str]:
-    """Endpoints a running ``crossbook serve`` published in its state directory, if any."""
-    import json
-
-    path = Path(state_dir) / "endpoints.json"
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(data, dict):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(k, str) and isinstance(v, str)}
-
-
-__all__ = ["DEFAULT_ENDPOINT", "Exchange", "InvalidOrder", "read_endpoints"]
+__all__ = ["DEFAULT_ENDPOINT", "Exchange"]

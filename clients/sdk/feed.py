@@ -3,7 +3,9 @@
 ``PublicFeed`` owns one SUB socket (CURVE client when keys are given) inside ``run()`` and
 subscribes to ``trade.<SYM>|``, ``status.<SYM>|``, ``mark.<SYM>|`` and ``funding.<SYM>|``
 for every symbol ``add()``-ed (also after ``run()`` started: the task applies new
-subscriptions itself, the socket never leaves it). Each message is checked for its stream's
+subscriptions itself, the socket never leaves it), and to the heartbeat ``hb|``: the first
+message received sets ``live`` (a subscription is in place; PUB drops what was published
+before). Each message is checked for its stream's
 sequence number: a jump is counted in ``gaps[(stream, symbol)]`` (a lost trade print cannot be
 recovered; status and marks are state, so the next message repairs them) and then handed to
 ``on_message(stream, symbol, msg)``. Books are not here: ``gateway.md_client.BookClient``
@@ -12,7 +14,9 @@ rebuilds them from snapshot + deltas with their own sequence and checksum checks
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
@@ -23,13 +27,14 @@ import zmq.asyncio
 
 from gateway.auth import curve_client
 from gateway.keys import KeyPair
-from gateway.md_translate import MD_VERSION, topic
+from gateway.md_translate import HB_TOPIC, MD_VERSION, topic
 from gateway.zmq_util import Wakeup, close_socket, wait_for_work
 
 log = logging.getLogger(__name__)
 
 FEED_STREAMS = ("trade", "status", "mark", "funding")
 MAX_FRAME = 1 << 20
+SETTLE_S = 0.05
 
 
 class PublicFeed:
@@ -55,6 +60,13 @@ class PublicFeed:
         self._pending: list[bytes] = []
         self._wake = Wakeup()
         self._topics: dict[bytes, tuple[str, str]] = {}
+        self.live = asyncio.Event()
+        """Set by the first message (heartbeats included): the socket is connected."""
+        self.subscribed = asyncio.Event()
+        """Set by a heartbeat received ``SETTLE_S`` after the latest subscriptions were
+        made, cleared by new ones: by then the publisher applies them (best effort: PUB
+        gives no acknowledgement)."""
+        self._sub_time = 0.0
 
     def add(self, symbol: str) -> None:
         """Subscribe to ``symbol``'s public streams (idempotent)."""
@@ -67,6 +79,10 @@ class PublicFeed:
             self._pending.append(t)
         self._wake.set()
 
+    def _pending_ids(self) -> set[str]:
+        """Symbols whose subscriptions the task has not applied yet."""
+        return {self._topics[t][1] for t in self._pending}
+
     async def run(self) -> None:
         """Receive until cancelled."""
         sock = self.ctx.socket(zmq.SUB)
@@ -75,12 +91,16 @@ class PublicFeed:
             sock.rcvhwm = 100_000
             if self.curve is not None:
                 curve_client(sock, *self.curve)
+            sock.subscribe(HB_TOPIC)
             sock.connect(self.endpoint)
             raw = zmq.Socket.shadow(sock.underlying)
             while True:
                 self._wake.clear()
-                while self._pending:
-                    sock.subscribe(self._pending.pop())
+                if self._pending:
+                    while self._pending:
+                        sock.subscribe(self._pending.pop())
+                    self._sub_time = time.monotonic()
+                    self.subscribed.clear()
                 if await wait_for_work(sock, self._wake, 1.0):
                     self._drain(raw)
         finally:
@@ -93,8 +113,13 @@ class PublicFeed:
             except zmq.Again:
                 return
             self.received += 1
+            self.live.set()
             if len(frames) != 2 or len(frames[1]) > MAX_FRAME:
                 self.bad_messages += 1
+                continue
+            if frames[0] == HB_TOPIC:
+                if time.monotonic() - self._sub_time >= SETTLE_S:
+                    self.subscribed.set()
                 continue
             where = self._topics.get(frames[0])
             if where is None:

@@ -10,9 +10,10 @@ of its calls, and two tasks watching the same stream do not steal updates from e
   ``watch()`` returns at once if the task has not seen the current version (also on its
   first call, once there is a value), else waits for the next version.
 - ``ListStream``: ``extend(items)`` appends; ``watch()`` returns the items appended since
-  the task's previous call (on its first call: the items appended from then on), waiting
-  until there is at least one. At most ``maxlen`` items are kept; a task that fell further
-  behind gets what is left.
+  the task's previous call (on its first call: every item still kept, like ccxt's cache:
+  the stream starts when the client subscribes, so nothing is lost between placing an
+  order and watching it), waiting until there is at least one. At most ``maxlen`` items
+  are kept; a task that fell further behind gets what is left.
 - ``fail(exc)`` makes every current and future ``watch()`` raise ``exc`` (the session can
   never come back); ``error`` is cleared by ``publish``/``extend``.
 """
@@ -118,7 +119,7 @@ class ListStream(Generic[T]):
         reader = _reader()
         cursor = self._cursor.get(reader)
         if cursor is None:
-            cursor = self._cursor[reader] = self.total
+            cursor = self._cursor[reader] = self.total - len(self.items)
         while True:
             if self.error is not None:
                 raise self.error

@@ -37,14 +37,22 @@ async def test_list_stream_gives_each_task_every_item_once() -> None:
     assert got == {"a": [1, 2, 3, 4, 5], "b": [1, 2, 3, 4, 5]}
 
 
-async def test_list_stream_first_call_waits_for_new_items() -> None:
+async def test_list_stream_first_call_returns_what_is_kept() -> None:
     s: ListStream[int] = ListStream()
     s.extend([1])
-    task = asyncio.create_task(s.watch())
+
+    first = await asyncio.create_task(s.watch())
+    assert first == [1]
+
+    async def second_call() -> list[int]:
+        await s.watch()  # [1]
+        return await s.watch()  # waits for a new item
+
+    t = asyncio.create_task(second_call())
     await asyncio.sleep(0.01)
-    assert not task.done()
+    assert not t.done()
     s.extend([2])
-    assert await asyncio.wait_for(task, 1) == [2]
+    assert await asyncio.wait_for(t, 1) == [2]
 
 
 async def test_list_stream_keeps_only_maxlen() -> None:
