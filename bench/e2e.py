@@ -51,6 +51,7 @@ HELD_ACHIEVED = 0.95
 HELD_P99_US = 10_000.0
 MAX_ERROR_FRACTION = 0.01
 BACKLOG_S = 0.5
+IDLE_S = 1.0
 MAKERS = 3
 TAKERS = 3
 SYMBOLS = ("BTC-PERP", "ETH-PERP")
@@ -367,6 +368,7 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
     ctx = zmq.Context()
     server: Any = None
     client = watcher = None
+    idle: dict[str, float] = {}
     try:
         if mode == "sink":
             server, endpoint, server_public, pairs = _start_sink(workdir)
@@ -391,6 +393,7 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
                                   SYMBOLS, ctx)  # fmt: skip
             marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
+        idle = _idle_cpu(pids, IDLE_S)
         quoted = dict(marks)
         flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
         entries: list[dict[str, Any]] = []
@@ -470,6 +473,7 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             "marks_at_start": marks, "tick_sizes": ticks,
         },
         "exit_codes": exit_codes,
+        "idle_cpu_busy": idle,
         "environment": env,
     }  # fmt: skip
 
@@ -514,6 +518,15 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float
     entry["histograms"] = {k: r.hist.encode().decode("ascii") for k, r in recs.items()
                            if r.count}  # fmt: skip
     return entry, recs
+
+
+def _idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
+    """CPU share of each exchange process with no orders coming (timers, heartbeats)."""
+    before = {k: _cpu_seconds(p) for k, p in pids.items()}
+    time.sleep(seconds)
+    after = {k: _cpu_seconds(p) for k, p in pids.items()}
+    return {k: round((after[k] - before[k]) / seconds, 3) for k in pids
+            if before[k] is not None and after[k] is not None}  # fmt: skip
 
 
 def _ticks(client: Any) -> dict[str, int]:

@@ -4,15 +4,18 @@ What it sends (docs/benchmarks.md, "e2e"): a repeating *cycle* of three requests
 
 1. a maker account places a post-only GTC limit order of ``MAKER_QTY`` lots at the maker
    price (a bid on even cycles, an ask on odd ones; instruments alternate every two
+   cycles, so a (instrument, side) *class* comes back every ``lag = 2 * instruments``
    cycles);
 2. a taker account (never a maker, so no self-trade) sends an IOC order of 1 lot at that
-   same price on the other side: it trades with the oldest order resting there;
-3. the maker of cycle ``k - CANCEL_LAG`` cancels that order (its remaining lot).
+   price on the other side: it trades with the oldest order resting there, the maker order
+   of cycle ``k - lag``;
+3. the maker of cycle ``k - lag`` cancels that order (its remaining lot).
 
-So every maker order rests ``CANCEL_LAG`` cycles, is hit once and is cancelled: fills
-happen on every cycle, books hold at most a few orders per price, positions swing back and
-forth. The cycle counter and request ids run on across steps, so one step's cancels pick up
-the previous step's orders; the first cycles of a run send heartbeats in the cancel slot.
+So every maker order rests ``lag`` cycles, is hit once and is cancelled: a fill on every
+cycle, at most two orders per price, positions swinging back and forth. Where cycle
+``k - lag`` has no resting order (the first cycles of a run, or after a mass cancel) the
+taker and cancel slots send heartbeats instead (``FILLER``, not counted). The cycle
+counter and request ids run on across steps.
 
 How it is fast enough (rules):
 
@@ -56,8 +59,6 @@ from gateway.protocol import HOP_FIELDS, PROTOCOL_VERSION, encode
 
 MAKER, TAKER, CANCEL, FILLER = 0, 1, 2, 3
 KIND_NAMES = ("maker", "taker", "cancel", "filler")
-CANCEL_LAG = 8
-"""cycles a maker order rests before its cancel (the taker of cycle k hits cycle k-LAG's)"""
 MAKER_QTY = 2
 SPIN_NS = int(os.environ.get("CROSSBOOK_BENCH_SPIN_NS", "60000"))
 """below this much time to the next send the loop spins instead of sleeping"""
@@ -86,12 +87,14 @@ def quote_around(symbol: str, mark: int, tick: int, half_spread_ticks: int = 1) 
 
 @dataclass(slots=True)
 class StepFrames:
-    """One step's requests: frame, socket index and kind of each, and the first request id."""
+    """One step's requests: frame, socket index and kind of each, the first request id, and
+    the flow's lag (a cancel is request ``3 * lag + 2`` after the order it cancels)."""
 
     base: int
     frames: list[bytes]
     sock: array
     kind: bytearray
+    lag: int = 4
 
 
 class Flow:
@@ -105,12 +108,17 @@ class Flow:
         self.makers = makers
         self.takers = takers
         self.quotes = list(quotes)
+        self.lag = 2 * len(self.quotes)
+        """cycles between a maker order and the taker/cancel that meet it (its class period)"""
         self.next_rid = 1
         """request id of the next request; request ``rid`` is slot ``(rid - 1) % 3`` of
         cycle ``(rid - 1) // 3``"""
         self._maker_cid: dict[int, str] = {}
 
     def set_quotes(self, quotes: Sequence[Quote]) -> None:
+        """New maker prices for the same instruments (the cycle's classes stay)."""
+        if [q.symbol for q in quotes] != [q.symbol for q in self.quotes]:
+            raise ValueError("set_quotes must keep the instruments and their order")
         self.quotes = list(quotes)
 
     def forget_makers(self) -> None:
@@ -141,15 +149,20 @@ class Flow:
                 sock.append(k % self.makers)
                 kind.append(MAKER)
             elif slot == 1:
-                q, maker_buys = self._cycle(k)
-                msg = {"v": v, "type": "new_order", "req_id": rid, "instrument": q.symbol,
-                       "side": "sell" if maker_buys else "buy", "ord_type": "limit",
-                       "qty": 1, "price": q.bid if maker_buys else q.ask, "tif": "ioc",
-                       "client_order_id": f"b{rid}"}  # fmt: skip
+                target = k - self.lag
+                if target not in self._maker_cid:
+                    msg = {"v": v, "type": "heartbeat", "req_id": rid, "ts": 0}
+                    kind.append(FILLER)
+                else:
+                    q, maker_buys = self._cycle(k)
+                    msg = {"v": v, "type": "new_order", "req_id": rid, "instrument": q.symbol,
+                           "side": "sell" if maker_buys else "buy", "ord_type": "limit",
+                           "qty": 1, "price": q.bid if maker_buys else q.ask, "tif": "ioc",
+                           "client_order_id": f"b{rid}"}  # fmt: skip
+                    kind.append(TAKER)
                 sock.append(self.makers + k % self.takers)
-                kind.append(TAKER)
             else:
-                target = k - CANCEL_LAG
+                target = k - self.lag
                 cid = self._maker_cid.pop(target, None)
                 if cid is None:
                     msg = {"v": v, "type": "heartbeat", "req_id": rid, "ts": 0}
@@ -161,7 +174,7 @@ class Flow:
                     kind.append(CANCEL)
             frames.append(encode(msg, check=False))
         self.next_rid = base + n
-        return StepFrames(base, frames, sock, kind)
+        return StepFrames(base, frames, sock, kind, self.lag)
 
 
 # -- reading replies without unpacking them ------------------------------------------------
@@ -360,6 +373,7 @@ class LoadClient:
         n = len(step.frames)
         frames, sock_of, kind = step.frames, step.sock, step.kind
         base = step.base
+        lag = step.lag
         sent = array("q", bytes(8 * n))
         ack = array("q", bytes(8 * n))
         fill = array("q", bytes(8 * n))
@@ -383,7 +397,7 @@ class LoadClient:
             if rid is None and cid is not None and cid[:1] == "b" and cid[1:].isdigit():
                 rid = int(cid[1:])
                 if etype == "4":  # a cancel's report, named by the cancelled order
-                    rid += 3 * CANCEL_LAG + 2
+                    rid += 3 * lag + 2
             if mtype == "exec_report":
                 replies[etype] += 1
             else:

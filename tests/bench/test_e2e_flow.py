@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import msgpack
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bench.loadgen import (
     CANCEL,
-    CANCEL_LAG,
     FILLER,
     MAKER,
     MAKER_QTY,
@@ -25,7 +25,7 @@ QUOTES = [Quote("BTC-PERP", 599_995, 600_005), Quote("ETH-PERP", 299_999, 300_00
 
 def test_every_frame_is_a_valid_request() -> None:
     flow = Flow(3, 3, QUOTES)
-    step = flow.build(3 * (CANCEL_LAG + 4))
+    step = flow.build(3 * (flow.lag + 4))
     for frame in step.frames:
         msg = decode_request(frame)
         assert not isinstance(msg, ProtocolError), msg
@@ -34,38 +34,76 @@ def test_every_frame_is_a_valid_request() -> None:
 
 def test_the_cycle_maker_taker_cancel() -> None:
     flow = Flow(3, 2, QUOTES)
+    lag = flow.lag
+    assert lag == 4  # two instruments x two sides
     step = flow.build(3 * 20)
     msgs = [decode_request(f) for f in step.frames]
-    assert step.base == 1
+    assert step.base == 1 and step.lag == lag
     assert [m["req_id"] for m in msgs] == list(range(1, 61))
     for k in range(20):
         maker, taker, third = msgs[3 * k : 3 * k + 3]
         sm, st_, s3 = step.sock[3 * k : 3 * k + 3]
         q = QUOTES[(k // 2) % 2]
-        assert step.kind[3 * k] == MAKER and step.kind[3 * k + 1] == TAKER
+        assert step.kind[3 * k] == MAKER
         assert maker["post_only"] and maker["tif"] == "gtc" and maker["qty"] == MAKER_QTY
-        assert maker["instrument"] == taker["instrument"] == q.symbol
-        assert maker["price"] == taker["price"] == (q.bid if k % 2 == 0 else q.ask)
-        assert maker["side"] != taker["side"] and taker["tif"] == "ioc" and taker["qty"] == 1
+        assert maker["instrument"] == q.symbol
+        assert maker["price"] == (q.bid if k % 2 == 0 else q.ask)
         assert sm < 3 <= st_  # makers are sockets 0..2, takers 3..4: never a self-trade
-        if k < CANCEL_LAG:
-            assert step.kind[3 * k + 2] == FILLER and third["type"] == "heartbeat"
-        else:
-            assert step.kind[3 * k + 2] == CANCEL and third["type"] == "cancel"
-            target = msgs[3 * (k - CANCEL_LAG)]
-            assert third["client_order_id"] == target["client_order_id"]
-            assert s3 == step.sock[3 * (k - CANCEL_LAG)]  # the owner cancels
+        if k < lag:  # nothing rests yet where this taker would trade
+            assert step.kind[3 * k + 1] == step.kind[3 * k + 2] == FILLER
+            assert taker["type"] == third["type"] == "heartbeat"
+            continue
+        target = msgs[3 * (k - lag)]
+        assert step.kind[3 * k + 1] == TAKER and step.kind[3 * k + 2] == CANCEL
+        assert taker["instrument"] == target["instrument"] and taker["price"] == target["price"]
+        assert taker["side"] != target["side"] and taker["tif"] == "ioc" and taker["qty"] == 1
+        assert third["type"] == "cancel"
+        assert third["client_order_id"] == target["client_order_id"]
+        assert s3 == step.sock[3 * (k - lag)]  # the owner cancels
+
+
+def test_in_order_the_flow_fills_every_taker_and_cancels_every_maker_remainder() -> None:
+    """Run the requests through a tiny price-time book in request order: after the first
+    cycles every taker trades 1 lot with the order ``lag`` cycles older, every cancel
+    finds that order with 1 lot left, and the books never hold more than 2 orders a price."""
+    flow = Flow(3, 3, QUOTES)
+    books: dict[tuple[str, str, int], list[list]] = {}  # (symbol, side, price) -> [[cid, qty]]
+    where: dict[str, tuple[str, str, int]] = {}
+    fills = cancels = 0
+    for _ in range(3):  # three steps back to back
+        for frame in flow.build(3 * 25).frames:
+            m = decode_request(frame)
+            if m["type"] == "new_order" and m["tif"] == "gtc":
+                key = (m["instrument"], m["side"], m["price"])
+                books.setdefault(key, []).append([m["client_order_id"], m["qty"]])
+                where[m["client_order_id"]] = key
+                assert len(books[key]) <= 2
+            elif m["type"] == "new_order":
+                other = "buy" if m["side"] == "sell" else "sell"
+                queue = books.get((m["instrument"], other, m["price"]), [])
+                assert queue, "a taker found nothing to trade with"
+                queue[0][1] -= 1
+                fills += 1
+                assert queue[0][1] == MAKER_QTY - 1
+            elif m["type"] == "cancel":
+                queue = books[where.pop(m["client_order_id"])]
+                assert queue[0][0] == m["client_order_id"] and queue[0][1] == 1
+                queue.pop(0)
+                cancels += 1
+    assert fills == cancels == 3 * 25 - flow.lag
 
 
 def test_steps_continue_the_flow_and_forget_makers_after_a_mass_cancel() -> None:
     flow = Flow(1, 1, QUOTES)
-    first = flow.build(3 * CANCEL_LAG)
+    first = flow.build(3 * flow.lag)
     second = flow.build(3)
     assert second.base == first.base + len(first.frames)
-    assert second.kind[2] == CANCEL  # cancels the first step's first maker order
+    assert second.kind[1] == TAKER and second.kind[2] == CANCEL  # meets the first step's
     flow.forget_makers()
     third = flow.build(3)
-    assert third.kind[2] == FILLER
+    assert third.kind[1] == third.kind[2] == FILLER
+    with pytest.raises(ValueError):
+        flow.set_quotes(QUOTES[:1])
 
 
 def test_quote_around_a_mark() -> None:
