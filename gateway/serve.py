@@ -97,7 +97,7 @@ class Exchange:
         self.endpoints: dict[str, str] = {}
         self.tasks: list[asyncio.Task] = []
         self._stops: dict[str, asyncio.Event] = {}
-        self._auth: Any = None
+        self.authenticator: Any = None
         self.gateway: Any = None
         self.clearing: Any = None
         self.matching: Any = None
@@ -111,14 +111,14 @@ class Exchange:
 
         cfg = self.config
         self.keys = keys = prepare_keys(cfg)
-        self._auth = CurveAuthenticator(self.ctx, AccountDirectory(keys.accounts))
-        self._auth.start()
-        curve = (keys.server, self._auth) if cfg.market_data_curve else None
+        self.authenticator = CurveAuthenticator(self.ctx, AccountDirectory(keys.accounts))
+        self.authenticator.start()
+        curve = (keys.server, self.authenticator) if cfg.market_data_curve else None
         self.clearing = ClearingRole(self.ctx, cfg, clock=self.clock, restore=self.restore)
         self.matching = MatchingRole(self.ctx, cfg, clock=self.clock, curve=curve,
                                      drop=self.drop_events)  # fmt: skip
         self.gateway = GatewayRole(self.ctx, cfg, server_keys=keys.server,
-                                   authenticator=self._auth, clock=self.clock)  # fmt: skip
+                                   authenticator=self.authenticator, clock=self.clock)  # fmt: skip
         self.endpoints = {**self.gateway.bound, **self.matching.bound, **self.clearing.bound}
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
@@ -159,9 +159,8 @@ class Exchange:
                     raise r
         finally:
             self.tasks = []
-            if self._auth is not None:
-                self._auth.stop()
-                self._auth = None
+            await _stop_authenticator(self.authenticator)
+            self.authenticator = None
             if self._own_ctx:
                 self.ctx.destroy(linger=0)
 
@@ -184,10 +183,20 @@ class Exchange:
         for role in (self.gateway, self.matching, self.clearing):
             if role is not None:
                 role.close()
-        if self._auth is not None:
-            self._auth.stop()
+        await _stop_authenticator(self.authenticator)
+        self.authenticator = None
         if self._own_ctx:
             self.ctx.destroy(linger=0)
+
+
+async def _stop_authenticator(auth: Any) -> None:
+    """Stop a ZAP authenticator and let its cancelled poll task unwind before the context
+    goes: pyzmq's asyncio poller otherwise leaves a stale reader on the ZAP socket's file
+    descriptor, and the next authenticator on this loop never sees a handshake."""
+    if auth is None:
+        return
+    auth.stop()
+    await asyncio.sleep(0.01)
 
 
 # -- the command -------------------------------------------------------------------------
@@ -292,8 +301,7 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
         print(f"crossbook serve --role {role}: {where}; {extra}", flush=True)
         await coro
     finally:
-        if auth is not None:
-            auth.stop()
+        await _stop_authenticator(auth)
         ctx.destroy(linger=0)
     print(f"crossbook serve --role {role}: stopped", flush=True)
     return 0

@@ -170,6 +170,9 @@ class ClearingRole:
         self.stats = ClearingStats()
         self.codec = InternalCodec()
         self.state_dir = config.state_dir
+        self.archived: str | None = None
+        if not restore:
+            self._archive_snapshots()
         self.writer = snapshot_store.SnapshotWriter(self.state_dir)
         self.schedule = snapshot_store.SnapshotSchedule(
             config.snapshot_every_s * 1_000_000_000 if config.snapshot_every_s else None,
@@ -217,6 +220,16 @@ class ClearingRole:
         self._start()
 
     # ------------------------------------------------------------------ start -------
+    def _archive_snapshots(self) -> None:
+        """A fresh start begins a new snapshot chain: the old one is moved aside, kept."""
+        d = snapshot_store.snapshot_dir(self.state_dir)
+        if not snapshot_store.list_snapshots(d):
+            return
+        target = d.with_name(f"{d.name}.archived-{self.clock.time_ns()}")
+        d.rename(target)
+        self.archived = str(target)
+        log.warning("fresh start: previous snapshots moved to %s", target)
+
     def _load_engine(self, restore: bool) -> ClearingEngine:
         cfg = self.config.clearing
         if not restore:

@@ -1,0 +1,109 @@
+"""The exchange TOML: the embedded default, the documented example, and clear refusals."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from clearing.config import ConfigError
+from clearing.engine import ClearingEngine
+from gateway.exchange_config import (
+    DEFAULT_TOML,
+    ExchangeConfig,
+    IndexFeed,
+    Limits,
+    default_config,
+    load_exchange_config,
+    parse_exchange_config,
+    prepare_keys,
+)
+from gateway.keys import load_account_keys
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE = ROOT / "docs" / "examples" / "exchange.toml"
+DOC = ROOT / "docs" / "serve.md"
+
+
+def test_default_lists_the_demo_instruments_and_funded_accounts() -> None:
+    cfg = default_config()
+    assert cfg.symbols == ["AMZN-PERP", "BTC-PERP", "ETH-PERP"]
+    amzn = cfg.clearing.instruments["AMZN-PERP"]
+    assert (amzn.price_decimals, amzn.tick_size, amzn.lot_size) == (4, 100, 1)
+    assert amzn.multiplier == 100  # 1 share; prices in 1e-4 USD, money in 1e-6 USD
+    assert [a.id for a in cfg.clearing.accounts] == [1, 2, 3, 4, 5, 6]
+    assert cfg.endpoints.order_entry == "tcp://127.0.0.1:5555"
+    assert cfg.endpoints.market_data.endswith(":5556")
+    assert cfg.endpoints.snapshots.endswith(":5557")
+    assert cfg.index_feed.enabled and set(cfg.clearing.indices) == {"BTC", "ETH"}
+    eng = ClearingEngine(cfg.clearing)
+    assert all(inst.mark for inst in eng.instruments.values())
+
+
+def test_the_documented_example_parses_and_every_exchange_key_is_documented() -> None:
+    cfg = load_exchange_config(EXAMPLE)
+    assert cfg.account_keys == {2: b"kg?W{ceW>/MrV>v7gG6BqH<sNFE4s1Nk9jaNQhW("}
+    assert cfg.limits.client_order_ids == 200_000
+    ex = tomllib.loads(EXAMPLE.read_text())["exchange"]
+    doc = DOC.read_text()
+    top = set(ExchangeConfig.__dataclass_fields__) - {"clearing", "account_keys", "endpoints",
+                                                      "limits", "index_feed"}  # fmt: skip
+    assert top <= set(ex), "the example must show every [exchange] key"
+    for key in (*top, *Limits.__dataclass_fields__, *IndexFeed.__dataclass_fields__):
+        assert f"`{key}`" in doc, f"docs/serve.md does not document {key}"
+    assert "public_key" in doc
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        ({"exchange": {"tick_mss": 5}}, "exchange.tick_mss: unknown key"),
+        ({"exchange": {"tick_ms": 0}}, "exchange.tick_ms"),
+        ({"exchange": {"endpoints": {"order_entry": "5555"}}}, "exchange.endpoints.order_entry"),
+        ({"exchange": {"limits": {"burst": "many"}}}, "exchange.limits.burst"),
+        ({"exchange": {"index_feed": {"enabled": 1}}}, "exchange.index_feed.enabled"),
+        ({"exchange": {"state_dir": ""}}, "exchange.state_dir"),
+        ({"exchange": []}, "exchange: must be a table"),
+    ],
+)
+def test_bad_exchange_sections_name_the_key(edit: dict, message: str) -> None:
+    data = tomllib.loads(DEFAULT_TOML)
+    for section, body in edit.items():
+        if isinstance(body, dict) and isinstance(data.get(section), dict):
+            data[section] = {**data[section], **body}
+        else:
+            data[section] = body
+    with pytest.raises(ConfigError, match=message.replace(".", r"\.")):
+        parse_exchange_config(data)
+
+
+def test_bad_public_keys_are_refused() -> None:
+    data = tomllib.loads(DEFAULT_TOML)
+    data["accounts"][0]["public_key"] = "too-short"
+    with pytest.raises(ConfigError, match=r"accounts\[0\]\.public_key"):
+        parse_exchange_config(data)
+    data = tomllib.loads(DEFAULT_TOML)
+    data["accounts"][0]["typo"] = 1
+    with pytest.raises(ConfigError, match="typo"):
+        parse_exchange_config(data)
+
+
+def test_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        load_exchange_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[exchange\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_exchange_config(bad)
+
+
+def test_prepare_keys_generates_once_and_honours_configured_keys(tmp_path: Path) -> None:
+    cfg = load_exchange_config(EXAMPLE)
+    first = prepare_keys(cfg, tmp_path)
+    again = prepare_keys(cfg, tmp_path)
+    assert first.server == again.server and first.accounts == again.accounts
+    assert set(first.files) == {1}  # account 2 brought its own key
+    assert first.accounts[2] == cfg.account_keys[2]
+    assert load_account_keys(tmp_path, 1).public == first.accounts[1]
+    assert (tmp_path / "keys" / "server.key").stat().st_mode & 0o077 == 0

@@ -1,0 +1,88 @@
+"""``crossbook serve`` restarts: clearing restores the latest settlement snapshot, books
+are not persisted (resting orders come back cancelled, their holds released), and trading
+continues with fresh, non-colliding ids.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import zmq.asyncio
+
+from clearing.snapshot import verify_snapshot
+from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
+from tests.gateway.serve_helpers import Bot, make_config, running_exchange
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def test_restart_restores_positions_and_releases_resting_holds(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    ctx = zmq.asyncio.Context()
+    try:
+        async with running_exchange(tmp_path, config=cfg) as ex:
+            maker, taker = Bot.for_account(ctx, ex, 1), Bot.for_account(ctx, ex, 2)
+            await maker.logon()
+            await taker.logon()
+            await maker.order("m-sell", "sell", 100, 600_000)
+            await maker.order("m-buy", "buy", 10, 595_000)
+            await taker.order("t-buy", "buy", 40, 600_000)
+            fill = await taker.wait_for(lambda m: m.get("exec_type") == "F")
+            eng = ex.clearing.engine
+            assert eng.accounts[1].held > 0  # the resting orders hold margin
+            cash = {a: dict(eng.accounts[a].balances) for a in (1, 2)}
+            fee_pool = dict(eng.fee_pool)
+            maker.close()
+            taker.close()
+        snaps = list_snapshots(snapshot_dir(cfg.state_dir))
+        assert snaps and verify_snapshot(read_snapshot_bytes(snaps[-1])).ok
+
+        async with running_exchange(tmp_path, config=cfg) as ex2:
+            assert ex2.clearing.restored_from == str(snaps[-1])
+            assert ex2.clearing.stats.orphans_cancelled == 2
+            eng = ex2.clearing.engine
+            eng.validate()
+            assert eng.position(2, "BTC-PERP")[0] == 40 and eng.position(1, "BTC-PERP")[0] == -40
+            assert eng.accounts[1].held == 0 and not eng.orders
+            assert {a: dict(eng.accounts[a].balances) for a in (1, 2)} == cash
+            assert dict(eng.fee_pool) == fee_pool
+            maker, taker = Bot.for_account(ctx, ex2, 1), Bot.for_account(ctx, ex2, 2)
+            await maker.logon()
+            await taker.logon()
+            assert await maker.query("orders") == []
+            assert [(p["instrument"], p["qty"]) for p in await taker.query("positions")] == [
+                ("BTC-PERP", 40)
+            ]
+            # the books are empty and trading goes on; ids continue past the old ones
+            await maker.order("m2", "sell", 5, 600_000)
+            new = await taker.order("t2", "buy", 5, 600_000)
+            assert new["order_id"] > fill["order_id"]
+            fill2 = await taker.wait_for(lambda m: m.get("exec_type") == "F")
+            assert fill2["trade_id"] > fill["trade_id"]
+            assert fill2["exec_id"] > fill["exec_id"]
+            assert eng.position(2, "BTC-PERP")[0] == 45
+            maker.close()
+            taker.close()
+        assert len(list_snapshots(snapshot_dir(cfg.state_dir))) == len(snaps) + 1
+    finally:
+        ctx.destroy(linger=0)
+
+
+async def test_fresh_ignores_snapshots(tmp_path: Path) -> None:
+    cfg = make_config(tmp_path)
+    ctx = zmq.asyncio.Context()
+    try:
+        async with running_exchange(tmp_path, config=cfg) as ex:
+            bot = Bot.for_account(ctx, ex, 1)
+            await bot.logon()
+            await bot.order("x", "buy", 1, 590_000)
+            bot.close()
+        async with running_exchange(tmp_path, config=cfg, restore=False) as ex2:
+            assert ex2.clearing.restored_from is None
+            assert ex2.clearing.engine.last_seq == 0
+            archived = ex2.clearing.archived
+        assert archived is not None and list_snapshots(archived)
+        assert len(list_snapshots(snapshot_dir(cfg.state_dir))) == 1  # a new chain
+    finally:
+        ctx.destroy(linger=0)
