@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP) #-- create or refresh .venv with the project and its extras
 
 run: $(STAMP) #-- start the exchange on the embedded default configuration
-	$(VENV)/bin/crossbook replay --format lobster tests/data/AMZN_2012-06-21_34200000_57600000_message_5.csv --book-file tests/data/AMZN_2012-06-21_34200000_57600000_orderbook_5.csv
+	$(VENV)/bin/crossbook serve
 
 test: $(STAMP) #-- lint and run every test
 	$(VENV)/bin/ruff check .
