@@ -91,6 +91,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--sink", action="store_true",
                         help="measure the load generator alone against bench.sink "
                              "(a stand-in that only answers), not the exchange")
+    parser.add_argument("--profile", type=Path, metavar="DIR",
+                        help="py-spy every exchange process during each step; collapsed "
+                             "stacks to DIR, top functions into the JSON")
     parser.add_argument("--keep", action="store_true",
                         help="keep the temporary state directory and exchange logs")  # fmt: skip
 
@@ -328,8 +331,21 @@ def _environment(mode: str) -> dict[str, Any]:
         "curve": True,
         "shared_cores": f"the load generator shares the {os.cpu_count()} cores with the server",
         "loadavg_before": [round(x, 2) for x in os.getloadavg()],
+        "code": _code_version(),
     })  # fmt: skip
     return env
+
+
+def _code_version() -> str | None:
+    """``git describe`` of the working tree the exchange ran from (``-dirty`` if edited)."""
+    import subprocess
+
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty"], capture_output=True,
+                             text=True, timeout=5, cwd=Path(__file__).resolve().parent)  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
 
 
 # -- the run ----------------------------------------------------------------------------------
@@ -405,15 +421,31 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
                 break
             if any(not e.get("held") for e in entries):
                 refine_left -= 1
+            profiling = {}
+            if args.profile and mode != "sink":
+                from bench import profile
+
+                for name, pid in pids.items():
+                    out = args.profile / f"{name}-{rate}.txt"
+                    profiling[name] = (profile.start(pid, warmup + args.duration, out), out)
             cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
             cpu0["generator"] = time.process_time()
+            rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
             t0 = time.monotonic()
             entry, recs = _step(client, flow, rate, args.duration, warmup)
             wall = time.monotonic() - t0
             cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
             cpu1["generator"] = time.process_time()
+            rq1 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
             entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
                                  if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
+            entry["cpu_wait"] = {k: round((rq1[k] - rq0[k]) / wall, 2) for k in rq0
+                                 if rq0[k] is not None and rq1[k] is not None}  # fmt: skip
+            if profiling:
+                from bench import profile
+
+                entry["profile"] = {name: profile.finish(proc, out)
+                                    for name, (proc, out) in profiling.items()}  # fmt: skip
             entry["refine"] = any(not e.get("held") for e in entries)
             entry["held"], entry["not_held_because"] = held(entry)
             entries.append(entry)
@@ -520,6 +552,18 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float
     return entry, recs
 
 
+def _runqueue_wait_s(pid: int) -> float | None:
+    """Seconds the process's threads spent runnable but waiting for a CPU (schedstat)."""
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat", encoding="ascii") as fh:
+                total += int(fh.read().split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
+    return total / 1e9
+
+
 def _idle_cpu(pids: dict[str, int], seconds: float) -> dict[str, float]:
     """CPU share of each exchange process with no orders coming (timers, heartbeats)."""
     before = {k: _cpu_seconds(p) for k, p in pids.items()}
@@ -593,7 +637,7 @@ def _step_line(e: dict[str, Any]) -> str:
     return (f"  {e['rate']:>7,}/s  achieved {e['achieved_orders_per_s']:>9,.0f}/s  "
             f"ack p50 {e['p50_us']} p99 {e['p99_us']} max {e['max_us']} us  "
             f"fill p50 {e['fill']['p50_us']} p99 {e['fill']['p99_us']} us  "
-            f"cpu {e.get('cpu_busy')}  {state}")
+            f"cpu {e.get('cpu_busy')} waiting for cpu {e.get('cpu_wait')}  {state}")
 
 
 def _report(result: dict[str, Any], path: Path) -> str:
