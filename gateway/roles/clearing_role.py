@@ -86,7 +86,7 @@ from gateway.roles.records import (
     wrap_command,
 )
 from gateway.sequenced import SequencedReceiver, SequencedSender, StreamLost
-from gateway.zmq_util import bound_endpoint, close_socket, wait_for_work
+from gateway.zmq_util import Wakeup, bound_endpoint, close_socket, wait_for_work
 from matching import commands as mc
 from matching import events as mev
 from matching.enums import EndReason, InstrumentStatus
@@ -193,6 +193,7 @@ class ClearingRole:
         self._stamp: Inflight | None = None
         self._stamp_me = (0, 0)
         self._writing = False
+        self._link_wake = Wakeup()  # a send on the link swallows its read edge: ring the reader
         self._snapshot_task: asyncio.Task | None = None
         self.events_rx: SequencedReceiver | None = None
         self.index_feed = (
@@ -408,6 +409,7 @@ class ClearingRole:
                 gw.backlog.popleft()
                 if now is None:
                     now = self.clock.monotonic()
+                    self._link_wake.set()
                 gw.last_sent = now
 
     # ------------------------------------------------------------------ dispatch ----
@@ -516,8 +518,10 @@ class ClearingRole:
     # ------------------------------------------------------------------ the link ----
     async def _link_loop(self) -> None:
         raw = self._link_raw
+        wake = self._link_wake
         while True:
-            await wait_for_work(self.link, None, 1.0)
+            await wait_for_work(self.link, wake, 1.0)
+            wake.clear()
             for _ in range(_LINK_DRAIN):
                 try:
                     frames = raw.recv_multipart(zmq.NOBLOCK)

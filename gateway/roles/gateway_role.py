@@ -47,7 +47,7 @@ from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.link import LinkError, LinkSequencer, LinkTracker, read_body, read_header
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
-from gateway.zmq_util import bound_endpoint, close_socket, wait_for_work
+from gateway.zmq_util import Wakeup, bound_endpoint, close_socket, wait_for_work
 from matching.enums import EndReason
 from matching.reasons import Reason
 
@@ -113,6 +113,12 @@ class GatewayRole:
         self._backlog: deque[list[bytes]] = deque()
         self._last_link_send = 0.0
         self._last_link_recv = clock.monotonic()
+        # A send on a ZeroMQ socket can swallow the edge of its file descriptor that tells
+        # a task waiting to *read* that socket something arrived; whoever sends on a socket
+        # another task reads rings that task's doorbell.
+        self._bot_wake = Wakeup()
+        self._link_wake = Wakeup()
+        self._sent_mark = 0
         router = ctx.socket(zmq.ROUTER)
         try:
             router.linger = 0
@@ -177,8 +183,10 @@ class GatewayRole:
     # ------------------------------------------------------------------ bots --------
     async def _bot_loop(self) -> None:
         raw = self._raw
+        wake = self._bot_wake
         while True:
-            await wait_for_work(self.router, None, 1.0)
+            await wait_for_work(self.router, wake, 1.0)
+            wake.clear()
             for _ in range(_DRAIN):
                 try:
                     frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
@@ -359,19 +367,25 @@ class GatewayRole:
         if self._to_clearing:
             items, self._to_clearing = self._to_clearing, []
             self._backlog.append(self.seqr.frames(items))
+        sent = False
         while self._backlog:
             try:
                 raw.send_multipart(self._backlog[0], zmq.NOBLOCK)
             except zmq.Again:
-                return
+                break
             self._backlog.popleft()
+            sent = True
+        if sent:
             self._last_link_send = self.clock.monotonic()
+            self._link_wake.set()
 
     async def _link_loop(self) -> None:
         assert self.link is not None and self._link_raw is not None
         raw = self._link_raw
+        wake = self._link_wake
         while True:
-            await wait_for_work(self.link, None, 1.0)
+            await wait_for_work(self.link, wake, 1.0)
+            wake.clear()
             for _ in range(_DRAIN):
                 try:
                     frames = raw.recv_multipart(zmq.NOBLOCK)
@@ -379,6 +393,9 @@ class GatewayRole:
                     break
                 self._on_link(frames)
             self._flush_link()
+            if self.stats.sent != self._sent_mark:
+                self._sent_mark = self.stats.sent
+                self._bot_wake.set()
 
     def _on_link(self, frames: list[bytes]) -> None:
         if len(frames) != 2:

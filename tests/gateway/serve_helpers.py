@@ -30,8 +30,9 @@ WAIT_S = 10.0
 def make_config(tmp_path: Path, **changes: Any) -> ExchangeConfig:
     cfg = random_ports(default_config())
     limits = changes.pop("limits", None)
-    cfg = replace(cfg, state_dir=tmp_path / "state", snapshot_every_s=None,
-                  stream_heartbeat_ms=50, **changes)  # fmt: skip
+    base = {"state_dir": tmp_path / "state", "snapshot_every_s": None,
+            "stream_heartbeat_ms": 50, "check_outbound": True}
+    cfg = replace(cfg, **{**base, **changes})
     if limits is not None:
         cfg = replace(cfg, limits=replace(Limits(), **limits))
     return cfg
@@ -45,6 +46,9 @@ async def running_exchange(tmp_path: Path, *, restore: bool = True,
     cfg = config or make_config(tmp_path, **changes)
     async with Exchange(cfg, restore=restore, drop_events=drop_events) as ex:
         yield ex
+        # every message the exchange sent was valid (check_outbound) and nothing failed
+        assert ex.gateway.stats.errors == 0, ex.gateway.stats
+        assert ex.clearing.stats.bad_link_messages == 0
 
 
 class Bot:
