@@ -523,8 +523,8 @@ class MatchingEngine:
         ):
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        if type(reason) is not int or reason not in _END_REASONS:  # a list is unhashable
-            reason = _USER_CANCEL
+        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
+            reason = _USER_CANCEL  # (a list is unhashable; an EndReason member is an int)
         book = self.books[sym]
         side = order.side
         level = (book.bids if side == 1 else book.asks)[order.price]
@@ -575,6 +575,8 @@ class MatchingEngine:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
         if new_qty % inst.lot_size:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
+        if new_qty < inst.min_qty:
+            return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_SMALL)
         if new_qty > inst.max_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_LARGE)
         if new_qty <= order.cum or (new_price == order.price and new_qty == order.qty):
@@ -753,10 +755,14 @@ class MatchingEngine:
         assert bb is not None and ba is not None
         bids = [(p, lv.total) for p, lv in book.bids.items() if p >= ba.price]
         asks = [(p, lv.total) for p, lv in book.asks.items() if p <= bb.price]
+        # the price is chosen inside the band, but only a price that clears the maximum
+        # volume of the unbanded book may be used: anything less could leave the book
+        # crossed, so then nothing trades and the call goes on
+        unbanded = uncross_price(bids, asks, ref)
         low = None if book.band_low == NO_LOW else book.band_low
         high = None if book.band_high == NO_HIGH else book.band_high
         result = uncross_price(bids, asks, ref, low, high)
-        if result is None:
+        if result is None or unbanded is None or result[1] < unbanded[1]:
             return False
         price, volume = result
         sym = book.symbol

@@ -530,9 +530,10 @@ class ReferenceEngine:
     def _uncross(self, book: RefBook, ref: int | None, out: list[Outcome]) -> bool:
         bids = [(o.price, o.leaves) for o in book.resting if o.side == BUY]
         asks = [(o.price, o.leaves) for o in book.resting if o.side == SELL]
+        unbanded = reference_uncross(bids, asks, ref, None, None)
         result = reference_uncross(bids, asks, ref, book.low, book.high)
-        if result is None:
-            return False
+        if result is None or unbanded is None or result[1] < unbanded[1]:
+            return False  # the band blocks a full uncross: nothing trades, the call goes on
         price, volume = result
         done = 0
         while done < volume:

@@ -8,10 +8,13 @@ from __future__ import annotations
 from matching import (
     AdvanceTime,
     AmendOrder,
+    CancelOrder,
     CancelRejected,
     EndReason,
     Fill,
+    Instrument,
     MatchingEngine,
+    NewOrder,
     OpenAuction,
     OrderAmended,
     OrderExpired,
@@ -155,3 +158,17 @@ def test_amend_sell_side_priority(engine: MatchingEngine) -> None:
     assert ids(engine)[1] == [2, 1]
     assert engine.books["X"].depth()[1] == [(101, 11)]
     assert engine.orders[1].side == SELL
+
+
+def test_amend_below_the_minimum_quantity_is_refused() -> None:
+    engine = MatchingEngine([Instrument("Z", min_qty=5, max_qty=100)])
+    run(engine, NewOrder(1, "Z", 1, 1, 1, 10, 100))
+    (rej,) = engine.apply(AmendOrder(2, "Z", 1, 1, qty=2))
+    assert rej.reason == Reason.QUANTITY_TOO_SMALL
+    assert engine.orders[1].qty == 10 and engine.orders[1].leaves == 10
+
+
+def test_cancel_reason_may_be_an_end_reason_member(engine: MatchingEngine) -> None:
+    run(engine, buy(1, 5, 99))
+    (canceled, _) = engine.apply(CancelOrder(2, "X", 1, 1, EndReason.RISK))
+    assert canceled.reason == EndReason.RISK

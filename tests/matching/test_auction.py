@@ -16,12 +16,14 @@ from hypothesis import strategies as st
 
 from matching import (
     AuctionUncrossed,
+    CommandRejected,
     Fill,
     InstrumentStatus,
     MatchingEngine,
     OpenAuction,
     Reason,
     Resume,
+    SetBand,
     TimeInForce,
 )
 from matching.auction import uncross_price
@@ -208,3 +210,19 @@ def test_engine_uncross_agrees_with_the_function(engine: MatchingEngine, ref: in
     assert expected is not None
     (uncrossed,) = of(run(engine, Resume(2, "X", ref)), AuctionUncrossed)
     assert (uncrossed.price, uncrossed.qty) == expected
+
+
+def test_resume_refused_when_the_band_excludes_the_uncross_price_and_nothing_trades(
+    engine: MatchingEngine,
+) -> None:
+    # sell 10@97 rests; in the call buys 5@105 and 5@98 cross it; the best uncross is 98,
+    # below a band of 100-110: Resume is refused and the book is exactly as before
+    run(engine, sell(1, 10, 97), OpenAuction(2, "X"), buy(2, 5, 105, ts=3), buy(3, 5, 98, ts=3))
+    run(engine, SetBand(4, "X", 100, 110))
+    before = frozen_state(engine)
+    events = engine.apply(Resume(5, "X", 100))
+    assert not of(events, Fill)
+    (rejected,) = of(events, CommandRejected)
+    assert rejected.reason == Reason.BOOK_STILL_CROSSED
+    assert frozen_state(engine) == before
+    assert engine.books["X"].status == InstrumentStatus.AUCTION
