@@ -56,6 +56,38 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--top-out", type=Path, metavar="FILE",
         help="write the engine's top N after every message, in the orderbook file's layout",
     )  # fmt: skip
+    wire = parser.add_argument_group(
+        "into a running exchange (--endpoint): plain order flow, see clients/replay/wire.py"
+    )
+    wire.add_argument(
+        "--endpoint", metavar="tcp://HOST:PORT",
+        help="order-entry endpoint of a running exchange (replaces the matcher)",
+    )  # fmt: skip
+    wire.add_argument(
+        "--key", type=Path, metavar="FILE",
+        help="the account's secret key file (default: a free demo account)",
+    )  # fmt: skip
+    wire.add_argument(
+        "--state-dir", type=Path, default=Path("crossbook-state"), metavar="DIR",
+        help="where to find a demo account without --key",
+    )  # fmt: skip
+    wire.add_argument(
+        "--instrument", metavar="SYMBOL",
+        help="listed instrument to map the file onto (default: TICKER-PERP)",
+    )  # fmt: skip
+    wire.add_argument(
+        "--speed", type=float, metavar="X",
+        help="pace by the recorded timestamps, X times faster (default 1)",
+    )  # fmt: skip
+    wire.add_argument("--max", action="store_true", help="as fast as the exchange takes it")
+    wire.add_argument(
+        "--window", type=int, default=100, metavar="N",
+        help="requests in flight at most (default 100)",
+    )  # fmt: skip
+    wire.add_argument(
+        "--snapshot-endpoint", metavar="tcp://HOST:PORT",
+        help="market-data snapshot endpoint (default: order-entry port + 2)",
+    )  # fmt: skip
     through = parser.add_argument_group("through clearing (--format csv)")
     through.add_argument(
         "--clearing", type=Path, metavar="CONFIG.toml",
@@ -212,6 +244,10 @@ def run(args: argparse.Namespace) -> int:
     """Check the arguments, drive the flow, write the report; 1 if ``--strict`` stopped it."""
     from clients.replay.progress import wanted
 
+    if args.endpoint is not None:
+        from clients.replay.wire import run_wire
+
+        return run_wire(args)
     _check_args(args)
     show = wanted()
     if args.format == "lobster":
