@@ -85,8 +85,9 @@ from gateway.roles.records import (
     unwrap,
     wrap_command,
 )
+from gateway.roles.waiting import SocketWaiter
 from gateway.sequenced import SequencedReceiver, SequencedSender, StreamLost
-from gateway.zmq_util import Wakeup, bound_endpoint, close_socket, wait_for_work
+from gateway.zmq_util import Wakeup, bound_endpoint, close_socket
 from matching import commands as mc
 from matching import events as mev
 from matching.enums import EndReason, InstrumentStatus
@@ -519,17 +520,21 @@ class ClearingRole:
     async def _link_loop(self) -> None:
         raw = self._link_raw
         wake = self._link_wake
-        while True:
-            await wait_for_work(self.link, wake, 1.0)
-            wake.clear()
-            for _ in range(_LINK_DRAIN):
-                try:
-                    frames = raw.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                self._on_link(frames)
-            self._push_updates()
-            self._flush()
+        waiter = SocketWaiter(raw, wake)
+        try:
+            while True:
+                await waiter.wait(1.0)
+                wake.clear()
+                for _ in range(_LINK_DRAIN):
+                    try:
+                        frames = raw.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._on_link(frames)
+                self._push_updates()
+                self._flush()
+        finally:
+            waiter.close()
 
     def _on_link(self, frames: list[bytes]) -> None:
         if len(frames) != 3:
@@ -811,7 +816,12 @@ class ClearingRole:
             self._heartbeat_gateways(now)
             self._push_updates()
             self._flush()
-            await asyncio.sleep(max(0.0, min(next_tick, next_feed, now + self.hb) - mono()))
+            wake_at = now + self.hb
+            if self.accepting:
+                wake_at = min(wake_at, next_tick)
+                if self.index_feed is not None:
+                    wake_at = min(wake_at, next_feed)
+            await asyncio.sleep(max(0.001, wake_at - mono()))
 
     def _heartbeat_gateways(self, now: float) -> None:
         for gw in list(self.gateways.values()):

@@ -47,7 +47,8 @@ from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.link import LinkError, LinkSequencer, LinkTracker, read_body, read_header
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
-from gateway.zmq_util import Wakeup, bound_endpoint, close_socket, wait_for_work
+from gateway.roles.waiting import SocketWaiter
+from gateway.zmq_util import Wakeup, bound_endpoint, close_socket
 from matching.enums import EndReason
 from matching.reasons import Reason
 
@@ -184,20 +185,24 @@ class GatewayRole:
     async def _bot_loop(self) -> None:
         raw = self._raw
         wake = self._bot_wake
-        while True:
-            await wait_for_work(self.router, wake, 1.0)
-            wake.clear()
-            for _ in range(_DRAIN):
-                try:
-                    frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
-                except zmq.Again:
-                    break
-                try:
-                    self._on_frames(frames)
-                except Exception:  # a bug on one message must not take the gateway down
-                    self.stats.errors += 1
-                    log.exception("failed to handle a bot message")
-            self._flush_link()
+        waiter = SocketWaiter(raw, wake)
+        try:
+            while True:
+                await waiter.wait(1.0)
+                wake.clear()
+                for _ in range(_DRAIN):
+                    try:
+                        frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
+                    except zmq.Again:
+                        break
+                    try:
+                        self._on_frames(frames)
+                    except Exception:  # a bug on one message must not take the gateway down
+                        self.stats.errors += 1
+                        log.exception("failed to handle a bot message")
+                self._flush_link()
+        finally:
+            waiter.close()
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.frames += 1
@@ -383,19 +388,23 @@ class GatewayRole:
         assert self.link is not None and self._link_raw is not None
         raw = self._link_raw
         wake = self._link_wake
-        while True:
-            await wait_for_work(self.link, wake, 1.0)
-            wake.clear()
-            for _ in range(_DRAIN):
-                try:
-                    frames = raw.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
-                self._on_link(frames)
-            self._flush_link()
-            if self.stats.sent != self._sent_mark:
-                self._sent_mark = self.stats.sent
-                self._bot_wake.set()
+        waiter = SocketWaiter(raw, wake)
+        try:
+            while True:
+                await waiter.wait(1.0)
+                wake.clear()
+                for _ in range(_DRAIN):
+                    try:
+                        frames = raw.recv_multipart(zmq.NOBLOCK)
+                    except zmq.Again:
+                        break
+                    self._on_link(frames)
+                self._flush_link()
+                if self.stats.sent != self._sent_mark:
+                    self._sent_mark = self.stats.sent
+                    self._bot_wake.set()
+        finally:
+            waiter.close()
 
     def _on_link(self, frames: list[bytes]) -> None:
         if len(frames) != 2:

@@ -1,0 +1,53 @@
+"""A cheap way for a role's task to wait on its socket: the ZeroMQ FD watched by the loop.
+
+``gateway.zmq_util.wait_for_work`` builds a pyzmq poller and an ``asyncio.wait`` for every
+call (tens of microseconds each); a role's socket task waits once per batch, so that cost
+is paid per message at low rates. ``SocketWaiter`` registers the socket's ``ZMQ_FD`` with
+the loop once; the reader callback rings the task's ``Wakeup``, and the task checks
+``ZMQ_EVENTS`` (the authoritative readiness, since the FD only signals *changes*) before it
+sleeps. Rules: the socket is used only through plain (non-asyncio) calls while a waiter is
+registered (the roles use ``zmq.Socket.shadow``); whoever sends on the socket from another
+task rings the same ``Wakeup`` (a send may consume the FD's edge); ``close()`` before the
+socket is closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import zmq
+
+from gateway.zmq_util import Wakeup
+
+_POLLIN = int(zmq.POLLIN)
+
+
+class SocketWaiter:
+    def __init__(self, raw: zmq.Socket, wake: Wakeup) -> None:
+        self.raw = raw
+        self.wake = wake
+        self._loop = asyncio.get_running_loop()
+        self._fd = raw.getsockopt(zmq.FD)
+        self._loop.add_reader(self._fd, wake.set)
+
+    def readable(self) -> bool:
+        return bool(self.raw.getsockopt(zmq.EVENTS) & _POLLIN)
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return when the socket has a message, the doorbell rang, or the time is up."""
+        wake = self.wake
+        if wake.is_set or self.readable():
+            return
+        fut = wake.future()
+        if fut.done():
+            return
+        handle = self._loop.call_later(timeout_s, wake.set)
+        try:
+            await fut
+        finally:
+            handle.cancel()
+
+    def close(self) -> None:
+        if self._fd is not None:
+            self._loop.remove_reader(self._fd)
+            self._fd = None

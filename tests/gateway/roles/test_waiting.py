@@ -1,0 +1,47 @@
+"""SocketWaiter: wakes on a message, on the doorbell, or at the timeout; never misses a
+message that arrived before it went to sleep."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+import zmq
+import zmq.asyncio
+
+from gateway.roles.waiting import SocketWaiter
+from gateway.zmq_util import Wakeup
+
+pytestmark = pytest.mark.timeout(30)
+
+
+async def test_wakes_on_messages_doorbell_and_timeout(make_socket) -> None:
+    rx = make_socket(zmq.PULL)
+    port = rx.bind_to_random_port("tcp://127.0.0.1")
+    tx = make_socket(zmq.PUSH)
+    tx.connect(f"tcp://127.0.0.1:{port}")
+    raw = zmq.Socket.shadow(rx.underlying)
+    wake = Wakeup()
+    waiter = SocketWaiter(raw, wake)
+    try:
+        t0 = time.monotonic()
+        await waiter.wait(0.05)
+        assert 0.04 <= time.monotonic() - t0 < 2.0 and not waiter.readable()
+        wake.clear()
+        await tx.send(b"one")
+        await asyncio.wait_for(waiter.wait(5.0), 5.0)
+        assert raw.recv(zmq.NOBLOCK) == b"one"
+        wake.clear()
+        await tx.send(b"two")
+        await asyncio.sleep(0.05)  # arrives while nobody waits: wait() must not sleep
+        t0 = time.monotonic()
+        await waiter.wait(5.0)
+        assert time.monotonic() - t0 < 1.0 and raw.recv(zmq.NOBLOCK) == b"two"
+        wake.clear()
+        asyncio.get_running_loop().call_later(0.02, wake.set)
+        t0 = time.monotonic()
+        await waiter.wait(5.0)
+        assert time.monotonic() - t0 < 1.0
+    finally:
+        waiter.close()
