@@ -34,7 +34,10 @@ class SocketWaiter:
         return bool(self.raw.getsockopt(zmq.EVENTS) & _POLLIN)
 
     async def wait(self, timeout_s: float) -> None:
-        """Return when the socket has a message, the doorbell rang, or the time is up."""
+        """Return when the socket has a message, the doorbell rang, or the time is up.
+
+        May also return spuriously (the FD signals any change of the socket's state): the
+        caller drains with NOBLOCK and simply waits again."""
         wake = self.wake
         if wake.is_set or self.readable():
             return
