@@ -86,3 +86,29 @@ async def test_fresh_ignores_snapshots(tmp_path: Path) -> None:
         assert len(list_snapshots(snapshot_dir(cfg.state_dir))) == 1  # a new chain
     finally:
         ctx.destroy(linger=0)
+
+
+async def test_periodic_snapshots_follow_the_event_count(tmp_path: Path) -> None:
+    import asyncio
+
+    cfg = make_config(tmp_path, snapshot_every_fills=4)
+    ctx = zmq.asyncio.Context()
+    try:
+        async with running_exchange(tmp_path, config=cfg) as ex:
+            bot = Bot.for_account(ctx, ex, 1)
+            await bot.logon()
+            assert list_snapshots(snapshot_dir(cfg.state_dir)) == []
+            for i in range(3):
+                await bot.order(f"p{i}", "buy", 1, 590_000 - 5 * i)  # 2 events each
+            for _ in range(100):
+                if list_snapshots(snapshot_dir(cfg.state_dir)):
+                    break
+                await asyncio.sleep(0.05)
+            (first,) = list_snapshots(snapshot_dir(cfg.state_dir))
+            assert verify_snapshot(read_snapshot_bytes(first)).ok
+            bot.close()
+        final = list_snapshots(snapshot_dir(cfg.state_dir))
+        assert final[0] == first and len(final) == 2  # the final one chains after it
+        assert verify_snapshot(read_snapshot_bytes(final[1]), read_snapshot_bytes(first)).ok
+    finally:
+        ctx.destroy(linger=0)
