@@ -16,9 +16,12 @@ rates. Per step (docs/benchmarks.md):
    histograms, kept for comparison;
 3. the step is **held** when (a) every counted request was answered, (b) the achieved
    rate (answered requests / time from the first counted planned send to the last
-   answer) is at least ``HELD_ACHIEVED`` of the target, (c) the corrected order -> ack
-   p99 is at most ``HELD_P99_US``, and (d) at most ``MAX_ERROR_FRACTION`` of the counted
-   requests were refused (rejects, cancel rejects, rate limiting);
+   answer) is at least ``HELD_ACHIEVED`` of the target, (c) latency does not grow during
+   the step (median of the last third of the window at most ``GROWTH_FACTOR`` times the
+   first third's plus ``GROWTH_SLACK_US``: a server that falls behind builds a queue, and
+   the queue shows as latency rising with time), (d) the corrected order -> ack p99 is at
+   most ``HELD_P99_US``, and (e) at most ``MAX_ERROR_FRACTION`` of the counted requests
+   were refused (rejects, cancel rejects, rate limiting);
 4. rates step upward until a step is not held; then ``--refine`` bisection steps between
    the last held and the first failed rate. ``sustained_orders_per_s`` is the highest
    held rate. A step whose backlog of unanswered requests passes ``BACKLOG_S`` seconds
@@ -48,7 +51,10 @@ from bench.latency import Recorder, percentile_curve, summary
 
 DEFAULT_RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
 HELD_ACHIEVED = 0.95
-HELD_P99_US = 10_000.0
+HELD_P99_US = 50_000.0
+GROWTH_FACTOR = 2.0
+GROWTH_SLACK_US = 1_000.0
+TIMELINE_BIN_MS = 100
 MAX_ERROR_FRACTION = 0.01
 BACKLOG_S = 0.5
 IDLE_S = 1.0
@@ -170,6 +176,7 @@ def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, R
             recs["fill"].record(fill[i] - plan[i])
             recs["fill_uncorrected"].record(fill[i] - sent[i])
             last_answer = max(last_answer, fill[i])
+    thirds, timeline = _trend_and_timeline(plan, ack, kind, w0, n_sent)
     total = sum(counted.values())
     answered = total - unanswered
     span_s = (last_answer - first_plan) / 1e9 if last_answer > first_plan else 0.0
@@ -200,9 +207,42 @@ def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, R
         "send_lag": summary(recs["send_lag"]),
         "replies": dict(sorted(data.replies.items())),
         "unmatched_replies": data.unmatched,
+        "median_by_third_us": thirds,
+        "timeline": timeline,
     })  # fmt: skip
     entry["hop_medians_us"], entry["hop_p99_us"], entry["hop_samples"] = hop_stats(data, w0)
     return entry, recs
+
+
+def _trend_and_timeline(
+    plan: array, ack: array, kind: bytearray, w0: int, n_sent: int
+) -> tuple[list[float | None], dict[str, Any]]:
+    """Median order -> ack latency (µs) of each third of the window, by planned time; and
+    the max / median per ``TIMELINE_BIN_MS`` bin (the "hiccup" series)."""
+    from bench.loadgen import CANCEL, FILLER
+
+    if w0 >= n_sent:
+        return [None, None, None], {"bin_ms": TIMELINE_BIN_MS, "max_us": [], "p50_us": []}
+    t0 = plan[w0]
+    span = max(1, plan[n_sent - 1] - t0 + 1)
+    bin_ns = TIMELINE_BIN_MS * 1_000_000
+    thirds: list[list[int]] = [[], [], []]
+    bins: list[list[int]] = [[] for _ in range((span + bin_ns - 1) // bin_ns)]
+    for i in range(w0, n_sent):
+        if kind[i] in (FILLER, CANCEL) or not ack[i]:
+            continue
+        lat = ack[i] - plan[i]
+        off = plan[i] - t0
+        thirds[min(2, 3 * off // span)].append(lat)
+        bins[off // bin_ns].append(lat)
+
+    def med(v: list[int]) -> float | None:
+        return round(sorted(v)[len(v) // 2] / 1000.0, 1) if v else None
+
+    timeline = {"bin_ms": TIMELINE_BIN_MS,
+                "max_us": [round(max(b) / 1000.0, 1) if b else None for b in bins],
+                "p50_us": [med(b) for b in bins]}  # fmt: skip
+    return [med(t) for t in thirds], timeline
 
 
 def hop_stats(data: Any, w0: int) -> tuple[dict[str, float], dict[str, float], int]:
@@ -242,6 +282,9 @@ def held(entry: dict[str, Any]) -> tuple[bool, list[str]]:
     if entry["achieved_orders_per_s"] < HELD_ACHIEVED * rate:
         why.append(f"achieved {entry['achieved_orders_per_s']:.0f}/s < "
                    f"{HELD_ACHIEVED:.0%} of {rate}/s")  # fmt: skip
+    first, _, last = entry.get("median_by_third_us") or (None, None, None)
+    if first is not None and last is not None and last > GROWTH_FACTOR * first + GROWTH_SLACK_US:
+        why.append(f"latency grew during the step (median {first} -> {last} us)")
     p99 = entry["p99_us"]
     if p99 is None or p99 > HELD_P99_US:
         why.append(f"p99 {p99} us > {HELD_P99_US:.0f} us")
@@ -490,10 +533,12 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
         "rates": entries,
         "held_rule": {
             "achieved_at_least": HELD_ACHIEVED, "p99_us_at_most": HELD_P99_US,
+            "growth_factor": GROWTH_FACTOR, "growth_slack_us": GROWTH_SLACK_US,
             "refused_fraction_at_most": MAX_ERROR_FRACTION, "unanswered": 0,
             "abort_backlog_s": BACKLOG_S,
             "text": "held = every counted request answered, achieved rate >= 95 % of the "
-                    "target, corrected order->ack p99 <= 10 ms, <= 1 % refused",
+                    "target, median latency of the last third of the step <= 2 x the first "
+                    "third's + 1 ms, corrected order->ack p99 <= 50 ms, <= 1 % refused",
         },
         "targets": target_check(entries, rate_sustained),
         "duration_s": args.duration,
@@ -612,10 +657,11 @@ def _start_sink(workdir: Path) -> tuple[Any, str, bytes, list]:
 
 def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]], path: Path,
           mode: str) -> None:  # fmt: skip
-    from bench.plots import Series, percentile_plot
+    from bench.plots import Series, Timeline, percentile_plot
 
     ack: list[Series] = []
     fill: list[Series] = []
+    lines: list[Timeline] = []
     for e in entries:
         recs = hists[e["rate"]]
         mark = "" if e.get("held") else " (not held)"
@@ -624,12 +670,14 @@ def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]]
         ack.append(Series(f"{e['rate']:,}/s uncorrected", percentile_curve(
             recs["ack_uncorrected"]), dashed=True))
         fill.append(Series(label, percentile_curve(recs["fill"])))
+        tl = e.get("timeline") or {}
+        lines.append(Timeline(label, tl.get("bin_ms", 100), tl.get("max_us", [])))
     env = _environment(mode)
     title = (f"crossbook bench e2e ({mode}): latency by percentile, corrected for coordinated "
              f"omission (dashed: uncorrected)\n{env['cpu']}, {env['cores']} cores shared by "
              f"generator and server, Python {env['python']}")  # fmt: skip
     percentile_plot([("order -> ack (new orders)", ack), ("order -> first fill (taker IOC)", fill)],
-                    path, title)  # fmt: skip
+                    path, title, ("order -> ack over time: max per 100 ms", lines))  # fmt: skip
 
 
 def _step_line(e: dict[str, Any]) -> str:

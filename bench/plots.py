@@ -40,10 +40,21 @@ def _xy(points: Sequence[tuple[float, int]], cap: float) -> tuple[list[float], l
     return xs, ys
 
 
+@dataclass(frozen=True, slots=True)
+class Timeline:
+    """One line of a latency-over-time panel: a value (µs, None = no sample) per bin."""
+
+    label: str
+    bin_ms: int
+    values_us: Sequence[float | None]
+
+
 def percentile_plot(
-    panels: Sequence[tuple[str, Sequence[Series]]], path: Path, title: str
-) -> Path:
-    """Write one percentile-distribution panel per ``(heading, series)`` to ``path`` (PNG)."""
+    panels: Sequence[tuple[str, Sequence[Series]]], path: Path, title: str,
+    timelines: tuple[str, Sequence[Timeline]] | None = None,
+) -> Path:  # fmt: skip
+    """Write one percentile-distribution panel per ``(heading, series)`` to ``path`` (PNG),
+    plus, with ``timelines``, a latency-over-time ("hiccup") panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -56,11 +67,13 @@ def percentile_plot(
                 if pct < 100.0:
                     deepest = max(deepest, nines(pct))
     cap = min(MAX_NINES, max(2.0, math.ceil(deepest + 0.5)))
-    fig, axes = plt.subplots(
-        1, len(panels), figsize=(6.5 * len(panels), 5.5), dpi=110, squeeze=False, sharey=True
-    )
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    n = len(panels) + (1 if timelines else 0)
+    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 5.5), dpi=110, squeeze=False)
     for ax, (heading, series) in zip(axes[0], panels):
-        _panel(ax, heading, series, cap, plt.rcParams["axes.prop_cycle"].by_key()["color"])
+        _panel(ax, heading, series, cap, colors)
+    if timelines:
+        _timeline_panel(axes[0][-1], timelines[0], timelines[1], colors)
     axes[0][0].set_ylabel("latency (log scale)")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
@@ -95,6 +108,23 @@ def _panel(ax, heading: str, series: Sequence[Series], cap: float, colors: list[
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", axis="y", alpha=0.12)
     if series:
+        ax.legend(fontsize=7, loc="upper left", ncol=2)
+
+
+def _timeline_panel(ax, heading: str, lines: Sequence[Timeline], colors: list[str]) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    for k, line in enumerate(lines):
+        xs = [i * line.bin_ms / 1000.0 for i, v in enumerate(line.values_us) if v is not None]
+        ys = [max(v, 0.001) for v in line.values_us if v is not None]
+        if xs:
+            ax.plot(xs, ys, label=line.label, color=colors[k % len(colors)], linewidth=1.0)
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(FuncFormatter(_us_label))
+    ax.set_xlabel("seconds into the step (after the warm-up)")
+    ax.set_title(heading, fontsize=10)
+    ax.grid(True, which="major", alpha=0.35)
+    if lines:
         ax.legend(fontsize=7, loc="upper left", ncol=2)
 
 

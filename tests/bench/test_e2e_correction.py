@@ -10,7 +10,7 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 
-from bench.e2e import analyse_step
+from bench.e2e import analyse_step, held
 from bench.latency import corrected_and_uncorrected
 from bench.loadgen import CANCEL, MAKER, TAKER, StepData, StepFrames
 from bench.pacing import drive, plan_times
@@ -83,6 +83,19 @@ def test_without_stalls_both_views_agree_and_the_rate_is_achieved() -> None:
     assert entry["taker_orders"] == entry["taker_fills"] == 667
     assert entry["requests_by_kind"] == {"maker": 667, "taker": 667, "cancel": 666}
     assert abs(entry["achieved_orders_per_s"] - RATE) < 5
+
+
+def test_a_growing_queue_is_seen_in_the_thirds_and_the_timeline() -> None:
+    data = _simulate(sender_stall=False, server_stall=False)
+    for i in range(N):  # a server that serves 10 % slower than requests arrive
+        data.ack[i] = data.plan[0] + int((i + 1) * 1.1 * 1_000_000)
+    entry, _ = analyse_step(data, warmup_ns=0)
+    first, middle, last = entry["median_by_third_us"]
+    assert first < middle < last and last > 2 * first + 1000
+    assert not held(entry)[0]
+    tl = entry["timeline"]
+    assert tl["bin_ms"] == 100 and len(tl["max_us"]) == 20  # 2 s in 100 ms bins
+    assert tl["max_us"][-1] > tl["max_us"][0]
 
 
 def test_the_warm_up_is_not_counted() -> None:

@@ -13,7 +13,7 @@ import pytest
 from bench import e2e
 from bench.e2e import held, next_rate, sustained, window_start
 from bench.latency import Recorder, percentile_curve, summary
-from bench.plots import Series, percentile_plot
+from bench.plots import Series, Timeline, percentile_plot
 
 
 def _entry(rate: int, **kw) -> dict:
@@ -28,8 +28,12 @@ def test_held_rule() -> None:
     assert held(_entry(1000, achieved_orders_per_s=950.0))[0]
     ok, why = held(_entry(1000, achieved_orders_per_s=949.0))
     assert not ok and "achieved" in why[0]
-    assert not held(_entry(1000, p99_us=10_001.0))[0]
-    assert held(_entry(1000, p99_us=10_000.0))[0]
+    assert not held(_entry(1000, p99_us=50_001.0))[0]
+    assert held(_entry(1000, p99_us=50_000.0))[0]
+    assert held(_entry(1000, median_by_third_us=[100.0, 150.0, 1200.0]))[0]  # 2 x 100 + 1000
+    ok, why = held(_entry(1000, median_by_third_us=[100.0, 150.0, 1201.0]))
+    assert not ok and "grew" in why[0]
+    assert held(_entry(1000, median_by_third_us=[None, None, None]))[0]
     assert not held(_entry(1000, p99_us=None))[0]
     assert not held(_entry(1000, unanswered=1))[0]
     assert not held(_entry(1000, errors=11))[0]
@@ -83,7 +87,8 @@ def test_plot_is_written(tmp_path: Path) -> None:
     assert all(a[0] <= b[0] and a[1] <= b[1] for a, b in pairwise(curve))
     out = percentile_plot([("ack", [Series("1,000/s", curve), Series("1,000/s unc", curve,
                                                                       dashed=True)]),
-                           ("fill", [])], tmp_path / "p.png", "title")  # fmt: skip
+                           ("fill", [])], tmp_path / "p.png", "title",
+                          ("over time", [Timeline("1,000/s", 100, [5.0, None, 50.0])]))  # fmt: skip
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
