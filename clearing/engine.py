@@ -410,13 +410,15 @@ def _market_halt(eng: ClearingEngine, cmd: MarketHalt, out: list, ts: int) -> No
     from matching.commands import Halt
 
     eng.market_halted = True
+    covered: set[str] = set()
     if eng.breakers is not None:
         eng.forward_breakers(eng.breakers.market_halt(ts, str(cmd.reason)), out)
-    else:
+        covered = set(eng.breaker_symbols)
+    if len(covered) < len(eng.instruments):
         eng.counters["halts"] += 1
-        for sym in eng.instruments:
-            out.append(Halt(ts, sym, str(cmd.reason)))
     for sym in eng.instruments:
+        if sym not in covered:  # instruments without breakers are halted here directly
+            out.append(Halt(ts, sym, str(cmd.reason)))
         eng.touch(sym)
 
 
@@ -424,11 +426,11 @@ def _market_resume(eng: ClearingEngine, cmd: MarketResume, out: list, ts: int) -
     from matching.commands import Resume
 
     eng.market_halted = False
+    covered: set[str] = set()
     if eng.breakers is not None:
         eng.forward_breakers(eng.breakers.market_resume(ts), out)
-    else:
-        for sym, inst in eng.instruments.items():
-            if not inst.expired:
-                out.append(Resume(ts, sym))
-    for sym in eng.instruments:
+        covered = set(eng.breaker_symbols)
+    for sym, inst in eng.instruments.items():
+        if sym not in covered and not inst.expired:
+            out.append(Resume(ts, sym))
         eng.touch(sym)

@@ -30,3 +30,23 @@ def test_call_phase_admits_gtc_limit_and_refuses_ioc(pipe: Pipeline) -> None:
     pipe.clearing.apply(MatcherEvents(14, events))
     assert pipe.clearing.position(1, "X")[0] == 5
     assert pipe.clearing.position(2, "X")[0] == -5
+
+
+def test_market_halt_halts_instruments_with_and_without_breakers() -> None:
+    from clearing.commands import MarketHalt, MarketResume
+    from clearing.engine import ClearingEngine
+    from matching import Halt
+    from matching import Resume as MResume
+    from tests.clearing.conftest import make_config
+
+    config = make_config(
+        instruments_add={"Y": {"kind": "perpetual", "index": "X", "contract_size": "0.000001",
+                               "imf_ppm": 100_000, "mmf_ppm": 50_000, "max_qty": 1000,
+                               "breakers": {"static_band_ppm": 50_000}}},
+    )  # fmt: skip
+    eng = ClearingEngine(config)
+    assert "Y" in eng.breaker_symbols and "X" not in eng.breaker_symbols
+    halted = {o.instrument for o in eng.apply(MarketHalt(10, "drill")) if isinstance(o, Halt)}
+    assert halted == set(config.instruments)
+    resumed = {o.instrument for o in eng.apply(MarketResume(20)) if isinstance(o, MResume)}
+    assert "X" in resumed
