@@ -279,6 +279,8 @@ class Exchange:
         self._marks: dict[str, dict[str, Any]] = {}
         self._last_trade: dict[str, dict[str, Any]] = {}
         self._status: dict[str, str] = {}
+        self._status_seq: dict[str, int] = {}
+        self._refreshing: set[str] = set()
         self._feed: PublicFeed | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
         self.resyncs = 0
@@ -610,6 +612,17 @@ class Exchange:
         except BadSymbol:
             await self.load_markets(reload=True)
             return self.market(symbol)
+
+    def cached_order(self, id: str | int | None) -> Order | None:
+        """The latest state of an order this client has seen (no request is sent)."""
+        try:
+            oid = int(id)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+        st = self._orders.get(oid)
+        if st is None or st.get("instrument") not in self.markets_by_id:
+            return None
+        return self._order_record(oid)
 
     def _order_record(self, oid: int) -> Order:
         st = self._orders[oid]
@@ -1164,9 +1177,42 @@ class Exchange:
     # -- public data: trades, status, marks ----------------------------------------------------
     def _ensure_feed(self, m: Market) -> None:
         if self._feed is None:
-            self._feed = PublicFeed(self.ctx, self.md_endpoint, self._on_feed, curve=self._curve())
+            self._feed = PublicFeed(
+                self.ctx, self.md_endpoint, self._on_feed, curve=self._curve(),
+                on_stale=self._on_stale,
+            )  # fmt: skip
             self._spawn(self._feed.run(), "crossbook-feed")
-        self._feed.add(m.id)
+        if m.id not in self._feed.symbols:
+            self._feed.add(m.id)
+            self._on_stale("status", m.id)
+
+    def _on_stale(self, stream: str, inst: str) -> None:
+        if stream == "status" and inst not in self._refreshing:
+            self._refreshing.add(inst)
+            self._spawn(self._refresh_status(inst), f"crossbook-status {inst}")
+
+    async def _refresh_status(self, inst: str) -> None:
+        """Read an instrument's status from a snapshot (after a missed status message)."""
+        try:
+            snap = await self._snapshot(inst, 1)
+        except BaseError as exc:
+            log.warning("cannot refresh the status of %s: %s", inst, exc)
+            return
+        finally:
+            self._refreshing.discard(inst)
+        seq = (snap.get("seqs") or {}).get("status", 0)
+        if self._feed is not None:
+            self._feed.note_seq("status", inst, seq)
+        if seq >= self._status_seq.get(inst, -1) and snap.get("status"):
+            self._set_status(inst, snap["status"], seq)
+
+    def _set_status(self, inst: str, status: str, seq: int) -> None:
+        self._status_seq[inst] = seq
+        if self._status.get(inst) != status:
+            self._status[inst] = status
+            ss = self._status_streams.get(inst)
+            if ss is not None:
+                ss.publish()
 
     async def subscribe_public(self, symbol: str, timeout: float | None = None) -> None:
         """Subscribe to ``symbol``'s public trades, status and marks now, and wait (up to
@@ -1191,11 +1237,10 @@ class Exchange:
             if ts is not None:
                 ts.extend([public_trade(msg, m)])
         elif stream == "status":
-            if msg.get("kind") in ("status", "added") and msg.get("status"):
-                self._status[inst] = msg["status"]
-                ss = self._status_streams.get(inst)
-                if ss is not None:
-                    ss.publish()
+            seq = msg.get("seq")
+            if msg.get("kind") in ("status", "added") and msg.get("status") and type(seq) is int:
+                if seq > self._status_seq.get(inst, -1):
+                    self._set_status(inst, msg["status"], seq)
             return
         elif stream == "mark":
             self._marks[inst] = msg

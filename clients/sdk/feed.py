@@ -47,10 +47,12 @@ class PublicFeed:
         on_message: Callable[[str, str, dict[str, Any]], None],
         *,
         curve: tuple[KeyPair, bytes] | None = None,
+        on_stale: Callable[[str, str], None] | None = None,
     ) -> None:
         self.ctx = ctx
         self.endpoint = endpoint
         self.on_message = on_message
+        self.on_stale = on_stale
         self.curve = curve
         self.symbols: set[str] = set()
         self.gaps: Counter[tuple[str, str]] = Counter()
@@ -78,6 +80,34 @@ class PublicFeed:
             self._topics[t] = (stream, symbol)
             self._pending.append(t)
         self._wake.set()
+
+    def note_seq(self, stream: str, symbol: str, seq: int) -> None:
+        """``seq`` of ``stream`` is known to be reflected (e.g. by a snapshot)."""
+        t = topic(stream, symbol)
+        if seq > self._seqs.get(t, -1):
+            self._seqs[t] = seq
+
+    def _check_state(self, frame: bytes) -> None:
+        """A heartbeat ahead of the last ``status`` message seen means one was missed (or
+        published before the subscription): report it so the owner refreshes the state."""
+        try:
+            hb = msgpack.unpackb(frame, raw=False)
+            seqs = hb.get("seqs") if isinstance(hb, dict) else None
+        except Exception:
+            return
+        if not isinstance(seqs, dict):
+            return
+        for sym in self.symbols:
+            mine = seqs.get(sym)
+            got = mine.get("status") if isinstance(mine, dict) else None
+            if type(got) is not int:
+                continue
+            t = topic("status", sym)
+            if got > self._seqs.get(t, 0):
+                self._seqs[t] = got
+                self.gaps[("status", sym)] += 1
+                if self.on_stale is not None:
+                    self.on_stale("status", sym)
 
     def _pending_ids(self) -> set[str]:
         """Symbols whose subscriptions the task has not applied yet."""
@@ -120,6 +150,7 @@ class PublicFeed:
             if frames[0] == HB_TOPIC:
                 if time.monotonic() - self._sub_time >= SETTLE_S:
                     self.subscribed.set()
+                self._check_state(frames[1])
                 continue
             where = self._topics.get(frames[0])
             if where is None:

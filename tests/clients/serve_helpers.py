@@ -17,6 +17,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from clearing.config import ClearingConfig
 from clients.sdk import Exchange
 from gateway.exchange_config import ExchangeConfig, default_config
 from gateway.serve import Exchange as Server
@@ -31,6 +32,15 @@ async def running_exchange(tmp_path: Path, **changes: Any) -> AsyncIterator[Serv
                                   **changes)  # fmt: skip
     async with Server(cfg, restore=False) as srv:
         yield srv
+
+
+def quick_reopening(config: ExchangeConfig | None = None) -> ClearingConfig:
+    """The default clearing configuration with BTC-PERP reopening after a 1 s call (the
+    default pause is minutes long), for tests that halt and resume the market."""
+    clearing = (config or default_config()).clearing
+    table = {**clearing.breakers.get("BTC-PERP", {}), "pause_ns": 2_000_000_000,
+             "call_period_ns": 1_000_000_000}  # fmt: skip
+    return replace(clearing, breakers={**clearing.breakers, "BTC-PERP": table})
 
 
 def client(srv: Server, account: int | None = None, **kw: Any) -> Exchange:
