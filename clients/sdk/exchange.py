@@ -27,14 +27,20 @@ Rules:
    ``Rejected``; for IOC, FOK and market orders once the order is done), with every report
    already received applied. ``cancel_order`` returns the ``Canceled`` order,
    ``edit_order`` the ``Replaced`` one, ``cancel_all_orders`` the orders it cancelled.
-5. Local state follows the session's reports and pushes: open orders, fills, positions,
-   balances and margin. After a reconnect or a gap in the session's ``seq`` the SDK
-   queries its orders and positions again by itself. ``watch_*`` calls return the latest
-   state once it changes (``clients.sdk.streams``: one cursor per calling task).
-6. Books: ``watch_order_book`` keeps a local book per symbol from snapshot + deltas
-   (``gateway.md_client.BookClient``: sequence gaps, checksum mismatches and heartbeats
-   ahead of the book make it resynchronise by itself); ``fetch_order_book`` asks the
-   snapshot service. Trades, status and marks come from ``clients.sdk.feed.PublicFeed``.
+5. Local state follows the session's reports and pushes (``clients.sdk.private``, no
+   I/O): open orders, fills, positions, balances and margin. After a reconnect or a gap in
+   the session's ``seq`` the SDK queries its orders and positions again by itself.
+   ``watch_*`` calls return the latest state once it changes (``clients.sdk.streams``: one
+   cursor per calling task).
+6. Public data (``clients.sdk.public``): ``watch_order_book`` keeps a local book per symbol
+   from snapshot + deltas and resynchronises by itself; ``fetch_order_book`` asks the
+   snapshot service; trades, status and marks come from ``clients.sdk.feed``.
+7. Keys and endpoints: ``key`` is an account's secret key file (the server's public key is
+   read beside it); without one a free demo account of ``state_dir`` is claimed
+   (``clients.sdk.keyfiles``). Defaults come from ``$CROSSBOOK_ENDPOINT``,
+   ``$CROSSBOOK_MD_ENDPOINT``, ``$CROSSBOOK_SNAPSHOT_ENDPOINT`` and ``$CROSSBOOK_STATE_DIR``,
+   else tcp://127.0.0.1:5555 with market data and snapshots on the next two ports and
+   ``./crossbook-state``.
 """
 
 from __future__ import annotations
@@ -44,14 +50,11 @@ import contextlib
 import logging
 import os
 import secrets
-import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-import msgpack
 import zmq
 import zmq.asyncio
 
@@ -63,67 +66,33 @@ from clients.sdk.errors import (
     NetworkError,
     OrderNotFound,
     RequestTimeout,
-    error_from_message,
     local_error,
 )
-from clients.sdk.feed import PublicFeed
 from clients.sdk.keyfiles import DEFAULT_STATE_DIR, ClientKeys, claim_demo_key, load_client_keys
 from clients.sdk.markets import ASSET_DECIMALS, Market, Number, to_decimal_input
+from clients.sdk.private import PrivateState, Waiter
+from clients.sdk.public import PublicData
 from clients.sdk.records import (
     Balances,
     Margin,
     Order,
-    OrderBook,
     Position,
-    Ticker,
     Trade,
     balances_from_records,
-    book_from_levels,
-    iso8601,
     margin_from_record,
-    ns_to_ms,
-    order_from_state,
     position_from_record,
-    public_trade,
-    trade_from_fill,
     trade_from_record,
 )
-from clients.sdk.streams import ListStream, StateStream
-from gateway.auth import curve_client
-from gateway.md_client import BookClient, MarketDataError
-from gateway.md_translate import MD_VERSION
 from gateway.protocol import (
     STP_CODES,
     TERMINAL_STATUSES,
-    ExecType,
     MsgType,
     Reason,
 )
-from gateway.zmq_util import close_socket
 
 log = logging.getLogger(__name__)
 
 DEFAULT_ENDPOINT = "tcp://127.0.0.1:5555"
-ORDER_FIELDS = (
-    "order_id",
-    "client_order_id",
-    "instrument",
-    "side",
-    "ord_type",
-    "tif",
-    "price",
-    "order_qty",
-    "cum_qty",
-    "leaves_qty",
-    "avg_px",
-    "cum_notional",
-    "ord_status",
-    "ts",
-    "post_only",
-    "reduce_only",
-    "stp",
-    "expire_ts",
-)
 PARAMS = frozenset(
     {
         "clientOrderId",
@@ -137,9 +106,7 @@ PARAMS = frozenset(
     }
 )
 TIFS = {"GTC": "gtc", "IOC": "ioc", "FOK": "fok", "GTD": "gtd", "PO": "gtc"}
-MAX_FINISHED = 10_000
 DEFAULT_SLIPPAGE = Decimal("0.01")
-MARK_WAIT_S = 3.0
 
 
 def _endpoint_port(endpoint: str, offset: int) -> str:
@@ -150,19 +117,7 @@ def _endpoint_port(endpoint: str, offset: int) -> str:
     return f"{head}:{int(port) + offset}"
 
 
-@dataclass
-class _Waiter:
-    future: asyncio.Future[Any]
-    kind: str
-    req_id: int
-    clid: str | None = None
-    order_id: int | None = None
-    until_done: bool = False
-    items: list[Any] = field(default_factory=list)
-    instrument: str | None = None
-
-
-class Exchange:
+class Exchange(PublicData):
     """An asyncio client of one crossbook exchange, for one account (one key pair)."""
 
     id = "crossbook"
@@ -231,6 +186,9 @@ class Exchange:
         )
         self.timeout = timeout
         self.asset_decimals = dict(asset_decimals or ASSET_DECIMALS)
+        self.markets: dict[str, Market] = {}
+        self.markets_by_id: dict[str, Market] = {}
+        self.state = PrivateState(self.markets_by_id, self.asset_decimals)
         self._own_ctx = ctx is None
         self.ctx = ctx if ctx is not None else zmq.asyncio.Context()
         self.conn = Connection(
@@ -238,7 +196,7 @@ class Exchange:
             endpoint,
             self.keys.pair,
             self.keys.server_public,
-            on_message=self._on_message,
+            on_message=self.state.on_message,
             on_state=self._on_state,
             heartbeat_ms=heartbeat_ms,
             cancel_on_disconnect=cancel_on_disconnect,
@@ -246,42 +204,11 @@ class Exchange:
             timeout=timeout,
             reconnect=reconnect,
         )
-        self.markets: dict[str, Market] = {}
-        self.markets_by_id: dict[str, Market] = {}
         self._clid_prefix = secrets.token_hex(4)
         self._clid_n = 0
         self._req_n = 0
-        # correlation
-        self._by_req: dict[int, _Waiter] = {}
-        self._by_clid: dict[str, _Waiter] = {}
-        self._by_order: dict[int, list[_Waiter]] = {}
-        # private state
-        self._orders: dict[int, dict[str, Any]] = {}
-        self._finished: OrderedDict[int, None] = OrderedDict()
-        self._live_clid: dict[str, int] = {}
-        self._sent_flags: dict[str, tuple[bool, bool]] = {}
-        self._positions: dict[str, dict[str, Any]] = {}
-        self._balances: dict[str, dict[str, Any]] = {}
-        self._margin: dict[str, Any] | None = None
         self._channels: set[str] = set()
-        self.notices: deque[dict[str, Any]] = deque(maxlen=1000)
-        self.orders_stream: ListStream[Order] = ListStream()
-        self.my_trades_stream: ListStream[Trade] = ListStream()
-        self.positions_stream: StateStream[list[Position]] = StateStream(self._position_list)
-        self.balance_stream: StateStream[Balances] = StateStream(self._balance_record)
-        self.margin_stream: StateStream[Margin] = StateStream(self._margin_record)
-        # public state
-        self._books: dict[str, BookClient] = {}
-        self._book_streams: dict[str, StateStream[OrderBook]] = {}
-        self._trade_streams: dict[str, ListStream[Trade]] = {}
-        self._ticker_streams: dict[str, StateStream[Ticker]] = {}
-        self._status_streams: dict[str, StateStream[str]] = {}
-        self._marks: dict[str, dict[str, Any]] = {}
-        self._last_trade: dict[str, dict[str, Any]] = {}
-        self._status: dict[str, str] = {}
-        self._status_seq: dict[str, int] = {}
-        self._refreshing: set[str] = set()
-        self._feed: PublicFeed | None = None
+        self._init_public()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.resyncs = 0
         self._started = False
@@ -333,7 +260,7 @@ class Exchange:
                 await task
         self._tasks.clear()
         await self.conn.close()
-        self._fail_all(NetworkError("the client was closed"))
+        self.state.fail_all(NetworkError("the client was closed"))
         self.keys.release()
         if self._own_ctx:
             self.ctx.destroy(linger=0)
@@ -353,42 +280,7 @@ class Exchange:
         self._clid_n += 1
         return f"{self._clid_prefix}-{self._clid_n}"
 
-    def _waiter(self, kind: str, req_id: int, **kw: Any) -> _Waiter:
-        w = _Waiter(asyncio.get_running_loop().create_future(), kind, req_id, **kw)
-        self._by_req[req_id] = w
-        if w.clid is not None:
-            self._by_clid[w.clid] = w
-        if w.order_id is not None:
-            self._by_order.setdefault(w.order_id, []).append(w)
-        return w
-
-    def _drop(self, w: _Waiter) -> None:
-        if self._by_req.get(w.req_id) is w:
-            del self._by_req[w.req_id]
-        if w.clid is not None and self._by_clid.get(w.clid) is w:
-            del self._by_clid[w.clid]
-        if w.order_id is not None:
-            lst = self._by_order.get(w.order_id)
-            if lst is not None and w in lst:
-                lst.remove(w)
-                if not lst:
-                    del self._by_order[w.order_id]
-
-    def _resolve(self, w: _Waiter, value: Any) -> None:
-        self._drop(w)
-        if not w.future.done():
-            w.future.set_result(value)
-
-    def _reject(self, w: _Waiter, exc: BaseException) -> None:
-        self._drop(w)
-        if not w.future.done():
-            w.future.set_exception(exc)
-
-    def _fail_all(self, exc: BaseException) -> None:
-        for w in list(self._by_req.values()):
-            self._reject(w, exc)
-
-    async def _send(self, msg: dict[str, Any], w: _Waiter) -> Any:
+    async def _send(self, msg: dict[str, Any], w: Waiter) -> Any:
         """Send ``msg`` (with ``w``'s req_id) and wait for ``w``; cleans up on every exit."""
         try:
             await self.conn.ready(self.timeout)
@@ -401,10 +293,10 @@ class Exchange:
                 f"no answer to {msg['type']} within {self.timeout} s (outcome unknown)"
             ) from None
         finally:
-            self._drop(w)
+            self.state.drop(w)
 
     async def _query(self, qtype: str, **fields: Any) -> list[dict[str, Any]]:
-        w = self._waiter("query", self._next_req())
+        w = self.state.waiter("query", self._next_req())
         msg = {"type": qtype}
         msg.update({k: v for k, v in fields.items() if v is not None})
         return await self._send(msg, w)
@@ -415,126 +307,21 @@ class Exchange:
             if self.conn.stats.logons > 1:
                 self._spawn(self._resync("reconnect"), "crossbook-resync")
         elif state == "down":
-            self._fail_all(NetworkError(f"session with {self.endpoint} lost; outcome unknown"))
+            self.state.fail_all(NetworkError(f"session with {self.endpoint} lost; outcome unknown"))
         elif state == "gap":
             self._spawn(self._resync("gap"), "crossbook-resync")
         elif state == "failed" and info is not None:
             exc = info.get("error")
             if isinstance(exc, BaseException):
-                self._fail_all(exc)
+                self.state.fail_all(exc)
                 for s in (
-                    self.orders_stream,
-                    self.my_trades_stream,
-                    self.positions_stream,
-                    self.balance_stream,
-                    self.margin_stream,
+                    self.state.orders_stream,
+                    self.state.my_trades_stream,
+                    self.state.positions_stream,
+                    self.state.balance_stream,
+                    self.state.margin_stream,
                 ):
                     s.fail(exc)
-
-    def _on_message(self, msg: dict[str, Any]) -> None:
-        t = msg["type"]
-        if t == MsgType.EXEC_REPORT:
-            self._on_exec(msg)
-        elif t == MsgType.QUERY_REPLY:
-            w = self._by_req.get(msg.get("req_id"))  # type: ignore[arg-type]
-            if w is not None:
-                w.items.extend(msg["items"])
-                if msg.get("last", True):
-                    self._resolve(w, w.items)
-        elif t in (MsgType.SUBSCRIBE_ACK, MsgType.CANCEL_ALL_AFTER_ACK):
-            w = self._by_req.get(msg.get("req_id"))  # type: ignore[arg-type]
-            if w is not None:
-                self._resolve(w, msg)
-        elif t == MsgType.MASS_CANCEL_REPORT:
-            w = self._by_req.get(msg.get("req_id"))  # type: ignore[arg-type]
-            if w is not None:
-                self._resolve(w, w.items)
-        elif t == MsgType.REJECT:
-            w = self._by_req.get(msg.get("req_id"))  # type: ignore[arg-type]
-            if w is not None:
-                self._reject(w, error_from_message(msg))
-            else:
-                log.warning("reject without a request: %s", msg.get("text"))
-        elif t == MsgType.CANCEL_REJECT:
-            w = self._by_req.get(msg.get("req_id"))  # type: ignore[arg-type]
-            if w is None and msg.get("order_id") is not None:
-                kind = "amend" if msg.get("response_to") == "amend" else "cancel"
-                for cand in self._by_order.get(msg["order_id"], []):
-                    if cand.kind == kind:
-                        w = cand
-                        break
-            if w is not None:
-                self._reject(w, error_from_message(msg))
-        elif t == MsgType.POSITION_UPDATE:
-            self._positions[msg["instrument"]] = msg
-            self.positions_stream.publish()
-        elif t == MsgType.BALANCE_UPDATE:
-            self._balances[msg["asset"]] = msg
-            self.balance_stream.publish()
-        elif t == MsgType.MARGIN_UPDATE:
-            self._margin = msg
-            self.margin_stream.publish()
-        elif t in (MsgType.MARGIN_CALL, MsgType.LIQUIDATION_NOTICE):
-            self.notices.append(msg)
-            log.warning("%s: %s", t, msg.get("text"))
-
-    def _on_exec(self, rep: dict[str, Any]) -> None:
-        et = rep["exec_type"]
-        clid = rep.get("client_order_id") or ""
-        oid = rep.get("order_id")
-        if et == ExecType.REJECTED:
-            w = self._by_req.get(rep.get("req_id"))  # type: ignore[arg-type]
-            if w is None and clid:
-                w = self._by_clid.get(clid)
-            if w is not None and w.kind == "new":
-                self._reject(w, error_from_message(rep))
-        if oid is None:  # a reject before an order id was assigned: nothing to track
-            return
-        st = self._orders.get(oid)
-        if st is None:
-            st = self._orders[oid] = {"created_ts": rep.get("ts")}
-            flags = self._sent_flags.pop(clid, None)
-            if flags is not None:
-                st["post_only"], st["reduce_only"] = flags
-        for k in ORDER_FIELDS:
-            v = rep.get(k)
-            if v is not None:
-                st[k] = v
-        status = rep.get("ord_status")
-        if et == ExecType.TRADE:
-            st["last_trade_ts"] = rep.get("ts")
-        if status in TERMINAL_STATUSES:
-            if self._live_clid.get(clid) == oid:
-                del self._live_clid[clid]
-            self._finished[oid] = None
-            while len(self._finished) > MAX_FINISHED:
-                old, _ = self._finished.popitem(last=False)
-                self._orders.pop(old, None)
-        elif clid:
-            self._live_clid[clid] = oid
-        market = self.markets_by_id.get(str(rep.get("instrument")))
-        if market is not None:
-            self.orders_stream.extend([order_from_state(st, market)])
-            if et == ExecType.TRADE and rep.get("last_qty"):
-                self.my_trades_stream.extend([trade_from_fill(rep, market)])
-        # waiters: the new order, then cancels/amends/mass cancels of this order
-        w = self._by_clid.get(clid) if clid else None
-        if w is not None:
-            if w.kind == "new":
-                if status in TERMINAL_STATUSES or (et == ExecType.NEW and not w.until_done):
-                    self._resolve(w, oid)
-            elif (w.kind == "cancel" and et == ExecType.CANCELED) or (
-                w.kind == "amend" and et == ExecType.REPLACED
-            ):
-                self._resolve(w, oid)
-        for cand in list(self._by_order.get(oid, [])):
-            done = ExecType.CANCELED if cand.kind == "cancel" else ExecType.REPLACED
-            if et == done:
-                self._resolve(cand, oid)
-        if et == ExecType.CANCELED and rep.get("end_reason") == "mass_cancel":
-            for cand in self._by_req.values():
-                if cand.kind == "mass_cancel" and cand.instrument in (None, rep.get("instrument")):
-                    cand.items.append(oid)
 
     async def _resync(self, why: str) -> None:
         """Query open orders (and subscribed state) again after a reconnect or a seq gap."""
@@ -546,40 +333,23 @@ class Exchange:
             items = await self._query(MsgType.QUERY_ORDERS, open_only=True)
             live = {it["order_id"] for it in items}
             for it in items:
-                self._adopt(it)
-            for oid, st in list(self._orders.items()):
+                self.state.adopt(it)
+            for oid, st in list(self.state.orders.items()):
                 if st.get("ord_status") not in TERMINAL_STATUSES and oid not in live:
                     # finished while we were not listening: ask for its final state
                     final = await self._query(MsgType.QUERY_ORDERS, order_id=oid, open_only=False)
                     if final:
-                        self._adopt(final[0])
+                        self.state.adopt(final[0])
                     else:
                         st["ord_status"] = "4"
                         st["leaves_qty"] = 0
-                        self._finished[oid] = None
+                        self.state.finished[oid] = None
             if "positions" in self._channels:
                 await self.fetch_positions()
             if "balances" in self._channels:
                 await self.fetch_balance()
         except BaseError as exc:
             log.warning("resync (%s) failed: %s", why, exc)
-
-    def _adopt(self, rec: dict[str, Any]) -> None:
-        oid = rec["order_id"]
-        st = self._orders.setdefault(oid, {"created_ts": rec.get("ts")})
-        for k in ORDER_FIELDS:
-            if k in rec:
-                st[k] = rec[k]
-        clid = rec.get("client_order_id") or ""
-        if rec.get("ord_status") in TERMINAL_STATUSES:
-            self._finished[oid] = None
-            if self._live_clid.get(clid) == oid:
-                del self._live_clid[clid]
-        elif clid:
-            self._live_clid[clid] = oid
-        market = self.markets_by_id.get(rec["instrument"])
-        if market is not None:
-            self.orders_stream.extend([order_from_state(st, market)])
 
     # -- markets ----------------------------------------------------------------------------
     async def load_markets(self, reload: bool = False) -> dict[str, Market]:
@@ -588,8 +358,11 @@ class Exchange:
             return self.markets
         items = await self._query(MsgType.QUERY_INSTRUMENTS)
         markets = [Market.from_record(it) for it in items]
-        self.markets = {m.symbol: m for m in markets}
-        self.markets_by_id = {m.id: m for m in markets}
+        # updated in place: the private state and the public data hold these dicts
+        self.markets.clear()
+        self.markets.update((m.symbol, m) for m in markets)
+        self.markets_by_id.clear()
+        self.markets_by_id.update((m.id, m) for m in markets)
         for m in markets:
             self._status.setdefault(m.id, m.status)
         return self.markets
@@ -615,18 +388,12 @@ class Exchange:
 
     def cached_order(self, id: str | int | None) -> Order | None:
         """The latest state of an order this client has seen (no request is sent)."""
-        try:
-            oid = int(id)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
-            return None
-        st = self._orders.get(oid)
-        if st is None or st.get("instrument") not in self.markets_by_id:
-            return None
-        return self._order_record(oid)
+        return self.state.cached_order(id)
 
-    def _order_record(self, oid: int) -> Order:
-        st = self._orders[oid]
-        return order_from_state(st, self.markets_by_id[st["instrument"]])
+    @property
+    def notices(self) -> deque[dict[str, Any]]:
+        """Margin calls and liquidation notices received (the latest 1000)."""
+        return self.state.notices
 
     # -- trading ----------------------------------------------------------------------------
     async def create_order(
@@ -700,15 +467,15 @@ class Exchange:
             raise local_error(Reason.INVALID_PRICE, "a limit order needs a price")
         if price is not None:
             msg["price"] = m.price_units(price)
-        self._sent_flags[clid] = (post_only, reduce_only)
+        self.state.sent_flags[clid] = (post_only, reduce_only)
         until_done = ord_type == "market" or msg["tif"] in ("ioc", "fok")
-        w = self._waiter("new", self._next_req(), clid=clid, until_done=until_done)
+        w = self.state.waiter("new", self._next_req(), clid=clid, until_done=until_done)
         try:
             oid = await self._send(msg, w)
         finally:
-            if len(self._sent_flags) > 10_000:
-                self._sent_flags.clear()
-        return self._order_record(oid)
+            if len(self.state.sent_flags) > 10_000:
+                self.state.sent_flags.clear()
+        return self.state.order_record(oid)
 
     async def _protection_price(self, m: Market, side: str, slippage: Any) -> Decimal:
         """The worst acceptable price of a market order: the best opposite price moved by
@@ -771,7 +538,7 @@ class Exchange:
     def _known_oid(self, target: dict[str, Any]) -> int | None:
         if "order_id" in target:
             return target["order_id"]
-        return self._live_clid.get(target["client_order_id"])
+        return self.state.live_clid.get(target["client_order_id"])
 
     async def cancel_order(
         self,
@@ -788,9 +555,9 @@ class Exchange:
         oid = self._known_oid(target)
         # an order this session never saw by its client id: resolve by the report's clid
         clid = None if oid is not None else target.get("client_order_id")
-        w = self._waiter("cancel", self._next_req(), order_id=oid, clid=clid)
+        w = self.state.waiter("cancel", self._next_req(), order_id=oid, clid=clid)
         got = await self._send(msg, w)
-        return self._order_record(got)
+        return self.state.order_record(got)
 
     async def edit_order(
         self,
@@ -808,7 +575,7 @@ class Exchange:
         p = dict(params or {})
         target = self._target(id, p)
         oid = self._known_oid(target)
-        st = self._orders.get(oid) if oid is not None else None
+        st = self.state.orders.get(oid) if oid is not None else None
         if st is not None:
             for name, given, have in (
                 ("type", type, st.get("ord_type")),
@@ -825,25 +592,25 @@ class Exchange:
         if amount is not None:
             msg["qty"] = m.amount_units(amount)
         clid = None if oid is not None else target.get("client_order_id")
-        w = self._waiter("amend", self._next_req(), order_id=oid, clid=clid)
+        w = self.state.waiter("amend", self._next_req(), order_id=oid, clid=clid)
         got = await self._send(msg, w)
-        return self._order_record(got)
+        return self.state.order_record(got)
 
     async def cancel_all_orders(
         self, symbol: str | None = None, params: Mapping[str, Any] | None = None
     ) -> list[Order]:
         """Mass cancel (one instrument, or all); returns the orders it cancelled."""
         inst = (await self._market(symbol)).id if symbol is not None else None
-        w = self._waiter("mass_cancel", self._next_req(), instrument=inst)
+        w = self.state.waiter("mass_cancel", self._next_req(), instrument=inst)
         msg: dict[str, Any] = {"type": MsgType.MASS_CANCEL}
         if inst is not None:
             msg["instrument"] = inst
         oids = await self._send(msg, w)
-        return [self._order_record(o) for o in oids if o in self._orders]
+        return [self.state.order_record(o) for o in oids if o in self.state.orders]
 
     async def cancel_all_after(self, seconds: int) -> dict[str, Any]:
         """Dead man's switch: cancel everything unless called again within ``seconds``."""
-        w = self._waiter("ack", self._next_req())
+        w = self.state.waiter("ack", self._next_req())
         return await self._send({"type": MsgType.CANCEL_ALL_AFTER, "seconds": int(seconds)}, w)
 
     # -- private queries ----------------------------------------------------------------------
@@ -859,15 +626,15 @@ class Exchange:
         items = await self._query(MsgType.QUERY_ORDERS, open_only=False, instrument=inst, **target)
         if not items:
             raise OrderNotFound(f"no order {target}", reason=Reason.UNKNOWN_ORDER, local=True)
-        self._adopt(items[0])
-        return self._order_record(items[0]["order_id"])
+        self.state.adopt(items[0])
+        return self.state.order_record(items[0]["order_id"])
 
     async def _orders_query(self, symbol: str | None, open_only: bool) -> list[Order]:
         inst = (await self._market(symbol)).id if symbol is not None else None
         items = await self._query(MsgType.QUERY_ORDERS, open_only=open_only, instrument=inst)
         for it in items:
-            self._adopt(it)
-        return [self._order_record(it["order_id"]) for it in items]
+            self.state.adopt(it)
+        return [self.state.order_record(it["order_id"]) for it in items]
 
     @staticmethod
     def _since_limit(rows: list[Any], since: int | None, limit: int | None) -> list[Any]:
@@ -926,8 +693,8 @@ class Exchange:
             wanted = {(await self._market(s)).id for s in symbols}
         items = await self._query(MsgType.QUERY_POSITIONS)
         for it in items:
-            self._positions[it["instrument"]] = it
-        self.positions_stream.publish()
+            self.state.positions[it["instrument"]] = it
+        self.state.positions_stream.publish()
         out = []
         for it in items:
             if wanted is not None and it["instrument"] not in wanted:
@@ -939,8 +706,8 @@ class Exchange:
     async def fetch_balance(self, params: Mapping[str, Any] | None = None) -> Balances:
         items = await self._query(MsgType.QUERY_BALANCES)
         for it in items:
-            self._balances[it["asset"]] = it
-        self.balance_stream.publish()
+            self.state.balances[it["asset"]] = it
+        self.state.balance_stream.publish()
         return balances_from_records(items, self.asset_decimals)
 
     async def fetch_margin(self) -> Margin:
@@ -948,8 +715,8 @@ class Exchange:
         items = await self._query(MsgType.QUERY_MARGIN)
         if not items:
             raise NetworkError("the exchange sent no margin record")
-        self._margin = items[0]
-        self.margin_stream.publish()
+        self.state.margin = items[0]
+        self.state.margin_stream.publish()
         return margin_from_record(items[0], self.asset_decimals)
 
     # -- private streams -----------------------------------------------------------------------
@@ -958,26 +725,8 @@ class Exchange:
         if not new:
             return
         self._channels |= new
-        w = self._waiter("ack", self._next_req())
+        w = self.state.waiter("ack", self._next_req())
         await self._send({"type": MsgType.SUBSCRIBE, "channels": sorted(new)}, w)
-
-    def _position_list(self) -> list[Position] | None:
-        out = []
-        for inst, rec in self._positions.items():
-            m = self.markets_by_id.get(inst)
-            if m is not None:
-                out.append(position_from_record(rec, m, self.asset_decimals))
-        return out
-
-    def _balance_record(self) -> Balances | None:
-        if not self._balances:
-            return None
-        return balances_from_records(list(self._balances.values()), self.asset_decimals)
-
-    def _margin_record(self) -> Margin | None:
-        return (
-            None if self._margin is None else margin_from_record(self._margin, self.asset_decimals)
-        )
 
     async def watch_orders(
         self,
@@ -989,7 +738,7 @@ class Exchange:
         """Your orders that changed since this task's previous call (waits for one)."""
         sym = (await self._market(symbol)).symbol if symbol is not None else None
         while True:
-            rows = await self.orders_stream.watch()
+            rows = await self.state.orders_stream.watch()
             if sym is not None:
                 rows = [o for o in rows if o.symbol == sym]
             rows = self._since_limit(rows, since, limit)
@@ -1006,7 +755,7 @@ class Exchange:
         """Your fills since this task's previous call (waits for one)."""
         sym = (await self._market(symbol)).symbol if symbol is not None else None
         while True:
-            rows = await self.my_trades_stream.watch()
+            rows = await self.state.my_trades_stream.watch()
             if sym is not None:
                 rows = [t for t in rows if t.symbol == sym]
             rows = self._since_limit(rows, since, limit)
@@ -1028,7 +777,7 @@ class Exchange:
         if symbols is not None:
             wanted = {(await self._market(s)).symbol for s in symbols}
         while True:
-            rows = await self.positions_stream.watch()
+            rows = await self.state.positions_stream.watch()
             if wanted is not None:
                 rows = [r for r in rows if r.symbol in wanted]
             if rows or wanted is None:
@@ -1038,317 +787,13 @@ class Exchange:
         if "balances" not in self._channels:
             await self._subscribe({"balances"})
             await self.fetch_balance()
-        return await self.balance_stream.watch()
+        return await self.state.balance_stream.watch()
 
     async def watch_margin(self) -> Margin:
         if "margin" not in self._channels:
             await self._subscribe({"margin"})
             await self.fetch_margin()
-        return await self.margin_stream.watch()
-
-    # -- public data: books ------------------------------------------------------------------
-    def _curve(self) -> tuple[Any, bytes]:
-        return (self.keys.pair, self.keys.server_public)
-
-    async def _snapshot(self, inst: str, depth: int | None) -> dict[str, Any]:
-        """One snapshot request to the snapshot service (a short-lived DEALER)."""
-        sock = self.ctx.socket(zmq.DEALER)
-        try:
-            sock.linger = 0
-            curve_client(sock, *self._curve())
-            sock.connect(self.snapshot_endpoint)
-            req_id = self._next_req()
-            body: dict[str, Any] = {
-                "v": MD_VERSION,
-                "type": "snapshot",
-                "sym": inst,
-                "req_id": req_id,
-            }
-            if depth is not None:
-                body["depth"] = depth
-            await sock.send(msgpack.packb(body))
-            deadline = time.monotonic() + self.timeout
-            while True:
-                left = deadline - time.monotonic()
-                if left <= 0 or not await sock.poll(int(left * 1000) + 1):
-                    raise RequestTimeout(f"no snapshot of {inst} within {self.timeout} s")
-                reply = msgpack.unpackb(await sock.recv(), raw=False)
-                if not isinstance(reply, dict) or reply.get("req_id") != req_id:
-                    continue
-                if reply.get("type") == "error":
-                    raise error_from_message(reply)
-                return reply
-        finally:
-            close_socket(sock)
-
-    async def fetch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
-        """The book from the exchange's snapshot service (``limit`` levels per side)."""
-        m = await self._market(symbol)
-        if limit is not None and (type(limit) is not int or limit < 1):
-            raise BadRequest(
-                f"limit must be a positive integer, got {limit!r}",
-                reason=Reason.INVALID_FIELD,
-                field="limit",
-                local=True,
-            )
-        snap = await self._snapshot(m.id, limit)
-        if snap.get("status"):
-            self._status[m.id] = snap["status"]
-        return book_from_levels(
-            snap["bids"],
-            snap["asks"],
-            m,
-            nonce=snap.get("seq"),
-            ts_ns=snap.get("ts_send"),
-            status=snap.get("status"),
-        )
-
-    def _book_client(self, m: Market) -> tuple[BookClient, StateStream[OrderBook]]:
-        client = self._books.get(m.id)
-        if client is not None:
-            return client, self._book_streams[m.id]
-        holder: dict[str, int | None] = {"limit": None}
-
-        def build() -> OrderBook | None:
-            if not client.local.synced:
-                return None
-            bids, asks = client.book.levels(holder["limit"])
-            return book_from_levels(
-                bids, asks, m, nonce=client.seq, ts_ns=time.time_ns(), status=self._status.get(m.id)
-            )
-
-        stream: StateStream[OrderBook] = StateStream(build)
-
-        def on_update(c: BookClient) -> None:
-            if c.status:
-                self._status.setdefault(m.id, c.status)
-            stream.publish()
-            ts = self._ticker_streams.get(m.id)
-            if ts is not None:
-                ts.publish()
-
-        client = BookClient(
-            self.ctx,
-            self.md_endpoint,
-            self.snapshot_endpoint,
-            m.id,
-            curve=self._curve(),
-            on_update=on_update,
-            subscribe_wait=1.0,
-        )
-        self._books[m.id] = client
-        self._book_streams[m.id] = stream
-        self._spawn(self._run_book(client, stream), f"crossbook-book {m.id}")
-        return client, stream
-
-    async def _run_book(self, client: BookClient, stream: StateStream[OrderBook]) -> None:
-        try:
-            await client.run()
-        except MarketDataError as exc:
-            stream.fail(BadSymbol(str(exc), reason=Reason.UNKNOWN_INSTRUMENT))
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:  # a bug must reach the watcher, not vanish in a task
-            log.exception("book client for %s failed", client.symbol)
-            stream.fail(NetworkError(f"book client failed: {exc!r}"))
-
-    async def watch_order_book(self, symbol: str, limit: int | None = None) -> OrderBook:
-        """The local book once it changes (first call: once it is synchronised)."""
-        m = await self._market(symbol)
-        _client, stream = self._book_client(m)
-        book = await stream.watch()
-        if limit is not None:
-            book = OrderBook(
-                book.symbol,
-                book.bids[:limit],
-                book.asks[:limit],
-                book.timestamp,
-                book.datetime,
-                book.nonce,
-                book.status,
-            )
-        return book
-
-    def local_book(self, symbol: str) -> BookClient | None:
-        """The ``BookClient`` behind ``watch_order_book(symbol)`` (stats, seq, raw book)."""
-        m = self.market(symbol)
-        return self._books.get(m.id)
-
-    # -- public data: trades, status, marks ----------------------------------------------------
-    def _ensure_feed(self, m: Market) -> None:
-        if self._feed is None:
-            self._feed = PublicFeed(
-                self.ctx, self.md_endpoint, self._on_feed, curve=self._curve(),
-                on_stale=self._on_stale,
-            )  # fmt: skip
-            self._spawn(self._feed.run(), "crossbook-feed")
-        if m.id not in self._feed.symbols:
-            self._feed.add(m.id)
-            self._on_stale("status", m.id)
-
-    def _on_stale(self, stream: str, inst: str) -> None:
-        if stream == "status" and inst not in self._refreshing:
-            self._refreshing.add(inst)
-            self._spawn(self._refresh_status(inst), f"crossbook-status {inst}")
-
-    async def _refresh_status(self, inst: str) -> None:
-        """Read an instrument's status from a snapshot (after a missed status message)."""
-        try:
-            snap = await self._snapshot(inst, 1)
-        except BaseError as exc:
-            log.warning("cannot refresh the status of %s: %s", inst, exc)
-            return
-        finally:
-            self._refreshing.discard(inst)
-        seq = (snap.get("seqs") or {}).get("status", 0)
-        if self._feed is not None:
-            self._feed.note_seq("status", inst, seq)
-        if seq >= self._status_seq.get(inst, -1) and snap.get("status"):
-            self._set_status(inst, snap["status"], seq)
-
-    def _set_status(self, inst: str, status: str, seq: int) -> None:
-        self._status_seq[inst] = seq
-        if self._status.get(inst) != status:
-            self._status[inst] = status
-            ss = self._status_streams.get(inst)
-            if ss is not None:
-                ss.publish()
-
-    async def subscribe_public(self, symbol: str, timeout: float | None = None) -> None:
-        """Subscribe to ``symbol``'s public trades, status and marks now, and wait (up to
-        ``timeout``) until a feed heartbeat shows the subscription is in place, so no trade
-        printed afterwards is missed (``watch_trades`` subscribes on its first call)."""
-        m = await self._market(symbol)
-        self._ensure_feed(m)
-        assert self._feed is not None
-        async with asyncio.timeout(self.timeout if timeout is None else timeout):
-            await asyncio.sleep(0)  # let the feed task apply the subscription
-            while not self._feed.subscribed.is_set() or m.id in self._feed._pending_ids():
-                await self._feed.subscribed.wait()
-                await asyncio.sleep(0)
-
-    def _on_feed(self, stream: str, inst: str, msg: dict[str, Any]) -> None:
-        m = self.markets_by_id.get(inst)
-        if m is None:
-            return
-        if stream == "trade":
-            self._last_trade[inst] = msg
-            ts = self._trade_streams.get(inst)
-            if ts is not None:
-                ts.extend([public_trade(msg, m)])
-        elif stream == "status":
-            seq = msg.get("seq")
-            if msg.get("kind") in ("status", "added") and msg.get("status") and type(seq) is int:
-                if seq > self._status_seq.get(inst, -1):
-                    self._set_status(inst, msg["status"], seq)
-            return
-        elif stream == "mark":
-            self._marks[inst] = msg
-        else:
-            return
-        tk = self._ticker_streams.get(inst)
-        if tk is not None:
-            tk.publish()
-
-    async def watch_trades(
-        self,
-        symbol: str,
-        since: int | None = None,
-        limit: int | None = None,
-        params: Mapping[str, Any] | None = None,
-    ) -> list[Trade]:
-        """Public trades since this task's previous call (waits for one)."""
-        m = await self._market(symbol)
-        stream = self._trade_streams.get(m.id)
-        if stream is None:
-            stream = self._trade_streams[m.id] = ListStream(1000)
-        self._ensure_feed(m)
-        while True:
-            rows = self._since_limit(await stream.watch(), since, limit)
-            if rows:
-                return rows
-
-    def status(self, symbol: str) -> str:
-        """The latest known trading status of ``symbol``: trading, halted or auction."""
-        m = self.market(symbol)
-        return self._status.get(m.id, m.status)
-
-    async def watch_status(self, symbol: str) -> str:
-        """The instrument's status once it changes (first call: at once)."""
-        m = await self._market(symbol)
-        stream = self._status_streams.get(m.id)
-        if stream is None:
-            stream = self._status_streams[m.id] = StateStream(lambda: self._status.get(m.id))
-            stream.publish()
-        self._ensure_feed(m)
-        return await stream.watch()
-
-    def _ticker(self, m: Market) -> Ticker | None:
-        client = self._books.get(m.id)
-        bid = ask = bid_v = ask_v = None
-        if client is not None and client.local.synced:
-            bids, asks = client.book.top(1)
-            if bids:
-                bid, bid_v = m.price(bids[0][0]), m.amount(bids[0][1])
-            if asks:
-                ask, ask_v = m.price(asks[0][0]), m.amount(asks[0][1])
-        mark = self._marks.get(m.id)
-        last = self._last_trade.get(m.id)
-        ts = max((x.get("ts_event") or 0) for x in (mark or {}, last or {}))
-        ms = ns_to_ms(ts) or ns_to_ms(time.time_ns())
-        return Ticker(
-            symbol=m.symbol,
-            timestamp=ms,
-            datetime=iso8601(ms),
-            bid=bid,
-            bidVolume=bid_v,
-            ask=ask,
-            askVolume=ask_v,
-            last=m.price(last["price"]) if last else None,
-            markPrice=m.price(mark["mark"]) if mark else None,
-            indexPrice=m.price(mark["index"]) if mark and mark.get("index") is not None else None,
-            info={"mark": mark, "trade": last},
-        )
-
-    async def watch_ticker(self, symbol: str, params: Mapping[str, Any] | None = None) -> Ticker:
-        """Best bid/ask (from the local book), last trade and mark price, once one changes."""
-        m = await self._market(symbol)
-        stream = self._ticker_streams.get(m.id)
-        if stream is None:
-            stream = self._ticker_streams[m.id] = StateStream(lambda: self._ticker(m))
-        self._ensure_feed(m)
-        self._book_client(m)
-        return await stream.watch()
-
-    async def fetch_ticker(self, symbol: str, params: Mapping[str, Any] | None = None) -> Ticker:
-        """Best bid/ask from a snapshot, with the latest mark price (waits up to ``timeout``
-        for the first mark of an instrument this client has not followed yet)."""
-        m = await self._market(symbol)
-        self._ensure_feed(m)
-        book = await self.fetch_order_book(symbol, 1)
-        if m.id not in self._marks:
-            stream = self._ticker_streams.get(m.id)
-            if stream is None:
-                stream = self._ticker_streams[m.id] = StateStream(lambda: self._ticker(m))
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(min(self.timeout, MARK_WAIT_S)):
-                    while m.id not in self._marks:
-                        await stream.watch()
-        t = self._ticker(m)
-        assert t is not None
-        return Ticker(
-            symbol=t.symbol,
-            timestamp=t.timestamp,
-            datetime=t.datetime,
-            bid=book.bids[0][0] if book.bids else None,
-            bidVolume=book.bids[0][1] if book.bids else None,
-            ask=book.asks[0][0] if book.asks else None,
-            askVolume=book.asks[0][1] if book.asks else None,
-            last=t.last,
-            markPrice=t.markPrice,
-            indexPrice=t.indexPrice,
-            info=t.info,
-        )
+        return await self.state.margin_stream.watch()
 
 
 __all__ = ["DEFAULT_ENDPOINT", "Exchange"]
