@@ -17,9 +17,10 @@ state to ``on_state``. Rules:
 4. Reconnects: a lost session (silence, a disconnect, ``NOT_LOGGED_ON``) closes the socket,
    reports ``on_state("down")`` and, with ``reconnect``, opens a fresh socket (a new
    routing identity, so no stale request is delivered to a new session) after a backoff
-   that doubles from ``backoff[0]`` to ``backoff[1]`` seconds and resets after a logon;
-   each logon reports ``on_state("up")``. A refused key ends the session for good
-   (``on_state("failed")``).
+   that doubles from ``backoff[0]`` to ``backoff[1]`` seconds and resets after a logon; its
+   logon waits (``timeout``) while ZeroMQ retries the TCP connection with the same
+   doubling interval. Each logon reports ``on_state("up")``. A refused key ends the
+   session for good (``on_state("failed")``).
 5. ``send()`` never blocks and never waits for a session: it raises ``NetworkError`` when
    none is up (the caller may ``await ready()`` first). Frames queue for the pump task,
    which sends them in order.
@@ -231,6 +232,10 @@ class Connection:
             sock.linger = 0
             sock.sndhwm = 100_000
             sock.rcvhwm = 100_000
+            # the transport retries a refused or lost TCP connection by itself, doubling
+            # its interval from backoff[0] up to backoff[1]
+            sock.reconnect_ivl = max(1, int(self.backoff[0] * 1000))
+            sock.reconnect_ivl_max = max(1, int(self.backoff[1] * 1000))
             curve_client(sock, self.keypair, self.server_public)
             mon = sock.get_monitor_socket(_MONITOR_EVENTS)
             sock.connect(self.endpoint)

@@ -309,3 +309,29 @@ async def test_local_checks_refuse_before_sending(tmp_path: Path) -> None:
             await ex.create_order("NOPE/USD:USD", "limit", "buy", "0.001", "1")
         assert ex.conn.stats.sent == ex.conn.stats.sent  # nothing above reached the wire
         assert await ex.fetch_open_orders() == []
+
+
+async def test_reconnects_with_backoff_after_a_server_restart(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from gateway.exchange_config import Endpoints
+    from gateway.serve import Exchange as Server
+
+    async with running_exchange(tmp_path) as srv:
+        cfg = replace(srv.config, endpoints=Endpoints(**srv.endpoints))  # the same ports again
+        ex = client(srv, 1, heartbeat_ms=300)
+        await ex.connect()
+    try:
+        # the server is gone: requests fail fast or wait, the session keeps retrying
+        async with asyncio.timeout(5):
+            while ex.conn.up:
+                await asyncio.sleep(0.02)
+        with pytest.raises(RequestTimeout):
+            await asyncio.wait_for(ex.conn.ready(0.3), 2)
+        async with Server(cfg, restore=True):
+            async with asyncio.timeout(10):
+                await ex.conn.ready(10)
+            assert ex.conn.stats.logons == 2 and ex.conn.stats.reconnects >= 1
+            assert (await ex.fetch_balance())["USD"].total == Decimal(1_000_000)
+    finally:
+        await ex.close()
