@@ -10,7 +10,8 @@ Each step (at most every ``interval`` seconds, sooner when the ticker changes):
    half_spread) + skew rounded up; at ``max_position`` only the side that reduces the
    position is quoted;
 4. a quote is created (post-only GTC) or moved with ``edit_order`` when its price is off by
-   a tick or more; one that filled is replaced.
+   more than ``requote_distance`` (a quarter of the half spread); one that filled is
+   replaced.
 
 It pulls its quotes (``cancel_all_orders``) as soon as the instrument is not trading
 (a halt or the reopening call, seen on the public status stream or in a ``MarketClosed``
@@ -72,6 +73,12 @@ class MarketMaker(Bot):
         self.pulled += 1
         await self.attempt(self.ex.cancel_all_orders(self.symbol))
         self.quotes = {"buy": None, "sell": None}
+
+    def requote_distance(self, price: Decimal) -> Decimal:
+        """How far a quote may sit from its target before it is moved: a quarter of the
+        half spread, at least a tick (the mark follows the mid, so moving for every tick
+        would chase our own quotes)."""
+        return max(self.m.tick, price * self.half_spread / 4)
 
     def fair(self, ticker: Any) -> Decimal | None:
         if ticker.markPrice is not None:
@@ -139,7 +146,7 @@ class MarketMaker(Bot):
             except BaseError as exc:
                 self.rejects[type(exc).__name__] += 1
                 q = None
-        elif abs(q.price - price) >= self.m.tick:  # type: ignore[operator]
+        elif abs(q.price - price) >= self.requote_distance(price):  # type: ignore[operator]
             self.amends += 1
             moved = await self.attempt(self.ex.edit_order(q.id, self.symbol, amount=q.amount,
                                                           price=price))  # fmt: skip
