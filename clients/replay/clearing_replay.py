@@ -37,6 +37,7 @@ from clearing.events import (
     RequestRejected,
 )
 from clearing.pipeline import Pipeline
+from clients.replay.csv_replay import top_of_book
 from clients.replay.csvflow import HEADER, FlowError, FlowRow, parse_row
 from clients.replay.rows import BadRow
 from matching.commands import AmendOrder, CancelOrder, NewOrder
@@ -165,14 +166,25 @@ class ClearingReplay:
                 "balances": dict(sorted(acct.balances.items())),
                 "positions": {sym: c.position(aid, sym)[0] for sym in sorted(acct.positions)},
             }
+        rejects = Counter(self.pretrade_rejects)
+        rejects.update(self.request_rejects)
+        rejects.update(self.matcher_rejects)
         return {
+            # the keys of the plain CSV report, then what clearing adds
+            "orders": self.actions["new"],
+            "cancels": self.actions["cancel"],
+            "amends": self.actions["amend"],
+            "trades": self.trades,
+            "traded_qty": self.traded_qty,
+            "rejects": dict(sorted(rejects.items())),
+            "top_of_book": top_of_book(self.pipe.matcher),
+            "messages_per_s": round(rows / elapsed_s) if elapsed_s > 0 else None,
+            "equity": {aid: a["equity"] for aid, a in accounts.items()},
             "format": "csv",
             "through": "clearing",
             "rows": rows,
             "actions": dict(sorted(self.actions.items())),
             "admitted": self.admitted,
-            "trades": self.trades,
-            "traded_qty": self.traded_qty,
             "pretrade_rejects": dict(sorted(self.pretrade_rejects.items())),
             "request_rejects": dict(sorted(self.request_rejects.items())),
             "matcher_rejects": dict(sorted(self.matcher_rejects.items())),

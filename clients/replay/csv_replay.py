@@ -47,6 +47,15 @@ def _reason_name(code: int) -> str:
         return str(code)
 
 
+
+def top_of_book(engine: MatchingEngine, levels: int = TOP_LEVELS) -> dict[str, dict[str, list]]:
+    """Best ``levels`` levels per side per instrument, as [price, qty] best first."""
+    out = {}
+    for sym in sorted(engine.books):
+        bids, asks = engine.books[sym].depth(levels)
+        out[sym] = {"bids": [[p, q] for p, q in bids], "asks": [[p, q] for p, q in asks]}
+    return out
+
 class CsvReplay:
     """An engine fed from order-flow rows, with the counts the report needs."""
 
@@ -93,15 +102,7 @@ class CsvReplay:
         return self._apply(cmd)
 
     def top_of_book(self, levels: int = TOP_LEVELS) -> dict[str, dict[str, list[list[int]]]]:
-        """Best ``levels`` levels per side per instrument, as [price, qty] best first."""
-        out = {}
-        for sym in sorted(self.engine.books):
-            bids, asks = self.engine.books[sym].depth(levels)
-            out[sym] = {
-                "bids": [[p, q] for p, q in bids],
-                "asks": [[p, q] for p, q in asks],
-            }
-        return out
+        return top_of_book(self.engine, levels)
 
     def report(self, elapsed_s: float, rows: int, bad: list[BadRow]) -> dict[str, Any]:
         """The JSON report: the contract keys first, then detail."""

@@ -20,6 +20,13 @@ def test_example_flow_trades_rejects_and_liquidates(tmp_path: Path) -> None:
     assert report["liquidations"] == 1 and report["liquidated_accounts"] == [3]
     assert report["accounts"]["3"]["positions"]["BTC-PERP"] == 0
     assert set(report["accounts"]) == {"1", "2", "3", "4"}
+    # the plain CSV report's keys are all there too, and equity per account
+    for key in ("orders", "cancels", "amends", "trades", "traded_qty", "rejects",
+                "top_of_book", "messages_per_s"):
+        assert key in report, key
+    assert report["rejects"]["INSUFFICIENT_MARGIN"] == 1
+    assert report["equity"] == {a: v["equity"] for a, v in report["accounts"].items()}
+    assert set(report["top_of_book"]) == set(report["marks"])
     assert "halts" in report
     replay.pipe.clearing.validate()
     out = tmp_path / "final.msgpack"
