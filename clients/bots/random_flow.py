@@ -51,8 +51,9 @@ class RandomFlow(Bot):
             await asyncio.wait(self._tasks, timeout=5)
 
     async def step(self) -> None:
-        self._next += 1.0 / self.rate
-        await self.pause(self._next - time.monotonic())
+        now = time.monotonic()
+        self._next = max(self._next + 1.0 / self.rate, now - 1.0)  # at most 1 s of catch-up
+        await self.pause(self._next - now)
         if self.stopping:
             return
         book = self.ex.local_book(self.symbol)

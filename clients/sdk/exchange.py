@@ -10,7 +10,8 @@
 Rules:
 
 1. Method names, argument order and result fields are ccxt's (``create_order(symbol, type,
-   side, amount, price=None, params=None)``, ``cancel_order(id, symbol=None)``...); every
+   side, amount, price=None, params=None)``, ``cancel_order(id, symbol=None)``...; the
+   camelCase spellings ``createOrder``... are aliases, as in ccxt's Python); every
    result is a typed record (``clients.sdk.records``) with ``to_ccxt()``. ``params`` takes
    ``clientOrderId``, ``postOnly``, ``reduceOnly``, ``timeInForce`` (GTC, IOC, FOK, GTD, PO),
    ``stp`` (Binance names), ``expireTime`` (ms, GTD), and for market orders
@@ -796,4 +797,23 @@ class Exchange(PublicData):
         return await self.state.margin_stream.watch()
 
 
-__all__ = ["DEFAULT_ENDPOINT", "Exchange"]
+CCXT_METHODS = (
+    "load_markets", "fetch_markets", "create_order", "create_limit_buy_order",
+    "create_limit_sell_order", "create_market_buy_order", "create_market_sell_order",
+    "cancel_order", "edit_order", "cancel_all_orders", "cancel_all_after", "fetch_order",
+    "fetch_open_orders", "fetch_closed_orders", "fetch_my_trades", "fetch_positions",
+    "fetch_balance", "fetch_order_book", "fetch_ticker", "watch_order_book", "watch_trades",
+    "watch_orders", "watch_my_trades", "watch_positions", "watch_balance", "watch_ticker",
+)  # fmt: skip
+"""Methods ccxt also offers in camelCase (``createOrder``...): aliases, as in ccxt."""
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(part.title() for part in rest)
+
+
+for _name in CCXT_METHODS:
+    setattr(Exchange, _camel(_name), getattr(Exchange, _name))
+
+__all__ = ["CCXT_METHODS", "DEFAULT_ENDPOINT", "Exchange"]

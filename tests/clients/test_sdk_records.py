@@ -162,3 +162,11 @@ def test_book_levels(btc: Market) -> None:
     assert b.best_ask == Decimal("60000.5") and b.nonce == 42
     assert b.to_ccxt()["bids"] == [[60000.0, 0.005]]
     assert iso8601(1000) == "1970-01-01T00:00:01.000Z"
+
+
+def test_ccxt_camel_case_aliases() -> None:
+    from clients.sdk.exchange import CCXT_METHODS, Exchange
+
+    assert Exchange.createOrder is Exchange.create_order  # type: ignore[attr-defined]
+    assert Exchange.fetchOrderBook is Exchange.fetch_order_book  # type: ignore[attr-defined]
+    assert all(hasattr(Exchange, n) for n in CCXT_METHODS)
