@@ -729,6 +729,19 @@ class Exchange(PublicData):
         w = self.state.waiter("ack", self._next_req())
         await self._send({"type": MsgType.SUBSCRIBE, "channels": sorted(new)}, w)
 
+    async def _watch_symbol_rows(
+        self, stream: Any, symbol: str | None, since: int | None, limit: int | None
+    ) -> list[Any]:
+        """Rows of ``stream`` that changed since the previous call, for one symbol or all."""
+        sym = (await self._market(symbol)).symbol if symbol is not None else None
+        while True:
+            rows = await stream.watch()
+            if sym is not None:
+                rows = [r for r in rows if r.symbol == sym]
+            rows = self._since_limit(rows, since, limit)
+            if rows:
+                return rows
+
     async def watch_orders(
         self,
         symbol: str | None = None,
@@ -737,14 +750,7 @@ class Exchange(PublicData):
         params: Mapping[str, Any] | None = None,
     ) -> list[Order]:
         """Your orders that changed since this task's previous call (waits for one)."""
-        sym = (await self._market(symbol)).symbol if symbol is not None else None
-        while True:
-            rows = await self.state.orders_stream.watch()
-            if sym is not None:
-                rows = [o for o in rows if o.symbol == sym]
-            rows = self._since_limit(rows, since, limit)
-            if rows:
-                return rows
+        return await self._watch_symbol_rows(self.state.orders_stream, symbol, since, limit)
 
     async def watch_my_trades(
         self,
@@ -754,14 +760,7 @@ class Exchange(PublicData):
         params: Mapping[str, Any] | None = None,
     ) -> list[Trade]:
         """Your fills since this task's previous call (waits for one)."""
-        sym = (await self._market(symbol)).symbol if symbol is not None else None
-        while True:
-            rows = await self.state.my_trades_stream.watch()
-            if sym is not None:
-                rows = [t for t in rows if t.symbol == sym]
-            rows = self._since_limit(rows, since, limit)
-            if rows:
-                return rows
+        return await self._watch_symbol_rows(self.state.my_trades_stream, symbol, since, limit)
 
     async def watch_positions(
         self,
