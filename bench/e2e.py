@@ -75,6 +75,7 @@ HOP_SEGMENTS = (
     ("gw_out_to_client", "ts_gw_out", None),
 )
 ERROR_REPLIES = ("8", "reject", "cancel_reject")
+CANCEL_TOO_LATE = ("cancel_reject:UNKNOWN_ORDER",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -183,7 +184,10 @@ def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, R
     achieved = answered / span_s if span_s > 0 else 0.0
     last_sent = max((sent[i] for i in range(w0, n_sent)), default=0)
     sent_span = (last_sent - first_plan) / 1e9 if last_sent > first_plan else 0.0
-    errors = sum(v for k, v in data.replies.items() if k in ERROR_REPLIES)
+    # refusals: rejects, rejected orders, and cancel rejects other than "the order is gone"
+    # (a cancel that meets an order already filled is the flow's race, counted apart)
+    too_late = sum(v for k, v in data.replies.items() if k in CANCEL_TOO_LATE)
+    errors = sum(v for k, v in data.replies.items() if k in ERROR_REPLIES) - too_late
     ack_sum = summary(recs["ack"])
     entry: dict[str, Any] = {"rate": data.rate}
     for key in ("p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "mean_us"):
@@ -198,6 +202,7 @@ def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, R
         "taker_orders": counted[KIND_NAMES[TAKER]],
         "taker_fills": filled,
         "errors": errors,
+        "cancels_too_late": too_late,
         "aborted": bool(data.aborted),
         "ack": ack_sum,
         "ack_uncorrected": summary(recs["ack_uncorrected"]),

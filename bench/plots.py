@@ -108,7 +108,7 @@ def _panel(ax, heading: str, series: Sequence[Series], cap: float, colors: list[
     ax.grid(True, which="major", alpha=0.35)
     ax.grid(True, which="minor", axis="y", alpha=0.12)
     if series:
-        ax.legend(fontsize=7, loc="upper left", ncol=2)
+        ax.legend(fontsize=7, loc="lower right", ncol=2)
 
 
 def _timeline_panel(ax, heading: str, lines: Sequence[Timeline], colors: list[str]) -> None:

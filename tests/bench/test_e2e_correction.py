@@ -98,6 +98,16 @@ def test_a_growing_queue_is_seen_in_the_thirds_and_the_timeline() -> None:
     assert tl["max_us"][-1] > tl["max_us"][0]
 
 
+def test_refusals_count_rejects_but_not_cancels_that_came_too_late() -> None:
+    data = _simulate(sender_stall=False, server_stall=False)
+    data.replies.update({"0": 1300, "8": 2, "reject": 3, "reject:RATE_LIMITED": 3,
+                         "cancel_reject": 7, "cancel_reject:UNKNOWN_ORDER": 6,
+                         "cancel_reject:INVALID_FIELD": 1})  # fmt: skip
+    entry, _ = analyse_step(data, warmup_ns=0)
+    assert entry["errors"] == 2 + 3 + 1
+    assert entry["cancels_too_late"] == 6
+
+
 def test_the_warm_up_is_not_counted() -> None:
     entry, _ = analyse_step(_simulate(sender_stall=True, server_stall=False),
                             warmup_ns=1_500_000_000)  # fmt: skip
