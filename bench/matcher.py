@@ -129,7 +129,7 @@ def generate_flow(ops: int, seed: int, accounts: int = 100) -> list:
     return commands
 
 
-def _throughput(commands: list) -> tuple[float, int, str]:
+def _throughput(commands: list) -> tuple[float, int, str, int]:
     engine = MatchingEngine([INSTRUMENT])
     apply = engine.apply
     gc.collect()
@@ -140,7 +140,7 @@ def _throughput(commands: list) -> tuple[float, int, str]:
         events += len(apply(cmd))
     elapsed = time.perf_counter_ns() - t0
     gc.unfreeze()
-    return elapsed / 1e9, events, engine.state_hash()
+    return elapsed / 1e9, events, engine.state_hash(), len(engine.orders)
 
 
 def _baseline(commands: list) -> float:
@@ -189,7 +189,7 @@ def run(args: argparse.Namespace) -> int:
             kinds["new_passive"] += 1
     # interleave engine and baseline runs; keep the best of each (least disturbed)
     runs = [(_throughput(commands), _baseline(commands)) for _ in range(args.repeat)]
-    seconds, n_events, state = min((r[0] for r in runs), key=lambda r: r[0])
+    seconds, n_events, state, resting = min((r[0] for r in runs), key=lambda r: r[0])
     baseline_seconds = min(r[1] for r in runs)
     samples = _latency(commands)
     hist = HdrHistogram(1, 10_000_000_000, 3)
@@ -214,6 +214,7 @@ def run(args: argparse.Namespace) -> int:
         "max_ns": hist.get_max_value(),
         "mean_ns": round(hist.get_mean_value(), 1),
         "state_hash": state,
+        "resting_orders_end": resting,
         "environment": describe(),
         "notes": "single thread, in-process, full event output; latency pass times each "
         "apply() with perf_counter_ns (clock overhead included); gc frozen after setup",
