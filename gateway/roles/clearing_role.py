@@ -525,12 +525,7 @@ class ClearingRole:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
-                for _ in range(_LINK_DRAIN):
-                    try:
-                        frames = raw.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self._on_link(frames)
+                waiter.drain(self._on_link, _LINK_DRAIN)
                 self._push_updates()
                 self._flush()
         finally:

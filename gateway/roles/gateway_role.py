@@ -190,19 +190,17 @@ class GatewayRole:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
-                for _ in range(_DRAIN):
-                    try:
-                        frames = raw.recv_multipart(zmq.NOBLOCK, copy=False)
-                    except zmq.Again:
-                        break
-                    try:
-                        self._on_frames(frames)
-                    except Exception:  # a bug on one message must not take the gateway down
-                        self.stats.errors += 1
-                        log.exception("failed to handle a bot message")
+                waiter.drain(self._on_frames_guarded, _DRAIN, copy=False)
                 self._flush_link()
         finally:
             waiter.close()
+
+    def _on_frames_guarded(self, frames: list[zmq.Frame]) -> None:
+        try:
+            self._on_frames(frames)
+        except Exception:  # a bug on one message must not take the gateway down
+            self.stats.errors += 1
+            log.exception("failed to handle a bot message")
 
     def _on_frames(self, frames: list[zmq.Frame]) -> None:
         self.stats.frames += 1
@@ -393,12 +391,7 @@ class GatewayRole:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
-                for _ in range(_DRAIN):
-                    try:
-                        frames = raw.recv_multipart(zmq.NOBLOCK)
-                    except zmq.Again:
-                        break
-                    self._on_link(frames)
+                waiter.drain(self._on_link, _DRAIN)
                 self._flush_link()
                 if self.stats.sent != self._sent_mark:
                     self._sent_mark = self.stats.sent

@@ -14,6 +14,7 @@ socket is closed.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import zmq
 
@@ -49,6 +50,19 @@ class SocketWaiter:
             await fut
         finally:
             handle.cancel()
+
+    def drain(self, handle: Callable[[list], object], limit: int, *, copy: bool = True) -> int:
+        """Hand up to ``limit`` ready messages to ``handle`` without blocking; return how many."""
+        raw = self.raw
+        n = 0
+        while n < limit:
+            try:
+                frames = raw.recv_multipart(zmq.NOBLOCK, copy=copy)
+            except zmq.Again:
+                break
+            handle(frames)
+            n += 1
+        return n
 
     def close(self) -> None:
         if self._fd is not None:
