@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import statistics
 import time
@@ -134,7 +133,7 @@ def _remark(accounts: int, runs: int) -> list[float]:
 def run(args: argparse.Namespace) -> int:
     from hdrh.histogram import HdrHistogram
 
-    from bench.environment import describe
+    from bench.environment import describe, write_result
 
     samples, admitted = _pretrade(args.checks, args.seed)
     hist = HdrHistogram(1, 10_000_000_000, 3)
@@ -160,8 +159,7 @@ def run(args: argparse.Namespace) -> int:
         "for an account with 20 positions, clock overhead included; re-mark = one "
         "vectorised mark change over all holders incl. margin-call/liquidation/risk checks",
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.json, result)
     print(
         f"clearing: pre-trade p50 {result['pretrade_p50_ns']} ns, p99 "
         f"{result['pretrade_p99_ns']} ns ({admitted}/{len(samples)} admitted); re-mark "

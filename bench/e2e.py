@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import os
 import shlex
 import sys
@@ -398,6 +397,7 @@ def _code_version() -> str | None:
 
 # -- the run ----------------------------------------------------------------------------------
 def run(args: argparse.Namespace) -> int:
+    from bench.environment import write_result
     from gateway.cli import CliError
 
     if args.duration <= 0:
@@ -416,8 +416,7 @@ def run(args: argparse.Namespace) -> int:
     result["seconds"] = round(time.time() - started, 1)
     if args.keep:
         result["workdir"] = str(workdir)
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.json, result)
     print(_report(result, args.json))
     return 0
 

@@ -1,10 +1,12 @@
-"""What a benchmark ran on: written into every result file next to the numbers."""
+"""What a benchmark ran on, and the result file it goes into next to the numbers."""
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import sys
+from pathlib import Path
 
 
 def describe() -> dict[str, object]:
@@ -25,3 +27,9 @@ def describe() -> dict[str, object]:
         "cores": os.cpu_count(),
         "platform": platform.platform(),
     }
+
+
+def write_result(path: Path, result: dict) -> None:
+    """Write a harness's result as indented JSON, creating the folder if needed."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2) + "\n")

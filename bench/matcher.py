@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import random
 import time
 from array import array
@@ -176,7 +175,7 @@ def _latency(commands: list) -> array:
 def run(args: argparse.Namespace) -> int:
     from hdrh.histogram import HdrHistogram
 
-    from bench.environment import describe
+    from bench.environment import describe, write_result
 
     commands = generate_flow(args.ops, args.seed, args.accounts)
     kinds = {"new_passive": 0, "new_ioc": 0, "cancel": 0}
@@ -219,8 +218,7 @@ def run(args: argparse.Namespace) -> int:
         "notes": "single thread, in-process, full event output; latency pass times each "
         "apply() with perf_counter_ns (clock overhead included); gc frozen after setup",
     }
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.json, result)
     print(
         f"matcher: {result['ops']:,} ops in {seconds:.3f} s = {result['ops_per_s']:,} ops/s; "
         f"p50 {result['p50_ns']} ns, p99 {result['p99_ns']} ns, p99.9 {result['p999_ns']} ns, "

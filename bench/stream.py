@@ -29,7 +29,7 @@ from typing import Any
 
 import zmq.asyncio
 
-from bench.environment import describe
+from bench.environment import describe, write_result
 from gateway.marketdata import MarketDataPublisher
 from gateway.md_client import BookClient
 from gateway.md_translate import MarketDataTranslator
@@ -168,8 +168,7 @@ def run(args: argparse.Namespace) -> int:
     result.update(asyncio.run(_marketdata(batches)))
     result["machine"] = describe()
     result["note"] = "sender and receiver share one asyncio loop and one core"
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps(result, indent=2) + "\n")
+    write_result(args.json, result)
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=2))
     return 0
 

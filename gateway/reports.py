@@ -50,7 +50,11 @@ from matching.reasons import Reason
 
 
 class Hops(NamedTuple):
-    """Exchange timestamps (ns) of the command behind an event; 0 = hop not visited."""
+    """Exchange timestamps (ns) of the command behind an event; 0 = hop not visited.
+
+    The field names are the wire names (``HOP_FIELDS`` less ``ts_gw_out``, which the
+    gateway sets as it sends), so ``zip(Hops._fields, hops)`` gives a report's hop fields.
+    """
 
     ts_gw_in: int = 0
     ts_clr_in: int = 0
@@ -218,11 +222,7 @@ def _report(
         "avg_px": None if n is None else decimal_ratio(n, st.cum_qty),
         "cum_notional": n,
         "ts": ts,
-        "ts_gw_in": hops[0],
-        "ts_clr_in": hops[1],
-        "ts_clr_out": hops[2],
-        "ts_me_in": hops[3],
-        "ts_me_out": hops[4],
+        **dict(zip(Hops._fields, hops)),
         "ts_gw_out": 0,
     }
 
@@ -527,7 +527,7 @@ def _on_mass_cancel_done(tr: OrderTracker, e: Any, hops: Hops) -> list[dict]:
         "end_reason": END_REASON_NAMES.get(int(e.reason), "mass_cancel"),
         "ts": e.ts,
     }
-    msg.update(zip(("ts_gw_in", "ts_clr_in", "ts_clr_out", "ts_me_in", "ts_me_out"), hops))
+    msg.update(zip(Hops._fields, hops))
     return [msg]
 
 
@@ -649,11 +649,7 @@ def order_reject(
         "text": (text if type(text) is str and text else default_text)[:256],
         "figures": figures,
         "ts": ts,
-        "ts_gw_in": hops[0],
-        "ts_clr_in": hops[1],
-        "ts_clr_out": hops[2],
-        "ts_me_in": hops[3],
-        "ts_me_out": hops[4],
+        **dict(zip(Hops._fields, hops)),
         "ts_gw_out": 0,
     }
 
@@ -695,7 +691,7 @@ def cancel_reject(
         "figures": figures,
         "ts": ts,
     }
-    msg.update(zip(("ts_gw_in", "ts_clr_in", "ts_clr_out", "ts_me_in", "ts_me_out"), hops))
+    msg.update(zip(Hops._fields, hops))
     return msg
 
 

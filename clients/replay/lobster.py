@@ -24,11 +24,13 @@ Rules of this module:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, TypeVar
 
 from clients.replay.rows import BadRow
+
+T = TypeVar("T")
 
 ASK_PAD = 9_999_999_999
 BID_PAD = -9_999_999_999
@@ -113,8 +115,8 @@ def _parse_message(fields: Sequence[str], line: int) -> LobsterMessage:
     return LobsterMessage(line, ts, mtype, oid, size, price, direction)
 
 
-def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
-    """Every row of a message file, in file order, as a message or a ``BadRow``."""
+def _read_rows(path: Path | str, parse: Callable[[list[str], int], T]) -> Iterator[T | BadRow]:
+    """Each non-empty line of a CSV file through ``parse(fields, line)``, or a ``BadRow``."""
     name = str(path)
     with open(path, encoding="ascii", errors="replace", newline="") as fh:
         for line, text in enumerate(fh, 1):
@@ -122,9 +124,14 @@ def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
             if not text:
                 continue
             try:
-                yield _parse_message(text.split(","), line)
+                yield parse(text.split(","), line)
             except ValueError as exc:
                 yield BadRow(name, line, str(exc))
+
+
+def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
+    """Every row of a message file, in file order, as a message or a ``BadRow``."""
+    return _read_rows(path, _parse_message)
 
 
 def book_depth(path: Path | str) -> int:
@@ -162,17 +169,8 @@ def _parse_book_row(fields: Sequence[str], width: int) -> tuple[int, ...]:
 
 def read_book(path: Path | str, depth: int) -> Iterator[tuple[int, ...] | BadRow]:
     """Every row of an orderbook file of depth ``depth`` as a tuple of 4N ints or a ``BadRow``."""
-    name = str(path)
     width = 4 * depth
-    with open(path, encoding="ascii", errors="replace", newline="") as fh:
-        for line, text in enumerate(fh, 1):
-            text = text.rstrip("\r\n")
-            if not text:
-                continue
-            try:
-                yield _parse_book_row(text.split(","), width)
-            except ValueError as exc:
-                yield BadRow(name, line, str(exc))
+    return _read_rows(path, lambda fields, _line: _parse_book_row(fields, width))
 
 
 def book_row(

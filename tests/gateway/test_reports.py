@@ -596,3 +596,10 @@ def test_long_seeded_flow() -> None:
             flow.op(("mass", acct))
     flow.final()
     assert flow.fills > 500
+
+
+def test_hops_fields_are_the_wire_hop_names() -> None:
+    from gateway.reports import Hops
+    from gateway.schemas import HOP_FIELDS
+
+    assert (*Hops._fields, "ts_gw_out") == HOP_FIELDS
