@@ -37,7 +37,7 @@ from clearing.events import (
     RequestRejected,
 )
 from clearing.pipeline import Pipeline
-from clients.replay.csv_replay import top_of_book
+from clients.replay.csv_replay import flow_report
 from clients.replay.csvflow import HEADER, FlowError, FlowRow, parse_row
 from clients.replay.rows import BadRow
 from matching.commands import AmendOrder, CancelOrder, NewOrder
@@ -171,14 +171,8 @@ class ClearingReplay:
         rejects.update(self.matcher_rejects)
         return {
             # the keys of the plain CSV report, then what clearing adds
-            "orders": self.actions["new"],
-            "cancels": self.actions["cancel"],
-            "amends": self.actions["amend"],
-            "trades": self.trades,
-            "traded_qty": self.traded_qty,
-            "rejects": dict(sorted(rejects.items())),
-            "top_of_book": top_of_book(self.pipe.matcher),
-            "messages_per_s": round(rows / elapsed_s) if elapsed_s > 0 else None,
+            **flow_report(self.actions, self.trades, self.traded_qty, rejects,
+                          self.pipe.matcher, rows, elapsed_s),
             "equity": {aid: a["equity"] for aid, a in accounts.items()},
             "format": "csv",
             "through": "clearing",

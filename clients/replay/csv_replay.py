@@ -48,6 +48,21 @@ def _reason_name(code: int) -> str:
 
 
 
+def flow_report(actions: Counter, trades: int, traded_qty: int, rejects: Counter,
+                engine: MatchingEngine, rows: int, elapsed_s: float) -> dict[str, Any]:
+    """The contract keys of a CSV replay report (``docs/csv-flow.md``), in contract order."""
+    return {
+        "orders": actions["new"],
+        "cancels": actions["cancel"],
+        "amends": actions["amend"],
+        "trades": trades,
+        "traded_qty": traded_qty,
+        "rejects": dict(sorted(rejects.items())),
+        "top_of_book": top_of_book(engine),
+        "messages_per_s": round(rows / elapsed_s) if elapsed_s > 0 else None,
+    }
+
+
 def top_of_book(engine: MatchingEngine, levels: int = TOP_LEVELS) -> dict[str, dict[str, list]]:
     """Best ``levels`` levels per side per instrument, as [price, qty] best first."""
     out = {}
@@ -101,20 +116,11 @@ class CsvReplay:
                 self._apply(AddInstrument(ts, Instrument(sym, 1, 1, 1, DEFAULT_MAX_QTY)))
         return self._apply(cmd)
 
-    def top_of_book(self, levels: int = TOP_LEVELS) -> dict[str, dict[str, list[list[int]]]]:
-        return top_of_book(self.engine, levels)
-
     def report(self, elapsed_s: float, rows: int, bad: list[BadRow]) -> dict[str, Any]:
         """The JSON report: the contract keys first, then detail."""
         return {
-            "orders": self.actions["new"],
-            "cancels": self.actions["cancel"],
-            "amends": self.actions["amend"],
-            "trades": self.trades,
-            "traded_qty": self.traded_qty,
-            "rejects": dict(sorted(self.rejects.items())),
-            "top_of_book": self.top_of_book(),
-            "messages_per_s": round(rows / elapsed_s) if elapsed_s > 0 else None,
+            **flow_report(self.actions, self.trades, self.traded_qty, self.rejects, self.engine,
+                          rows, elapsed_s),
             "rows": rows,
             "accepted": self.accepted,
             "expired": dict(sorted(self.expired.items())),
