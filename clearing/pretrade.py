@@ -40,7 +40,7 @@ from matching.instrument import MAX_PRICE
 from matching.reasons import Reason
 
 if TYPE_CHECKING:
-    from clearing.engine import ClearingEngine
+    from clearing.engine import ClearingEngine, InstrumentState
 
 _new = tuple.__new__
 
@@ -50,6 +50,31 @@ def _reject(eng: ClearingEngine, out: list, ts: int, account: object, clid: obje
     eng.count_reject(reason)
     out.append(_new(PreTradeRejected, (ts, account, clid, reason, required, available,
                                        text or reason.text)))  # fmt: skip
+
+
+def _state_refusal(eng: ClearingEngine, inst: InstrumentState, aid: int, side: int, price: int,
+                   halted: bool) -> tuple[Reason, int, int] | None:
+    """What the market and account state refuse, for new orders and amends alike.
+
+    Returns (reason, required, available) or None; with None the instrument has a mark.
+    """
+    if halted:
+        return Reason.MARKET_HALTED, 0, 0
+    if aid in eng.liquidations:
+        return Reason.ACCOUNT_IN_LIQUIDATION, 0, 0
+    if eng.pending:
+        return Reason.SETTLEMENT_STOPPED, 0, 0
+    mark = inst.mark
+    if mark is None:
+        return Reason.NO_MARK_PRICE, 0, 0
+    sym = inst.symbol
+    if eng.breakers is not None and sym in eng.breaker_symbols:
+        low, high = eng.breakers.static_band(sym, mark)
+        if side > 0 and price > high:
+            return Reason.PRICE_OUTSIDE_STATIC_BAND, high, price
+        if side < 0 and price < low:
+            return Reason.PRICE_OUTSIDE_STATIC_BAND, low, price
+    return None
 
 
 def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) -> None:
@@ -76,21 +101,11 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad flag")
     if inst.expired:
         return _reject(eng, out, ts, aid, clid, Reason.INSTRUMENT_EXPIRED)
-    if eng.halted(inst) and not eng.in_call(inst, otype, tif):
-        return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED)
-    if aid in eng.liquidations:
-        return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION)
-    if eng.pending:
-        return _reject(eng, out, ts, aid, clid, Reason.SETTLEMENT_STOPPED)
+    halted = eng.halted(inst) and not eng.in_call(inst, otype, tif)
+    refused = _state_refusal(eng, inst, aid, side, price, halted)
+    if refused is not None:
+        return _reject(eng, out, ts, aid, clid, *refused)
     mark = inst.mark
-    if mark is None:
-        return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE)
-    if eng.breakers is not None and sym in eng.breaker_symbols:
-        low, high = eng.breakers.static_band(sym, mark)
-        if side > 0 and price > high:
-            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, high, price)
-        if side < 0 and price < low:
-            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, low, price)
     L = inst.ledger
     slot = acct.slot
     r = L.row_of.get(slot)
@@ -227,21 +242,11 @@ def amend_request(eng: ClearingEngine, cmd: AmendRequest, out: list, ts: int) ->
     if order.cancel_pending or order.amend_prev is not None:
         return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST,
                        text="order has a cancel or amend in flight")
-    if eng.halted(inst):
-        return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED)
-    if aid in eng.liquidations:
-        return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION)
-    if eng.pending:
-        return _reject(eng, out, ts, aid, clid, Reason.SETTLEMENT_STOPPED)
-    mark = inst.mark
-    if mark is None:
-        return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE)
     side = order.side
-    if eng.breakers is not None and order.symbol in eng.breaker_symbols:
-        low, high = eng.breakers.static_band(order.symbol, mark)
-        if (side > 0 and price > high) or (side < 0 and price < low):
-            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND,
-                           high if side > 0 else low, price)
+    refused = _state_refusal(eng, inst, aid, side, price, eng.halted(inst))
+    if refused is not None:
+        return _reject(eng, out, ts, aid, clid, *refused)
+    mark = inst.mark
     acct = eng.accounts[aid]
     L = inst.ledger
     slot = acct.slot
