@@ -1,9 +1,14 @@
-"""Orders as clearing tracks them: what is reserved for each resting order.
+"""The one server-side record of a working order: what clearing reserves for it and what
+its execution reports say.
 
 An order enters at admission (before the matcher has seen it) and leaves on its
-terminal matcher event (filled, cancelled, expired, rejected). Its leaves quantity and
-price feed the instrument ledger's side aggregates; ``fee_res`` is the fee reserved for
-the leaves at the worst rate; ``hold`` is its part of the hold ledger.
+terminal matcher event (filled, cancelled, expired, rejected), from every index at once.
+Its leaves quantity and price feed the instrument ledger's side aggregates; ``fee_res`` is
+the fee reserved for the leaves at the worst rate; ``hold`` is its part of the hold ledger.
+The report fields (``ord_type``, ``tif``, ``post_only``, ``stp``, ``expire_ts`` as the
+matcher accepted them, ``cum_notional`` = sum of ``last_px * last_qty`` over its fills,
+``ts`` of its last change) are kept by the exchange core (``clearing.core.reports``) from
+the matcher's events; clearing itself never reads them.
 """
 
 from __future__ import annotations
@@ -17,17 +22,24 @@ class Order:
         "cancel_pending",
         "client_order_id",
         "cum",
+        "cum_notional",
+        "expire_ts",
         "fee_ppm",
         "fee_res",
         "hold",
         "leaves",
         "liquidation",
+        "ord_type",
         "order_id",
+        "post_only",
         "price",
         "qty",
         "reduce_only",
         "side",
+        "stp",
         "symbol",
+        "tif",
+        "ts",
     )
 
     def __init__(
@@ -63,6 +75,13 @@ class Order:
         self.client_order_id = client_order_id
         self.cancel_pending = False
         self.amend_prev: tuple[int, int] | None = None
+        self.ord_type = 0
+        self.tif = 0
+        self.post_only = False
+        self.stp = 0
+        self.expire_ts = 0
+        self.cum_notional = 0
+        self.ts = 0
 
     def export(self) -> dict:
         return {
@@ -83,6 +102,13 @@ class Order:
             "client_order_id": self.client_order_id,
             "cancel_pending": self.cancel_pending,
             "amend_prev": list(self.amend_prev) if self.amend_prev else None,
+            "ord_type": self.ord_type,
+            "tif": self.tif,
+            "post_only": self.post_only,
+            "stp": self.stp,
+            "expire_ts": self.expire_ts,
+            "cum_notional": self.cum_notional,
+            "ts": self.ts,
         }
 
     @classmethod
@@ -94,4 +120,11 @@ class Order:
         o.cum = d["cum"]
         o.cancel_pending = d["cancel_pending"]
         o.amend_prev = tuple(d["amend_prev"]) if d["amend_prev"] else None  # type: ignore[assignment]
+        o.ord_type = d.get("ord_type", 0)
+        o.tif = d.get("tif", 0)
+        o.post_only = d.get("post_only", False)
+        o.stp = d.get("stp", 0)
+        o.expire_ts = d.get("expire_ts", 0)
+        o.cum_notional = d.get("cum_notional", 0)
+        o.ts = d.get("ts", 0)
         return o

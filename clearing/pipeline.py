@@ -1,67 +1,57 @@
-"""The whole order path in one place, in-process: pre-trade -> match -> settle -> follow-ups.
+"""The exchange core and a matcher in one process: the in-process driver of ``Core``.
 
-Pure wiring of a ``ClearingEngine`` and a ``MatchingEngine`` for replay and tests (the
-server does the same across sockets). Read ``Pipeline.submit`` to see the path of every
-command; nothing else here has logic.
+``Pipeline.submit(cmd)`` runs one clearing command (or any core input) as a batch of one
+through ``clearing.core.Core.batch`` with a ``MatchingEngine`` in this process, and
+returns clearing's outputs in order (holds, matcher commands, settlements, follow-ups).
+Replay and the clearing tests drive the exchange this way; the server runs the same
+``Core.batch`` with the matcher behind a ZeroMQ link. Nothing here has logic of its own.
 """
 
 from __future__ import annotations
 
-from clearing.commands import MatcherEvents
+from typing import Any
+
 from clearing.config import ClearingConfig
-from clearing.engine import ClearingEngine
-from matching import commands as mc
+from clearing.core import BatchResult, Core
+from clearing.core.core import MATCHER_COMMANDS
 from matching.engine import MatchingEngine
 
-MATCHER_COMMANDS = (
-    mc.NewOrder,
-    mc.CancelOrder,
-    mc.AmendOrder,
-    mc.MassCancel,
-    mc.Halt,
-    mc.OpenAuction,
-    mc.Resume,
-    mc.SetBand,
-    mc.AdvanceTime,
-    mc.AddInstrument,
-)
-
-MAX_ROUNDS = 10_000
-"""A follow-up chain longer than this is a bug (liquidation steps are bounded anyway)."""
+__all__ = ["MATCHER_COMMANDS", "Pipeline"]
 
 
 class Pipeline:
-    """A clearing engine in front of and behind a matcher."""
+    """A clearing engine in front of and behind a matcher, through the core."""
 
-    def __init__(self, clearing: ClearingEngine, matcher: MatchingEngine) -> None:
-        self.clearing = clearing
+    def __init__(self, core: Core, matcher: MatchingEngine) -> None:
+        self.core = core
+        self.clearing = core.engine
         self.matcher = matcher
         self.matcher_events: list = []
+        self.last: BatchResult | None = None
+        core.record_outputs = True
 
     @classmethod
-    def from_config(cls, config: ClearingConfig) -> Pipeline:
-        clearing = ClearingEngine(config)
+    def from_config(cls, config: ClearingConfig, **core_options: Any) -> Pipeline:
+        core = Core(config, **core_options)
         specs = [s for _, s in sorted(config.instruments.items())]
-        matcher = MatchingEngine([s.matcher_instrument() for s in specs])
-        return cls(clearing, matcher)
+        return cls(core, MatchingEngine([s.matcher_instrument() for s in specs]))
 
     def submit(self, cmd: object) -> list:
-        """Run one command through the whole path; return clearing's outputs in order."""
-        outputs: list = []
-        # 1. pre-trade (or any other clearing command): holds taken, order ids assigned
-        pending = self.clearing.apply(cmd)
-        for _ in range(MAX_ROUNDS):
-            outputs.extend(pending)
-            # 2. every output that is a matcher command goes to the matcher, in order
-            to_matcher = [o for o in pending if isinstance(o, MATCHER_COMMANDS)]
-            if not to_matcher:
-                return outputs
-            events: list = []
-            for mcmd in to_matcher:
-                events.extend(self.matcher.apply(mcmd))
-            self.matcher_events.extend(events)
-            # 3. settle: the matcher's sequenced events go back to clearing
-            ts = max(getattr(c, "ts", 0) for c in to_matcher)
-            # 4. follow-ups (risk cancels, liquidation orders, bands, halts) loop to 2
-            pending = self.clearing.apply(MatcherEvents(ts, events))
-        raise RuntimeError("follow-up chain did not settle")
+        """Run one input through the whole path; return clearing's outputs in order."""
+        return self.run([cmd]).outputs
+
+    def run(self, inputs: list) -> BatchResult:
+        """Run a batch of inputs; the result carries replies, market data and outputs."""
+        gen = self.core.batch(inputs)
+        apply = self.matcher.apply
+        log = self.matcher_events
+        try:
+            cmds = next(gen)
+            while True:
+                results = [apply(c) for c in cmds]
+                for evs in results:
+                    log.extend(evs)
+                cmds = gen.send(results)
+        except StopIteration as stop:
+            self.last = stop.value
+            return stop.value

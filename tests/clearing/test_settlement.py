@@ -49,7 +49,7 @@ def _flow_events() -> tuple[list, list]:
     matcher_cmds = []
     for c in cmds:
         outs = p.clearing.apply(c)
-        matcher_cmds += [o for o in outs if isinstance(o, MATCHER_COMMANDS)]
+        matcher_cmds += [o for o in outs if type(o) in MATCHER_COMMANDS]
     m = MatchingEngine([s.matcher_instrument() for s in make_config().instruments.values()])
     events = []
     for mc in matcher_cmds:
