@@ -17,10 +17,10 @@ event itself); read ``_take`` before changing it and measure with ``crossbook be
 
 from __future__ import annotations
 
-import hashlib
 import heapq
 from collections.abc import Iterable
 
+from matching import state as _state
 from matching.auction import uncross_price
 from matching.book import NO_HIGH, NO_LOW, OrderBook
 from matching.commands import (
@@ -136,6 +136,17 @@ class MatchingEngine:
         if expiries and expiries[0][0] <= ts:
             self._expire_due(ts, events)
         handler(cmd, events)
+        return events
+
+    def apply_batch(self, cmds: Iterable[object]) -> list:
+        """Apply commands in order; return all their events in one list, in sequence order.
+
+        The same events as ``apply`` on each command in turn, concatenated.
+        """
+        events: list = []
+        apply = self.apply
+        for cmd in cmds:
+            events += apply(cmd)
         return events
 
     # ------------------------------------------------------------------ new order ----
@@ -828,21 +839,17 @@ class MatchingEngine:
 
     # ------------------------------------------------------------------ state --------
     def state_hash(self) -> str:
-        """SHA-256 over the canonical state: books in priority order, counters, statuses."""
-        h = hashlib.sha256()
-        h.update(repr((self.seq, self.trade_id)).encode())
-        for sym in sorted(self.books):
-            book = self.books[sym]
-            h.update(
-                repr((sym, int(book.status), book.band_low, book.band_high, book.last_price))
-                .encode()
-            )
-            for side in (BUY, -BUY):
-                for level in book.levels(side):
-                    for o in level.orders():
-                        h.update(repr((o.order_id, o.account, o.side, o.price, o.qty, o.leaves,
-                                       o.cum, tuple(o.cmd))).encode())  # fmt: skip
-        return h.hexdigest()
+        """SHA-256 over ``export_state()``: everything that can change a future event."""
+        return _state.state_hash(self)
+
+    def export_state(self) -> dict:
+        """The whole state as plain data for a snapshot (see ``matching.state``)."""
+        return _state.export_state(self)
+
+    @classmethod
+    def from_state(cls, state: dict) -> MatchingEngine:
+        """An engine restored from ``export_state()``: same hash, same future events."""
+        return _state.from_state(cls, state)
 
     def validate(self) -> None:
         """Check every book and the cross-index invariants; raise AssertionError if broken."""
