@@ -174,6 +174,9 @@ class JournalWriter:
                 self._path = scan.segment.path
                 self._fd = os.open(self._path, os.O_WRONLY | os.O_APPEND | os.O_CLOEXEC)
                 self._size = SEGMENT_HEADER_SIZE
+                if self._fsync:  # it may have been created by a writer in "write" mode
+                    os.fsync(self._fd)
+                    fs.fsync_directory(self._dir)
                 self._next_seq = next_seq
                 return
         self._next_seq = next_seq
