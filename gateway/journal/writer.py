@@ -85,8 +85,7 @@ class JournalWriter:
         try:
             self._open(next_seq)
         except BaseException:
-            fs.release(self._lock)
-            self._lock = -1
+            self.close()
             raise
 
     @property

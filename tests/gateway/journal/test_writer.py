@@ -65,6 +65,8 @@ def test_reopen_at_a_seq_that_does_not_continue_refuses(tmp_path: Path, next_seq
     with pytest.raises(JournalError, match="ends at seq 2, a writer cannot start at seq"):
         JournalWriter(tmp_path, next_seq=next_seq)
     assert snapshot_files(tmp_path) == before
+    with JournalWriter(tmp_path, next_seq=3) as w:  # the refused open let go of the lock
+        assert w.append(b"three") == 3
 
 
 def test_reopen_continues_a_newest_segment_that_holds_no_record(tmp_path: Path) -> None:
