@@ -18,6 +18,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("bench.cli", "run a benchmark harness and write JSON"),
     "serve": ("gateway.serve", "run the exchange (all roles, or one with --role)"),
     "snapshot": ("gateway.snapshot_cli", "verify settlement snapshots, print inclusion proofs"),
+    "journal": ("gateway.journal.cli", "verify the input journal: CRCs, sequence, snapshot links"),
     "bot": ("clients.bots.cli", "run an example trading bot against an exchange"),
 }
 
