@@ -13,7 +13,6 @@ HARNESSES: dict[str, tuple[str, str]] = {
     "matcher": ("bench.matcher", "in-process matcher throughput and per-operation latency"),
     "clearing": ("bench.clearing", "pre-trade check latency and 100k-account re-mark time"),
     "e2e": ("bench.e2e", "open-loop order round trips through a running exchange"),
-    "stream": ("bench.stream", "sequenced event stream and market-data throughput"),
     "journal": ("bench.journal", "journal append throughput and latency, write and fsync modes"),
 }
 

@@ -97,6 +97,12 @@ class ExchangeConfig:
     """validate every message sent to a bot against the protocol tables (costs CPU; the
     tests run with it on, so the exchange's own messages are checked there)"""
     md_heartbeat_ms: int = 1_000
+    durability: str = "write"
+    """Journal: "write" (to the OS before any acknowledgement: survives a process crash)
+    or "fsync" (fdatasync per batch first: survives power loss)."""
+    journal_segment_bytes: int = 64 << 20
+    journal_retention_snapshots: int = 0
+    """Delete journal segments older than the N-th newest verified snapshot (0: keep all)."""
 
     def with_overrides(self, **changes: Any) -> ExchangeConfig:
         return replace(self, **changes)
@@ -109,8 +115,10 @@ class ExchangeConfig:
 _EXCHANGE_KEYS = {
     "state_dir", "tick_ms", "snapshot_every_s", "snapshot_every_fills", "stream_heartbeat_ms",
     "drain_timeout_ms", "market_data_curve", "check_outbound", "md_heartbeat_ms", "endpoints",
-    "limits", "index_feed",
+    "limits", "index_feed", "durability", "journal_segment_bytes",
+    "journal_retention_snapshots",
 }  # fmt: skip
+DURABILITY = ("write", "fsync")
 
 
 def _int(t: Mapping[str, Any], key: str, where: str, default: Any, lo: int, hi: int) -> Any:
@@ -208,6 +216,9 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
         if not any(a.id == aid for a in clearing.accounts):
             raise ConfigError(f"accounts: public_key given for unknown account {aid}")
     dflt = ExchangeConfig(clearing)
+    durability = ex.get("durability", dflt.durability)
+    if durability not in DURABILITY:
+        raise ConfigError(f"exchange.durability: must be one of {', '.join(DURABILITY)}")
     every_s = _int(ex, "snapshot_every_s", "exchange", dflt.snapshot_every_s, 0, 10**7)
     every_fills = _int(ex, "snapshot_every_fills", "exchange", dflt.snapshot_every_fills, 0,
                        10**12)  # fmt: skip
@@ -229,6 +240,11 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
         check_outbound=_bool(ex, "check_outbound", "exchange", dflt.check_outbound),
         md_heartbeat_ms=_int(ex, "md_heartbeat_ms", "exchange", dflt.md_heartbeat_ms, 10,
                              60_000),
+        durability=durability,
+        journal_segment_bytes=_int(ex, "journal_segment_bytes", "exchange",
+                                   dflt.journal_segment_bytes, 4096, 1 << 40),
+        journal_retention_snapshots=_int(ex, "journal_retention_snapshots", "exchange",
+                                         dflt.journal_retention_snapshots, 0, 10**6),
     )  # fmt: skip
 
 

@@ -1,15 +1,18 @@
 """``crossbook serve``: run the exchange, all three roles in one process or one role.
 
 - ``crossbook serve [--config FILE] [--state-dir DIR]``: gateway, clearing and matching in
-  one process and one asyncio loop (uvloop when installed), joined by the same ZeroMQ
-  sockets over tcp on 127.0.0.1 as in the multi-process layout. Without ``--config`` it
-  runs the embedded default configuration (``gateway.exchange_config.DEFAULT_TOML``). It
-  prints its endpoints and the key files a bot needs.
+  one process and one asyncio loop (uvloop when installed), joined by ZeroMQ ``inproc://``
+  links (the same role code as the multi-process layout, which uses tcp). Without
+  ``--config`` it runs the embedded default configuration
+  (``gateway.exchange_config.DEFAULT_TOML``). It prints its endpoints and the key files a
+  bot needs.
 - ``crossbook serve --role gateway|clearing|matching --config FILE``: one role per
   process; the roles find each other through the endpoints in the file.
 
-Ctrl-C or SIGTERM stops cleanly: order entry is refused, commands in flight finish,
-clearing writes a final settlement snapshot, the exit code is 0. ``Exchange`` is the
+On start, clearing recovers the state from the newest verified snapshot and the journal
+after it (``gateway.recovery``); ``--fresh`` moves both aside and starts from the
+configuration. Ctrl-C or SIGTERM stops cleanly: order entry is refused, what was sent is
+processed, clearing writes a final snapshot, the exit code is 0. ``Exchange`` is the
 embedded exchange as an async context manager, for tests and tools (docs/serve.md).
 """
 
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import secrets
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -41,6 +45,8 @@ from gateway.exchange_config import (
 from gateway.roles.clock import WALL_CLOCK, Clock
 
 ROLES = ("gateway", "clearing", "matching")
+READY_TIMEOUT_S = 120.0
+"""How long start-up (recovery, loading the matcher) may take before ``Exchange`` gives up."""
 log = logging.getLogger("crossbook.serve")
 
 
@@ -52,7 +58,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--role", choices=ROLES,
                         help="run one role only (default: all three in one process)")
     parser.add_argument("--fresh", action="store_true",
-                        help="ignore existing snapshots and start from the configured accounts")
+                        help="move existing snapshots and journal aside and start from the "
+                             "configured accounts")
     parser.add_argument("--log-level", default="warning",
                         choices=("debug", "info", "warning", "error"))  # fmt: skip
 
@@ -71,8 +78,16 @@ def _loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
     return uvloop.run
 
 
+def inproc_links(config: ExchangeConfig) -> ExchangeConfig:
+    """The same configuration with the internal links on ``inproc://`` (one process)."""
+    tag = secrets.token_hex(6)
+    eps = replace(config.endpoints, clearing=f"inproc://crossbook-clearing-{tag}",
+                  commands=f"inproc://crossbook-matcher-{tag}")  # fmt: skip
+    return replace(config, endpoints=eps)
+
+
 class Exchange:
-    """The three roles in one process and one loop, joined by tcp sockets.
+    """The three roles in one process and one loop, joined by inproc links.
 
     ``async with Exchange(config) as ex:`` starts it (``ex.endpoints`` are the bound
     addresses, ``ex.keys`` the key set); leaving the block stops it as SIGTERM would.
@@ -84,13 +99,11 @@ class Exchange:
         *,
         clock: Clock = WALL_CLOCK,
         restore: bool = True,
-        drop_events: Callable[[str, int, int], bool] | None = None,
         ctx: zmq.asyncio.Context | None = None,
     ) -> None:
-        self.config = config
+        self.config = inproc_links(config)
         self.clock = clock
         self.restore = restore
-        self.drop_events = drop_events
         self.ctx = ctx or zmq.asyncio.Context()
         self._own_ctx = ctx is None
         self.keys: KeySet | None = None
@@ -115,22 +128,28 @@ class Exchange:
         self.authenticator.start()
         curve = (keys.server, self.authenticator) if cfg.market_data_curve else None
         self.clearing = ClearingRole(self.ctx, cfg, clock=self.clock, restore=self.restore)
-        self.matching = MatchingRole(self.ctx, cfg, clock=self.clock, curve=curve,
-                                     drop=self.drop_events)  # fmt: skip
+        self.matching = MatchingRole(self.ctx, cfg, clock=self.clock, curve=curve)
         self.gateway = GatewayRole(self.ctx, cfg, server_keys=keys.server,
                                    authenticator=self.authenticator, clock=self.clock)  # fmt: skip
         self.endpoints = {**self.gateway.bound, **self.matching.bound, **self.clearing.bound}
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [
-            loop.create_task(self.clearing.run(self.endpoints["events"], self._stops["clearing"]),
-                             name="clearing"),
-            loop.create_task(self.matching.run(self.endpoints["commands"],
-                                               self._stops["matching"]), name="matching"),
+            loop.create_task(self.clearing.run(self._stops["clearing"]), name="clearing"),
+            loop.create_task(self.matching.run(self._stops["matching"]), name="matching"),
             loop.create_task(self.gateway.run(self.endpoints["clearing"], self._stops["gateway"],
                                               quiesce_s=2 * cfg.stream_heartbeat_ms / 1000),
                              name="gateway"),
         ]  # fmt: skip
+        ready = asyncio.ensure_future(self.clearing.ready.wait())
+        done, _ = await asyncio.wait([ready, *self.tasks], timeout=READY_TIMEOUT_S,
+                                     return_when=asyncio.FIRST_COMPLETED)  # fmt: skip
+        if ready not in done:
+            ready.cancel()
+            for t in done:
+                if t.exception() is not None:
+                    raise t.exception()  # type: ignore[misc]
+            raise RuntimeError(f"the exchange was not ready within {READY_TIMEOUT_S} s")
 
     async def wait_failed(self) -> None:
         """Return when any role has stopped on its own (an error: it is re-raised)."""
@@ -146,6 +165,7 @@ class Exchange:
         try:
             if self.gateway is not None:
                 self.gateway.accepting = False
+                await asyncio.sleep(2 * self.config.stream_heartbeat_ms / 1000)
             self._stops["clearing"].set()
             clearing_task = self.tasks[0]
             with contextlib.suppress(asyncio.CancelledError):
@@ -153,7 +173,7 @@ class Exchange:
             self._stops["gateway"].set()
             self._stops["matching"].set()
             results = await asyncio.gather(*self.tasks, return_exceptions=True)
-            self.final_snapshot = self.clearing.writer.latest and str(self.clearing.writer.latest)
+            self.final_snapshot = self.clearing.final_snapshot_path
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
                     raise r
@@ -224,8 +244,10 @@ def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
         f"  order entry   {eps['order_entry']}  (CURVE; server public key "
         f"{keys.server_public_file})",
         f"  market data   {eps['market_data']}  snapshots {eps['snapshots']}",
-        f"  internal      clearing {eps['clearing']}  commands {eps['commands']}  "
-        f"events {eps['events']}",
+        f"  internal      clearing {eps['clearing']}  matcher {eps['commands']}",
+        f"  journal       {cfg.state_dir.resolve() / 'journal'} (durability "
+        f"{cfg.durability}); journal seq {ex.clearing.core.seq}, state hash "
+        f"{ex.clearing.recovered_hash}",
         f"  instruments   {' '.join(cfg.symbols)}",
         "  account keys  (secret key files a bot connects with)",
     ]
@@ -275,9 +297,10 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
             from gateway.roles.clearing_role import ClearingRole
 
             obj: Any = ClearingRole(ctx, cfg, restore=restore)
-            coro = obj.run(eps.events, stop)
-            where = f"link {obj.bound['clearing']}  commands {obj.bound['commands']}"
-            extra = "restored from " + (obj.restored_from or "nothing (fresh start)")
+            coro = obj.run(stop)
+            where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
+            extra = (f"restored from {obj.restored_from or 'nothing (fresh start)'}; journal "
+                     f"seq {obj.core.seq} state hash {obj.recovered_hash}")  # fmt: skip
         else:
             keys = prepare_keys(cfg)
             auth = CurveAuthenticator(ctx, AccountDirectory(keys.accounts))
@@ -287,10 +310,9 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
 
                 curve = (keys.server, auth) if cfg.market_data_curve else None
                 obj = MatchingRole(ctx, cfg, curve=curve)
-                coro = obj.run(eps.commands, stop)
+                coro = obj.run(stop)
                 b = obj.bound
-                where = f"market data {b['market_data']}  snapshots {b['snapshots']}  " \
-                        f"events {b['events']}"  # fmt: skip
+                where = f"market data {b['market_data']}  snapshots {b['snapshots']}"
             else:
                 from gateway.roles.gateway_role import GatewayRole
 
@@ -321,3 +343,10 @@ def run(args: argparse.Namespace) -> int:
         from gateway.cli import CliError
 
         raise CliError(f"{exc} (is another exchange running on these ports?)") from None
+    except Exception as exc:
+        from gateway.cli import CliError
+        from gateway.recovery import RecoveryError
+
+        if isinstance(exc, RecoveryError):
+            raise CliError(str(exc)) from None
+        raise

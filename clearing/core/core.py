@@ -91,9 +91,11 @@ class Origin(NamedTuple):
 class BatchResult:
     """What a batch produced, for the shell to carry out.
 
-    ``replies``: ``(account, gw, sid, req_id, gw_in, report, direct)`` in order: a
+    ``replies``: ``(account, gw, sid, req_id, gw_in, report, direct, matched)`` in order: a
     ``direct`` report goes to the session ``(gw, sid)`` only, any other to every session of
     ``account`` (the one named by ``(gw, sid)`` gets ``req_id``; ``gw == 0``: none does).
+    ``gw_in`` is the edge time of the request behind the report (0: none), ``matched``
+    whether the report comes from the matcher's events (else clearing answered alone).
     ``market``: ``("mark", symbol, ts, mark, index)`` / ``("funding", symbol, ts,
     rate_ppm)``. ``touched``: account -> instruments whose position or balance moved.
     ``outputs``: every clearing output in order, when the core records them
@@ -210,11 +212,13 @@ class Core:
                 event(ev, produced)
             if produced:
                 for account, rep, direct in produced:
-                    if origin is not None and origin.account == account:
+                    if origin is None:
+                        replies.append((account, 0, 0, None, 0, rep, False, True))
+                    elif origin.account == account:
                         replies.append((account, origin.gw, origin.sid, origin.req_id,
-                                        origin.gw_in, rep, direct))  # fmt: skip
+                                        origin.gw_in, rep, direct, True))  # fmt: skip
                     else:
-                        replies.append((account, 0, 0, None, 0, rep, False))
+                        replies.append((account, 0, 0, None, origin.gw_in, rep, False, True))
                 produced.clear()
         outs = self.engine.apply(MatcherEvents(ts, flat)) if flat else []
         self.reports.end_round()
@@ -253,7 +257,7 @@ class Core:
 
     def _reply(self, res: BatchResult, origin: Origin, report: tuple, direct: bool) -> None:
         res.replies.append((origin.account, origin.gw, origin.sid, origin.req_id,
-                            origin.gw_in, report, direct))  # fmt: skip
+                            origin.gw_in, report, direct, False))  # fmt: skip
 
     def _refused(self, ev: Any, origin: Origin | None, res: BatchResult) -> None:
         """A clearing refusal, answered in the request's own terms."""
@@ -262,7 +266,7 @@ class Core:
         if origin is None or ev.account != origin.account:
             if type(ev.account) is int:
                 rep = rp.request_refused(ev.account, reason, None, ev.text, figures, ev.ts)
-                res.replies.append((ev.account, 0, 0, None, 0, rep, False))
+                res.replies.append((ev.account, 0, 0, None, 0, rep, False, False))
             return
         req = origin.request
         t = type(req)
@@ -288,7 +292,8 @@ class Core:
                   "maintenance_margin": max(ev.maintenance, 0),
                   "text": "equity near maintenance margin: reduce positions or add collateral"}
         res.replies.append((ev.account, 0, 0, None, 0,
-                            (rp.NOTICE, ev.account, "margin_call", fields, ev.ts), False))
+                            (rp.NOTICE, ev.account, "margin_call", fields, ev.ts), False,
+                            False))  # fmt: skip
 
     def _liquidation_notice(self, ev: Any, res: BatchResult) -> None:
         t = type(ev)
@@ -312,7 +317,7 @@ class Core:
         for account, fields in notes:
             res.replies.append((account, 0, 0, None, 0,
                                 (rp.NOTICE, account, "liquidation_notice", fields, ev.ts),
-                                False))  # fmt: skip
+                                False, False))  # fmt: skip
 
     # ------------------------------------------------------------------ requests -----
     def _origin(self, inp: Any) -> Origin:
@@ -406,7 +411,7 @@ class Core:
         return self.sessions.gateways.get(run_id)
 
     def _gateway_up(self, inp: GatewayUp, cmds: list, origins: list, res: BatchResult) -> None:
-        self.sessions.gateway_up(inp.run_id)
+        self.sessions.gateway_up(inp.run_id, inp.gw)
 
     def _logon(self, inp: Logon, cmds: list, origins: list, res: BatchResult) -> None:
         old = self.sessions.open(inp.gw, inp.sid, inp.account, bool(inp.cancel_on_disconnect))

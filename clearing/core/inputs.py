@@ -6,7 +6,7 @@ Rules:
    once at the edge that received it (the gateway for requests and sessions, the clearing
    shell for timers, the feed for prices, the operator for admin). The core never reads a
    clock; replaying the same inputs in the same batches gives the same state.
-2. Requests name their origin: ``gw`` (the gateway's number, assigned by the core on
+2. Requests name their origin: ``gw`` (the gateway's number, announced by
    ``GatewayUp``), ``sid`` (the gateway's session id) and ``req_id`` (the client's), so
    the answers find their way back. The account is the authenticated one, never a field
    the client chose.
@@ -125,10 +125,11 @@ class Logout(NamedTuple):
 
 
 class GatewayUp(NamedTuple):
-    """A gateway run connected; the core numbers it (``Core.gateway_number``)."""
+    """A gateway run connected; the clearing shell gave it number ``gw`` (never reused)."""
 
     ts: int
     run_id: str
+    gw: int
 
 
 class GatewaySync(NamedTuple):

@@ -3,10 +3,11 @@
 The gateway owns connections (sockets, liveness, rate limits); the core keeps what decides
 state, so that it is journaled and comes back after a crash of any role:
 
-1. Gateways: each run of a gateway that connects is numbered (``GatewayUp``); a number is
-   never reused. A session is ``(gw, sid)`` with its account and whether it asked for
-   cancel-on-disconnect. When a session with the flag ends, or its gateway is lost, its
-   account's working orders are cancelled (``Core`` does the cancel).
+1. Gateways: each run of a gateway that connects is numbered (``GatewayUp``, numbered
+   by the clearing shell from ``next_gw``); a number is never reused. A session is
+   ``(gw, sid)`` with its account and whether it asked for cancel-on-disconnect. When a
+   session with the flag ends, or its gateway is lost, its account's working orders are
+   cancelled (``Core`` does the cancel).
 2. Client order ids: per account, the newest ``capacity`` ids ever used, each with the
    order id it got (0 when the request was refused before admission). A reused id is a
    duplicate request and never executes twice; the same table finds an account's working
@@ -33,12 +34,10 @@ class Sessions:
         self.clids: dict[int, OrderedDict[str, int]] = {}
 
     # -- gateways and sessions --------------------------------------------------------
-    def gateway_up(self, run_id: str) -> int:
-        gw = self.gateways.get(run_id)
-        if gw is None:
-            gw = self.gateways[run_id] = self.next_gw
-            self.next_gw += 1
-        return gw
+    def gateway_up(self, run_id: str, gw: int) -> None:
+        """Gateway run ``run_id`` is number ``gw``; numbers only grow (``next_gw``)."""
+        self.gateways[run_id] = gw
+        self.next_gw = max(self.next_gw, gw + 1)
 
     def open(self, gw: int, sid: int, account: int, cod: bool) -> tuple[int, bool] | None:
         """Register a session; return the one it replaces (same ``(gw, sid)``), if any."""

@@ -2,7 +2,10 @@
 
 Sockets: a ROUTER for bots (CURVE server; the ZAP authenticator maps each public key to
 one account and the account is read from every frame's User-Id metadata, never from the
-message), and a DEALER to the clearing role's link ROUTER (``gateway.roles.link``).
+message), and a DEALER to the clearing role's gateway link (``gateway.roles.links``):
+decoded requests go there as core inputs (``clearing.core.inputs``), batched, one message
+per turn; the answers come back as compact reports, rendered here once per message
+(``gateway.render``).
 
 Rules:
 
@@ -13,12 +16,13 @@ Rules:
    bot never block (a bot that stops reading loses messages at its high-water mark and sees
    the gap in ``seq``).
 2. ``logon`` first (else ``NOT_LOGGED_ON``). Order entry is rate limited per account
-   (token bucket, ``RATE_LIMITED`` with ``retry_after_ms``) and capped in open orders
-   (``TOO_MANY_OPEN_ORDERS``); a ``client_order_id`` already forwarded for the account is
-   refused with ``DUPLICATE_REQUEST`` and never executed twice.
+   (token bucket, ``RATE_LIMITED`` with ``retry_after_ms``). Open-order limits and
+   client-order-id idempotency are the core's: journaled, they survive any restart.
 3. Liveness: a logged-on session silent for 3 heartbeat intervals, a ``logout``, or a peer
-   that has gone ends the session; with ``cancel_on_disconnect`` its account's open orders
-   are then cancelled. ``cancel_all_after`` arms a per-account dead man's switch.
+   that has gone ends the session (``Logout`` to the core, which cancels the account's
+   orders for a ``cancel_on_disconnect`` session). ``cancel_all_after`` arms a per-account
+   dead man's switch. When clearing restarts or renumbers this gateway, the live sessions
+   are sent again (``GatewaySync``).
 4. Every message to a session carries that session's next ``seq``; execution reports,
    cancel rejects and mass-cancel reports get ``ts_gw_out`` just before sending. Private
    pushes go to the owning account's sessions only; the requesting session's copy carries
@@ -37,14 +41,36 @@ from typing import Any
 import zmq
 import zmq.asyncio
 
+from clearing.core.inputs import (
+    INPUT_TYPES,
+    AmendOrderRequest,
+    CancelAll,
+    CancelOrderRequest,
+    GatewaySync,
+    Logon,
+    Logout,
+    MassCancelOrders,
+    PlaceOrder,
+    pack_input,
+)
 from gateway.auth import USER_ID, CurveAuthenticator, curve_server
 from gateway.exchange_config import ExchangeConfig
-from gateway.internal import InternalCodec
 from gateway.keys import KeyPair
-from gateway.protocol import PROTOCOL_VERSION, EncodeError, ProtocolError, decode_request, encode
-from gateway.reports import order_reject, reject_message
+from gateway.protocol import (
+    ORD_TYPE_CODES,
+    PROTOCOL_VERSION,
+    SIDE_CODES,
+    STP_CODES,
+    TIF_CODES,
+    EncodeError,
+    ProtocolError,
+    decode_request,
+    encode,
+)
+from gateway.render import render
+from gateway.reports import reject_message
+from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.link import LinkError, LinkSequencer, LinkTracker, read_body, read_header
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter
@@ -64,8 +90,11 @@ _FORWARDED = _ORDER_ENTRY | {
 _HOPPED = frozenset({"exec_report", "cancel_reject", "mass_cancel_report"})
 _CHANNEL_OF = {"position_update": "positions", "balance_update": "balances",
                "margin_update": "margin"}  # fmt: skip
-_COD = int(EndReason.CANCEL_ON_DISCONNECT)
 _MASS = int(EndReason.MASS_CANCEL)
+_PLACE = INPUT_TYPES.index(PlaceOrder)
+_CANCEL = INPUT_TYPES.index(CancelOrderRequest)
+_AMEND = INPUT_TYPES.index(AmendOrderRequest)
+_MASS_CANCEL = INPUT_TYPES.index(MassCancelOrders)
 
 
 @dataclass
@@ -102,16 +131,19 @@ class GatewayRole:
         self.check = config.check_outbound
         self.limits = config.limits
         self.stats = GatewayStats()
-        self.sessions = SessionTable(config.limits.client_order_ids)
+        self.sessions = SessionTable()
         self.limiter = RateLimiter(config.limits.rate_per_s, config.limits.burst)
         self.run_id = secrets.token_hex(8)
-        self.codec = InternalCodec()
-        self.seqr = LinkSequencer(self.run_id, self.codec)
-        self.link_tracker = LinkTracker()
         self.clearing_run: str | None = None
+        self.gw = 0
+        """This run's number at clearing (0 until clearing has answered)."""
         self.accepting = True
-        self._to_clearing: list = [("hello", self.run_id)]
-        self._backlog: deque[list[bytes]] = deque()
+        self._inputs: list = []
+        self._queries: list = []
+        self._channels: list = []
+        self._seq_out = 0
+        self._seq_in = 0
+        self._backlog: deque[bytes] = deque()
         self._last_link_send = 0.0
         self._last_link_recv = clock.monotonic()
         # A send on a ZeroMQ socket can swallow the edge of its file descriptor that tells
@@ -150,6 +182,7 @@ class GatewayRole:
         link.connect(clearing_endpoint)
         self.link = link
         self._link_raw = zmq.Socket.shadow(link.underlying)
+        self._flush_link(heartbeat=True)  # hello: clearing numbers this run
         try:
             async with asyncio.TaskGroup() as tg:
                 tasks = [
@@ -176,8 +209,7 @@ class GatewayRole:
         deadline = mono() + timeout_s
         await asyncio.sleep(min(timeout_s, 2 * self.hb))
         while mono() < deadline:
-            pending = sum(len(st.orders.pending) for st in self.sessions.accounts.values())
-            if not pending and not self._backlog and not self._to_clearing:
+            if not self._backlog and not self._inputs and not self._queries:
                 return
             await asyncio.sleep(self.hb / 2)
 
@@ -275,6 +307,7 @@ class GatewayRole:
         sess.heartbeat_ms = msg["heartbeat_ms"]
         sess.cod = msg["cancel_on_disconnect"]
         sess.client = msg["client"]
+        self._inputs.append(pack_input(Logon(ts, self.gw, sess.sid, sess.account, sess.cod)))
         self._send(sess, {"v": PROTOCOL_VERSION, "type": "logon_ack", "req_id": msg.get("req_id"),
                           "account": sess.account, "session_id": sess.sid,
                           "heartbeat_ms": sess.heartbeat_ms, "cancel_on_disconnect": sess.cod,
@@ -292,28 +325,28 @@ class GatewayRole:
             self._reject(sess, ts, Reason.RATE_LIMITED, "rate limited", req_id, mtype,
                          {"retry_after_ms": wait_ms})  # fmt: skip
             return
+        sid = sess.sid
+        g = msg.get
         if mtype == "new_order":
-            st = self.sessions.account(account)
-            clid = msg["client_order_id"]
-            if clid in st.clids:
-                self._reject(sess, ts, Reason.DUPLICATE_REQUEST,
-                             f"client_order_id {clid!r} was already used; it is never "
-                             "executed twice", req_id, mtype)  # fmt: skip
-                return
-            n_open = len(st.orders)
-            if n_open >= self.limits.max_open_orders:
-                self.stats.rejected += 1
-                rep = order_reject(account, Reason.TOO_MANY_OPEN_ORDERS, ts=ts, request=msg,
-                                   figures={"open_orders": n_open,
-                                            "limit": self.limits.max_open_orders})  # fmt: skip
-                rep["req_id"] = req_id
-                rep["ts_gw_in"] = ts
-                self._send(sess, rep)
-                return
-            st.clids.add(clid)
-            st.orders.forwarded(clid)
+            item = [_PLACE, ts, self.gw, sid, req_id, account, msg["instrument"],
+                    SIDE_CODES[msg["side"]], msg["qty"], msg["price"],
+                    ORD_TYPE_CODES[msg["ord_type"]], TIF_CODES[msg["tif"]],
+                    msg["client_order_id"], msg["post_only"], msg["reduce_only"],
+                    STP_CODES[msg["stp"]], msg["expire_ts"]]  # fmt: skip
+        elif mtype == "cancel":
+            item = [_CANCEL, ts, self.gw, sid, req_id, account, g("instrument"), g("order_id"),
+                    g("client_order_id")]  # fmt: skip
+        elif mtype == "amend":
+            item = [_AMEND, ts, self.gw, sid, req_id, account, g("instrument"), g("order_id"),
+                    g("client_order_id"), g("price"), g("qty")]  # fmt: skip
+        elif mtype == "mass_cancel":
+            item = [_MASS_CANCEL, ts, self.gw, sid, req_id, account, g("instrument")]
+        else:  # a query: answered from clearing's state, not journaled
+            self.stats.forwarded += 1
+            self._queries.append((sid, account, req_id, msg))
+            return
         self.stats.forwarded += 1
-        self._to_clearing.append(("req", sess.sid, account, ts, msg))
+        self._inputs.append(item)
 
     def _reject(self, sess: Session, ts: int, reason: Reason, text: str, req_id: Any = None,
                 ref_type: str | None = None, figures: dict | None = None) -> None:  # fmt: skip
@@ -349,9 +382,8 @@ class GatewayRole:
         self.sessions.close(sess)
         log.info("session %d (account %d) ended: %s", sess.sid, sess.account, why)
         if sess.logged_on:
-            if sess.cod:
-                self._to_clearing.append(("cancel_all", sess.sid, sess.account,
-                                          self.clock.time_ns(), _COD))  # fmt: skip
+            self._inputs.append(pack_input(Logout(self.clock.time_ns(), self.gw, sess.sid,
+                                                  why[:64])))  # fmt: skip
             if sess.channels:
                 self._channels_changed(sess.account)
 
@@ -360,20 +392,23 @@ class GatewayRole:
         union = self.sessions.channels_of(account)
         if union != st.channels:
             st.channels = union
-            self._to_clearing.append(("channels", account, sorted(union)))
+            self._channels.append((account, sorted(union)))
 
     # ------------------------------------------------------------------ clearing ----
-    def _flush_link(self) -> None:
+    def _flush_link(self, heartbeat: bool = False) -> None:
+        """One message to clearing with everything gathered since the last one."""
         raw = self._link_raw
         if raw is None:
             return
-        if self._to_clearing:
-            items, self._to_clearing = self._to_clearing, []
-            self._backlog.append(self.seqr.frames(items))
+        if self._inputs or self._queries or self._channels or heartbeat:
+            self._seq_out += 1
+            self._backlog.append(links.pack([self.run_id, self._seq_out, self._inputs,
+                                             self._queries, self._channels]))  # fmt: skip
+            self._inputs, self._queries, self._channels = [], [], []
         sent = False
         while self._backlog:
             try:
-                raw.send_multipart(self._backlog[0], zmq.NOBLOCK)
+                raw.send(self._backlog[0], zmq.NOBLOCK)
             except zmq.Again:
                 break
             self._backlog.popleft()
@@ -400,61 +435,78 @@ class GatewayRole:
             waiter.close()
 
     def _on_link(self, frames: list[bytes]) -> None:
-        if len(frames) != 2:
-            self.stats.bad_link_messages += 1
-            return
         try:
-            run_id, seq = read_header(frames[0])
-            items = read_body(self.codec, frames[1])
-        except LinkError as exc:
+            run_id, seq, gw, hops, replies, pushes = links.unpack(frames[-1])
+        except (links.LinkError, ValueError) as exc:
             self.stats.bad_link_messages += 1
             log.warning("bad message from clearing: %s", exc)
             return
         self._last_link_recv = self.clock.monotonic()
-        status = self.link_tracker.check(run_id, seq)
-        if status == "gap":
+        if run_id != self.clearing_run or gw != self.gw:
+            self._resync(run_id, gw)
+        elif seq != self._seq_in + 1:
             self.stats.link_gaps += 1
-            log.warning("clearing link: message gap before seq %d", seq)
-        elif status == "repeat":
-            return
-        for item in items:
+            log.warning("clearing link: messages %d..%d missing", self._seq_in + 1, seq - 1)
+        self._seq_in = seq
+        for reply in replies:
             try:
-                self._on_item(item)
+                self._deliver(reply, hops)
             except Exception:
                 self.stats.errors += 1
-                log.exception("failed to route an item from clearing")
-
-    def _on_item(self, item: Any) -> None:
-        kind = item[0]
-        if kind == "a":
-            _, account, origin, msg = item
-            if msg.get("type") == "exec_report":
-                self.sessions.account(account).orders.on_report(msg)
+                log.exception("failed to deliver a report from clearing")
+        for account, sid, msg in pushes:
+            if sid:
+                sess = self.sessions.by_sid.get(sid)
+                if sess is not None and sess.account == account:
+                    self._send(sess, msg)
+                continue
             channel = _CHANNEL_OF.get(msg.get("type"))
             first = True
             for sess in self.sessions.of_account(account):
-                if not sess.logged_on or (channel is not None and channel not in sess.channels):
-                    continue
-                m = msg if first else dict(msg)
-                first = False
-                if sess.sid != origin and "req_id" in m:
-                    m["req_id"] = None
-                self._send(sess, m)
-        elif kind == "d":
-            _, sid, msg = item
+                if sess.logged_on and (channel is None or channel in sess.channels):
+                    self._send(sess, msg if first else dict(msg))
+                    first = False
+
+    def _deliver(self, reply: list, hops: list) -> None:
+        account, sid, req_id, gw_in, report, direct, matched = reply
+        if not gw_in:
+            full = (0, 0, 0, hops[2], hops[3]) if matched else (0, 0, 0, 0, 0)
+        elif matched:
+            full = (gw_in, *hops)
+        else:
+            full = (gw_in, hops[0], hops[1], 0, 0)
+        if direct:
             sess = self.sessions.by_sid.get(sid)
-            if sess is not None:
+            if sess is not None and sess.account == account:
+                msg = render(report, full)
+                msg["req_id"] = req_id
                 self._send(sess, msg)
-        elif kind == "run":
-            if item[1] != self.clearing_run:
-                if self.clearing_run is not None:
-                    self.stats.clearing_restarts += 1
-                    log.warning("clearing restarted: open-order counts reset")
-                self.clearing_run = item[1]
-                for account, st in self.sessions.accounts.items():
-                    st.orders.clear()
-                    if st.channels:
-                        self._to_clearing.append(("channels", account, sorted(st.channels)))
+            return
+        msg = None
+        for sess in self.sessions.of_account(account):
+            if not sess.logged_on:
+                continue
+            if msg is None:
+                msg = render(report, full)
+                m = msg
+            else:
+                m = dict(msg)
+            m["req_id"] = req_id if sess.sid == sid else None
+            self._send(sess, m)
+
+    def _resync(self, run_id: str, gw: int) -> None:
+        """Clearing restarted or renumbered this gateway: tell it the live sessions."""
+        if self.clearing_run is not None:
+            self.stats.clearing_restarts += 1
+            log.warning("clearing run %s, gateway number %d: sessions sent again", run_id, gw)
+        self.clearing_run, self.gw = run_id, gw
+        live = [[s.sid, s.account, s.cod] for s in self.sessions if s.logged_on]
+        ts = self.clock.time_ns()
+        # inputs gathered before the number was known carry gw 0: clearing sets the real one
+        self._inputs.insert(0, pack_input(GatewaySync(ts, gw, live)))
+        for account, st in self.sessions.accounts.items():
+            if st.channels:
+                self._channels.append((account, sorted(st.channels)))
 
     # ------------------------------------------------------------------ timers ------
     async def _timer_loop(self) -> None:
@@ -467,7 +519,6 @@ class GatewayRole:
                 self._end(sess, "heartbeats stopped" if sess.logged_on else "never logged on")
             for account in self.sessions.due_deadlines(now):
                 log.info("cancel_all_after fired for account %d", account)
-                self._to_clearing.append(("cancel_all", 0, account, self.clock.time_ns(), _MASS))
-            if now - self._last_link_send >= self.hb and not self._to_clearing:
-                self._to_clearing.append(("hello", self.run_id))
-            self._flush_link()
+                self._inputs.append(pack_input(CancelAll(self.clock.time_ns(), self.gw, 0,
+                                                         account, _MASS)))  # fmt: skip
+            self._flush_link(heartbeat=now - self._last_link_send >= self.hb)

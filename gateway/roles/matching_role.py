@@ -1,29 +1,28 @@
 """The matching role: the matcher's shell, with the market-data publisher beside it.
 
-Sockets:
+One DEALER connected to the clearing role's matcher link (``gateway.roles.links``), and
+the ``MarketDataPublisher``'s PUB and snapshot ROUTER (bound, CURVE when configured).
+Clearing runs the core and sends each round of a batch as one message; this shell applies
+the round's commands in order (``MatchingEngine.apply``), reads the clock twice per round
+(``ts_me_in``, ``ts_me_out``), hands the events to the market-data translator and answers
+with one message. Rules:
 
-- a ``SequencedReceiver`` (connected) reading clearing's command stream (``records``);
-- a ``SequencedSender`` (bound) carrying the matcher's events to clearing, lossless: it
-  keeps a window of recent events and replays any range clearing finds missing;
-- the ``MarketDataPublisher``'s PUB and snapshot ROUTER (bound, CURVE when configured).
-
-Per command: read the clock (``ts_me_in``), ``engine.apply``, read the clock again
-(``ts_me_out``), hand the events to the market-data translator at once (so an L3 snapshot
-read from the live book matches the mirror), and queue them for clearing with the first
-one wrapped in a ``Stamp`` naming the command and its two timestamps. A drained batch of
-commands goes out as one publish.
-
-The matcher holds nothing across runs: a ``Hello`` (the first item of every clearing run)
-rebuilds it empty, numbering events after the ``start_seq`` clearing gives, with clearing's
-run id as the event stream's epoch. If the command stream is lost (clearing restarted,
-or this role restarted and must replay), the role forgets its engine and starts over from
-the stream's first item; market-data subscribers see the old levels removed.
+1. The matcher holds no state of its own across runs: it is whatever clearing ``load``-s
+   into it (the core's recovered or snapshotted books, at an epoch and round). Until then,
+   and whenever a request names an epoch or round it does not hold, it answers ``stale``
+   and clearing loads it again. A repeated round gets the cached reply.
+2. ``hello`` (with what it holds) goes out when the role starts and as its heartbeat.
+3. Market data: events are translated in the same step they are produced, so an L3
+   snapshot read from the live book matches the published stream; a ``load`` replaces the
+   book, and subscribers see the old levels removed and the new ones added.
+4. Nothing clearing sends can stop the loop: an unreadable message is counted and dropped.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import secrets
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,39 +33,33 @@ from gateway.auth import CurveAuthenticator
 from gateway.exchange_config import ExchangeConfig
 from gateway.keys import KeyPair
 from gateway.marketdata import MarketDataPublisher
+from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.records import (
-    FundingRate,
-    Hello,
-    MarkPrice,
-    Stamp,
-    StreamCommand,
-    stream_codec,
-    unwrap,
-)
-from gateway.sequenced import DropHook, SequencedReceiver, SequencedSender, StreamLost
+from gateway.roles.waiting import SocketWaiter
+from gateway.zmq_util import Wakeup, close_socket
 from matching.engine import MatchingEngine
 from matching.enums import InstrumentStatus
 from matching.events import InstrumentStatusChanged, LevelChanged
-from matching.instrument import Instrument
 
 log = logging.getLogger("crossbook.matching")
 
 _TRADING = int(InstrumentStatus.TRADING)
+_DRAIN = 256
 
 
 @dataclass
 class MatchingStats:
+    rounds: int = 0
     commands: int = 0
     events: int = 0
-    batches: int = 0
-    resets: int = 0
-    stream_losses: int = 0
-    bad_commands: int = 0
+    loads: int = 0
+    resends: int = 0
+    stale: int = 0
+    bad_messages: int = 0
 
 
 class MatchingRole:
-    """The matching shell; construct (binds), then ``await run(commands_endpoint, stop)``."""
+    """The matching shell; construct (binds market data), then ``await run(stop)``."""
 
     def __init__(
         self,
@@ -75,35 +68,30 @@ class MatchingRole:
         *,
         clock: Clock = WALL_CLOCK,
         curve: tuple[KeyPair, CurveAuthenticator] | None = None,
-        drop: DropHook | None = None,
+        link_endpoint: str | None = None,
     ) -> None:
         self.ctx = ctx
         self.config = config
         self.clock = clock
         self.hb = config.stream_heartbeat_ms / 1000.0
         self.stats = MatchingStats()
+        self.run_id = secrets.token_hex(8)
         self.engine: MatchingEngine | None = None
-        self.run_id: str | None = None
+        self.epoch: str | None = None
+        self.round = 0
+        self.last_reply: bytes | None = None
+        self.link_endpoint = link_endpoint or config.endpoints.commands
         eps = config.endpoints
-        self.events = SequencedSender(
-            ctx, eps.events, last_seq=0, codec=stream_codec(), heartbeat_ivl=self.hb,
-            clock=clock.monotonic, drop=drop, sndhwm=100_000,
+        self.md = MarketDataPublisher(
+            ctx, eps.market_data, eps.snapshots, symbols=config.symbols,
+            heartbeat_ivl=config.md_heartbeat_ms / 1000.0, clock_ns=clock.time_ns,
+            clock=clock.monotonic, l3_source=self._l3, curve=curve,
         )  # fmt: skip
-        try:
-            self.md = MarketDataPublisher(
-                ctx, eps.market_data, eps.snapshots, symbols=config.symbols,
-                heartbeat_ivl=config.md_heartbeat_ms / 1000.0, clock_ns=clock.time_ns,
-                clock=clock.monotonic, l3_source=self._l3, curve=curve,
-            )  # fmt: skip
-        except BaseException:
-            self.events.close()
-            raise
-        self.bound = {
-            "events": self.events.endpoint,
-            "market_data": self.md.pub_endpoint,
-            "snapshots": self.md.snapshot_endpoint,
-        }
-        self._last_command = clock.monotonic()
+        self.bound = {"market_data": self.md.pub_endpoint, "snapshots": self.md.snapshot_endpoint}
+        self.link: zmq.asyncio.Socket | None = None
+        self._raw: zmq.Socket | None = None
+        self._last_sent = 0.0
+        self._last_heard = clock.monotonic()
 
     def _l3(self, symbol: str) -> dict | None:
         engine = self.engine
@@ -112,20 +100,23 @@ class MatchingRole:
         return engine.books[symbol].l3()
 
     # ------------------------------------------------------------------ run ---------
-    async def run(self, commands_endpoint: str, stop: asyncio.Event) -> None:
-        """Serve until ``stop``; then keep serving until the command stream has been quiet
-        for a few heartbeats (so clearing can drain), and close."""
+    async def run(self, stop: asyncio.Event) -> None:
+        """Serve until ``stop``; then keep answering until clearing has been quiet for a
+        few heartbeats (so it can drain and take its final snapshot), and close."""
+        link = self.ctx.socket(zmq.DEALER)
+        link.linger = 0
+        link.sndhwm = 0
+        link.rcvhwm = 0
+        link.connect(self.link_endpoint)
+        self.link = link
+        self._raw = zmq.Socket.shadow(link.underlying)
         try:
             async with asyncio.TaskGroup() as tg:
-                tasks = [
-                    tg.create_task(self.events.run()),
-                    tg.create_task(self.md.run()),
-                    tg.create_task(self._command_loop(commands_endpoint)),
-                ]
+                tasks = [tg.create_task(self.md.run()), tg.create_task(self._link_loop())]
                 await stop.wait()
                 mono = self.clock.monotonic
-                deadline = mono() + self.config.drain_timeout_ms / 1000.0
-                while mono() < deadline and mono() - self._last_command < 5 * self.hb:
+                deadline = mono() + self.config.drain_timeout_ms / 1000.0 + 5 * self.hb
+                while mono() < deadline and mono() - self._last_heard < 5 * self.hb:
                     await asyncio.sleep(self.hb)
                 for t in tasks:
                     t.cancel()
@@ -133,91 +124,158 @@ class MatchingRole:
             self.close()
 
     def close(self) -> None:
-        self.events.close()
         self.md.close()
+        close_socket(self.link)
 
-    async def _command_loop(self, endpoint: str) -> None:
-        while True:
-            rx = SequencedReceiver(
-                self.ctx, endpoint, last_applied=0, codec=stream_codec(),
-                heartbeat_ivl=self.hb, clock=self.clock.monotonic, rcvhwm=100_000,
-            )  # fmt: skip
-            try:
-                async for batch in rx.batches():
-                    self._on_commands(batch)
-            except StreamLost as exc:
-                self.stats.stream_losses += 1
-                log.warning("command stream lost (%s): the matcher starts over", exc)
-                self._forget()
-                await asyncio.sleep(2 * self.hb)
+    async def _link_loop(self) -> None:
+        raw = self._raw
+        assert raw is not None
+        wake = Wakeup()
+        waiter = SocketWaiter(raw, wake)
+        mono = self.clock.monotonic
+        try:
+            self._hello()
+            while True:
+                await waiter.wait(self.hb)
+                wake.clear()
+                n = waiter.drain(self._on_frames, _DRAIN)
+                if n:
+                    self._last_heard = mono()
+                if mono() - self._last_sent >= self.hb:
+                    self._hello()
+        finally:
+            waiter.close()
 
-    # ------------------------------------------------------------------ commands ----
-    def _on_commands(self, batch: list) -> None:
-        self.stats.batches += 1
-        self._last_command = self.clock.monotonic()
-        out: list = []
+    def _send(self, data: bytes) -> None:
+        """Never blocks: with clearing gone (no peer) the message is dropped; clearing
+        resends what it still needs when it is back."""
+        assert self._raw is not None
+        try:
+            self._raw.send(data, zmq.NOBLOCK)
+        except zmq.Again:
+            return
+        self._last_sent = self.clock.monotonic()
+
+    def _hello(self) -> None:
+        self._send(links.pack(["hello", self.run_id, self.epoch, self.round]))
+
+    # ------------------------------------------------------------------ messages ----
+    def _on_frames(self, frames: list) -> None:
+        try:
+            msg = links.unpack(frames[-1])
+            kind = msg[0]
+            if kind == "cmds":
+                self._round(msg)
+            elif kind == "md":
+                if msg[1] == self.epoch:
+                    self._market(msg[2])
+            elif kind == "load":
+                self._load(msg)
+            elif kind == "export":
+                self._export(msg)
+            else:
+                raise links.LinkError(f"unknown kind {kind!r}")
+        except (links.LinkError, ValueError, TypeError, IndexError, KeyError) as exc:
+            self.stats.bad_messages += 1
+            log.warning("bad message from clearing: %s", exc)
+
+    def _check_round(self, epoch: Any, rnd: Any) -> bool:
+        """True when this is the next round to apply; answers repeats and strangers."""
+        if epoch == self.epoch and self.engine is not None:
+            if rnd == self.round + 1:
+                return True
+            if rnd == self.round and self.last_reply is not None:
+                self.stats.resends += 1
+                self._send(self.last_reply)
+                return False
+        self.stats.stale += 1
+        self._send(links.pack(["stale", self.epoch, self.round]))
+        return False
+
+    def _reply(self, rnd: int, message: list) -> None:
+        self.round = rnd
+        self.last_reply = links.pack(message)
+        self._send(self.last_reply)
+
+    def _round(self, msg: list) -> None:
+        _, epoch, rnd, codes, fields, market, _ts_clr_out = msg
+        if not self._check_round(epoch, rnd):
+            return
+        engine = self.engine
+        assert engine is not None
+        cmds = links.decode_commands(codes, fields)
         time_ns = self.clock.time_ns
-        publish_md = self.md.publish_events
-        for item in batch:
-            t = type(item)
-            if t is StreamCommand:
-                engine = self.engine
-                if engine is None:
-                    self.stats.bad_commands += 1
-                    continue
-                try:
-                    cmd = unwrap(item.name, item.fields)
-                except (KeyError, TypeError):
-                    self.stats.bad_commands += 1
-                    log.error("unreadable command %s", item.name)
-                    continue
-                me_in = time_ns()
-                evs = engine.apply(cmd)
-                me_out = time_ns()
-                self.stats.commands += 1
-                if evs:
-                    publish_md(evs)
-                    first = evs[0]
-                    out.append(Stamp(first[0], item.seq, me_in, me_out, type(first).__name__,
-                                     list(first)))  # fmt: skip
-                    if len(evs) > 1:
-                        out.extend(evs[1:])
-            elif t is MarkPrice:
-                self.md.publish_mark(item.symbol, item.ts, item.mark, item.index)
-            elif t is FundingRate:
-                self.md.publish_funding(item.symbol, item.ts, item.rate_ppm)
-            elif t is Hello:
-                if out:
-                    self.events.publish(out)
-                    out = []
-                self._hello(item)
-        if out:
-            self.stats.events += len(out)
-            self.events.publish(out)
+        apply = engine.apply
+        me_in = time_ns()
+        results = [apply(c) for c in cmds]
+        me_out = time_ns()
+        counts, ecodes, flat = links.encode_events(results)
+        self._reply(rnd, ["evs", epoch, rnd, counts, ecodes, flat, me_in, me_out])
+        st = self.stats
+        st.rounds += 1
+        st.commands += len(cmds)
+        st.events += len(flat)
+        if flat:
+            self.md.publish_events(flat)
+        if market:
+            self._market(market)
 
-    def _hello(self, hello: Hello) -> None:
-        """A clearing run starts (or this role replays one): rebuild the matcher empty."""
-        self._forget()
-        instruments = [Instrument(*fields) for fields in hello.instruments]
-        engine = MatchingEngine(instruments)
-        engine.seq = hello.start_seq
-        engine.trade_id = hello.start_seq  # trade ids stay unique across restarts
+    def _market(self, market: list) -> None:
+        md = self.md
+        for item in market:
+            if item[0] == "mark":
+                md.publish_mark(item[1], item[2], item[3], item[4])
+            elif item[0] == "funding":
+                md.publish_funding(item[1], item[2], item[3])
+
+    def _load(self, msg: list) -> None:
+        _, epoch, rnd, state = msg
+        engine = MatchingEngine.from_state(state)
+        self._clear_market()
         self.engine = engine
-        self.run_id = hello.run_id
-        self.events.reset(hello.start_seq, epoch=hello.run_id)
-        self.stats.resets += 1
-        log.info("matcher started for clearing run %s after seq %d", hello.run_id,
-                 hello.start_seq)  # fmt: skip
+        self.epoch = epoch
+        self.stats.loads += 1
+        self._publish_book(engine)
+        self._reply(rnd, ["loaded", epoch, rnd, engine.state_hash()])
+        log.info("matcher loaded for clearing run %s at round %d", epoch, rnd)
 
-    def _forget(self) -> None:
-        """Drop the engine; tell market-data subscribers its levels are gone."""
-        self.engine = None
+    def _export(self, msg: list) -> None:
+        _, epoch, rnd = msg
+        if not self._check_round(epoch, rnd):
+            return
+        engine = self.engine
+        assert engine is not None
+        self._reply(rnd, ["state", epoch, rnd, engine.export_state(), engine.state_hash()])
+
+    # ------------------------------------------------------------------ market data -
+    def _clear_market(self) -> None:
+        """Tell subscribers every level they know is gone (the book is being replaced)."""
         ts = self.clock.time_ns()
         clear: list[Any] = []
         for sym, inst in self.md.translator.instruments.items():
             for side, levels in ((1, inst.book.bids), (-1, inst.book.asks)):
                 clear.extend(LevelChanged(0, ts, sym, side, p, 0, 0) for p in list(levels))
             if inst.status != _TRADING:
-                clear.append(InstrumentStatusChanged(0, ts, sym, _TRADING, "matcher restarted"))
+                clear.append(InstrumentStatusChanged(0, ts, sym, _TRADING, "matcher reloaded"))
         if clear:
             self.md.publish_events(clear)
+
+    def _publish_book(self, engine: MatchingEngine) -> None:
+        """Publish the loaded books as level changes (and any non-trading status)."""
+        ts = self.clock.time_ns()
+        out: list[Any] = []
+        for sym in sorted(engine.books):
+            book = engine.books[sym]
+            for side_name, side in (("bids", 1), ("asks", -1)):
+                levels: dict[int, list[int]] = {}
+                for _oid, _account, price, qty in book.l3().get(side_name, ()):
+                    lv = levels.setdefault(price, [0, 0])
+                    lv[0] += qty
+                    lv[1] += 1
+                out.extend(LevelChanged(0, ts, sym, side, p, q, n)
+                           for p, (q, n) in sorted(levels.items()))  # fmt: skip
+            status = int(book.status)
+            if status != _TRADING:
+                out.append(InstrumentStatusChanged(0, ts, sym, status, "restored"))
+        if out:
+            self.md.publish_events(out)

@@ -5,18 +5,16 @@
   private-update channels. A connection exists from its first frame; it is *logged on* after
   ``logon``. A logged-on session silent for 3 heartbeat intervals has expired; one that
   never logs on is forgotten after ``PRELOGON_TIMEOUT_S`` of silence.
-- ``AccountState``: what the gateway keeps per account across its sessions: the client
-  order ids it has forwarded (``ClientOrderIds``, idempotency), the open-order count
-  (``OpenOrders``), the ``cancel_all_after`` deadline, and the union of channels wanted.
+- ``AccountState``: what the gateway keeps per account across its sessions: the
+  ``cancel_all_after`` deadline and the union of channels wanted. Client order ids
+  (idempotency) and open-order limits are the core's (``clearing.core``): journaled, they
+  survive a restart of any role.
 - ``SessionTable``: sessions by routing id, by id and by account.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Iterable, Iterator
-
-from gateway.protocol import TERMINAL_STATUSES
 
 PRELOGON_TIMEOUT_S = 30.0
 LIVENESS_INTERVALS = 3
@@ -53,73 +51,17 @@ class Session:
         return f"Session({self.sid}, account={self.account}, logged_on={self.logged_on})"
 
 
-class ClientOrderIds:
-    """The most recent ``capacity`` client order ids forwarded for one account."""
-
-    __slots__ = ("capacity", "seen")
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-        self.seen: OrderedDict[str, None] = OrderedDict()
-
-    def __contains__(self, clid: object) -> bool:
-        return clid in self.seen
-
-    def add(self, clid: str) -> None:
-        seen = self.seen
-        seen[clid] = None
-        if len(seen) > self.capacity:
-            seen.popitem(last=False)
-
-
-class OpenOrders:
-    """Open orders of one account as the gateway sees them: forwarded new orders awaiting
-    their first report, plus orders reported working (New / partially filled)."""
-
-    __slots__ = ("open", "pending")
+class AccountState:
+    __slots__ = ("cancel_after_s", "channels", "deadline")
 
     def __init__(self) -> None:
-        self.pending: set[str] = set()
-        self.open: set[int] = set()
-
-    def __len__(self) -> int:
-        return len(self.pending) + len(self.open)
-
-    def forwarded(self, clid: str) -> None:
-        self.pending.add(clid)
-
-    def on_report(self, msg: dict) -> None:
-        """Follow one ``exec_report`` of this account."""
-        clid = msg.get("client_order_id")
-        if clid:
-            self.pending.discard(clid)
-        oid = msg.get("order_id")
-        if oid is None:
-            return
-        if msg.get("ord_status") in TERMINAL_STATUSES:
-            self.open.discard(oid)
-        else:
-            self.open.add(oid)
-
-    def clear(self) -> None:
-        self.pending.clear()
-        self.open.clear()
-
-
-class AccountState:
-    __slots__ = ("cancel_after_s", "channels", "clids", "deadline", "orders")
-
-    def __init__(self, clid_capacity: int) -> None:
-        self.clids = ClientOrderIds(clid_capacity)
-        self.orders = OpenOrders()
         self.deadline: float | None = None  # monotonic time the dead man's switch fires
         self.cancel_after_s = 0
         self.channels: frozenset[str] = frozenset()
 
 
 class SessionTable:
-    def __init__(self, clid_capacity: int = 100_000) -> None:
-        self.clid_capacity = clid_capacity
+    def __init__(self) -> None:
         self.by_rid: dict[bytes, Session] = {}
         self.by_sid: dict[int, Session] = {}
         self.by_account: dict[int, list[Session]] = {}
@@ -144,7 +86,7 @@ class SessionTable:
     def account(self, account: int) -> AccountState:
         st = self.accounts.get(account)
         if st is None:
-            st = self.accounts[account] = AccountState(self.clid_capacity)
+            st = self.accounts[account] = AccountState()
         return st
 
     def close(self, sess: Session) -> None:

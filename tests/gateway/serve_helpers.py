@@ -40,11 +40,10 @@ def make_config(tmp_path: Path, **changes: Any) -> ExchangeConfig:
 
 @contextlib.asynccontextmanager
 async def running_exchange(tmp_path: Path, *, restore: bool = True,
-                           drop_events: Callable[[str, int, int], bool] | None = None,
                            config: ExchangeConfig | None = None,
                            **changes: Any) -> AsyncIterator[Exchange]:  # fmt: skip
     cfg = config or make_config(tmp_path, **changes)
-    async with Exchange(cfg, restore=restore, drop_events=drop_events) as ex:
+    async with Exchange(cfg, restore=restore) as ex:
         yield ex
         # every message the exchange sent was valid (check_outbound) and nothing failed
         assert ex.gateway.stats.errors == 0, ex.gateway.stats

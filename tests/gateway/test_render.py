@@ -16,7 +16,7 @@ def test_every_report_of_a_random_flow_renders_valid() -> None:
     p, gw = _pipe()
     kinds = set()
     for batch in _random_flow(3, gw, 120):
-        for account, *_, rep, _direct in p.run(batch).replies:
+        for account, *_, rep, _direct, _matched in p.run(batch).replies:
             msg = render(rep, HOPS)
             encode(msg, check=True)  # raises on any field the schema refuses
             back = decode_push(encode(msg))

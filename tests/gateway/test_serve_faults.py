@@ -1,5 +1,5 @@
-"""``crossbook serve`` embedded under faults: a message lost on the fill stream, and
-malformed frames from a bot (random bytes, wrong types, huge sizes, deep nesting).
+"""``crossbook serve`` embedded under faults: a round lost on the matcher link (either
+way), and malformed frames from a bot (random bytes, wrong types, huge sizes, deep nesting).
 """
 
 from __future__ import annotations
@@ -26,37 +26,52 @@ pytestmark = pytest.mark.timeout(90)
 
 
 class DropOnce:
-    """Fault hook for the matcher's event stream: lose the first live message once armed."""
+    """Fault on the matcher link: lose the first message of ``kind`` once armed."""
 
-    def __init__(self) -> None:
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
         self.armed = False
-        self.dropped: list[tuple[int, int]] = []
+        self.dropped = 0
 
-    def __call__(self, kind: str, first: int, last: int) -> bool:
-        if self.armed and kind == "live":
+    def __call__(self, data: bytes) -> bool:
+        if self.armed and msgpack.unpackb(data, raw=False)[0] == self.kind:
             self.armed = False
-            self.dropped.append((first, last))
+            self.dropped += 1
             return True
         return False
 
 
-async def test_a_fill_message_dropped_by_the_fault_hook_is_recovered(tmp_path: Path) -> None:
-    hook = DropOnce()
+@pytest.mark.parametrize("lose", ["evs", "cmds"])
+async def test_a_lost_round_on_the_matcher_link_is_resent_and_applied_once(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, lose: str) -> None:  # fmt: skip
+    """A lost reply: clearing resends the round and the matcher answers from its cache. A
+    lost request: clearing resends it and the matcher applies it then. Either way every
+    fill is reported once and applied once."""
+    hook = DropOnce(lose)
     ctx = zmq.asyncio.Context()
     try:
-        async with running_exchange(tmp_path, drop_events=hook) as ex:
+        async with running_exchange(tmp_path) as ex:
+            role = ex.matching if lose == "evs" else ex.clearing
+            if lose == "evs":
+                real = role._send
+                monkeypatch.setattr(role, "_send", lambda d: None if hook(d) else real(d))
+            else:
+                real = role._send_matcher
+                monkeypatch.setattr(role, "_send_matcher",
+                                    lambda d: None if hook(d) else real(d))  # fmt: skip
             maker, taker = Bot.for_account(ctx, ex, 1), Bot.for_account(ctx, ex, 2)
             await maker.logon()
             await taker.logon()
             await maker.order("m", "sell", 100, 600_000)
-            hook.armed = True  # the taker's events (New, Fill, levels) will be lost once
+            hook.armed = True  # the taker's round (New, Fill, levels) is lost once
             await taker.order("t", "buy", 40, 600_000)
             await taker.wait_for(lambda m: m.get("exec_type") == "F")
             await maker.wait_for(lambda m: m.get("exec_type") == "F")
             await taker.request({"type": "heartbeat"})  # anything doubled would be here by now
-            assert len(hook.dropped) == 1
-            sender = ex.matching.events.stats
-            assert sender.hook_drops == 1 and sender.replay_events >= 1
+            assert hook.dropped == 1
+            assert ex.clearing.stats.matcher_resends >= 1
+            if lose == "evs":
+                assert ex.matching.stats.resends == 1
             assert [m["exec_type"] for m in taker.reports("t")] == ["0", "F"]
             assert [m["exec_type"] for m in maker.reports("m")] == ["0", "F"]
             eng = ex.clearing.engine

@@ -1,6 +1,6 @@
-"""``crossbook serve`` restarts: clearing restores the latest settlement snapshot, books
-are not persisted (resting orders come back cancelled, their holds released), and trading
-continues with fresh, non-colliding ids.
+"""``crossbook serve`` restarts: the newest snapshot plus the journal give back the whole
+state (positions, resting orders in their queue, holds, trade history, client order ids),
+and trading continues with fresh, non-colliding ids; ``--fresh`` sets everything aside.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from tests.gateway.serve_helpers import Bot, make_config, running_exchange
 pytestmark = pytest.mark.timeout(60)
 
 
-async def test_restart_restores_positions_and_releases_resting_holds(tmp_path: Path) -> None:
+async def test_restart_gives_back_positions_books_history_and_fresh_ids(tmp_path: Path) -> None:
     cfg = make_config(tmp_path)
     ctx = zmq.asyncio.Context()
     try:
@@ -30,9 +30,11 @@ async def test_restart_restores_positions_and_releases_resting_holds(tmp_path: P
             await taker.order("t-buy", "buy", 40, 600_000)
             fill = await taker.wait_for(lambda m: m.get("exec_type") == "F")
             eng = ex.clearing.engine
-            assert eng.accounts[1].held > 0  # the resting orders hold margin
+            held = eng.accounts[1].held
+            assert held > 0  # the resting orders hold margin
             cash = {a: dict(eng.accounts[a].balances) for a in (1, 2)}
             fee_pool = dict(eng.fee_pool)
+            book = ex.matching.engine.books["BTC-PERP"].l3()
             maker.close()
             taker.close()
         snaps = list_snapshots(snapshot_dir(cfg.state_dir))
@@ -40,27 +42,35 @@ async def test_restart_restores_positions_and_releases_resting_holds(tmp_path: P
 
         async with running_exchange(tmp_path, config=cfg) as ex2:
             assert ex2.clearing.restored_from == str(snaps[-1])
-            assert ex2.clearing.stats.orphans_cancelled == 2
             eng = ex2.clearing.engine
             eng.validate()
             assert eng.position(2, "BTC-PERP")[0] == 40 and eng.position(1, "BTC-PERP")[0] == -40
-            assert eng.accounts[1].held == 0 and not eng.orders
+            assert eng.accounts[1].held == held and len(eng.orders) == 2
             assert {a: dict(eng.accounts[a].balances) for a in (1, 2)} == cash
             assert dict(eng.fee_pool) == fee_pool
+            assert ex2.matching.engine.books["BTC-PERP"].l3() == book  # same queue, same order
             maker, taker = Bot.for_account(ctx, ex2, 1), Bot.for_account(ctx, ex2, 2)
             await maker.logon()
             await taker.logon()
-            assert await maker.query("orders") == []
+            resting = await maker.query("orders")
+            assert sorted((o["client_order_id"], o["leaves_qty"]) for o in resting) == [
+                ("m-buy", 10), ("m-sell", 60)]  # fmt: skip
+            trades = await taker.query("trades")
+            assert [(t["trade_id"], t["qty"]) for t in trades] == [(fill["trade_id"], 40)]
             assert [(p["instrument"], p["qty"]) for p in await taker.query("positions")] == [
                 ("BTC-PERP", 40)
             ]
-            # the books are empty and trading goes on; ids continue past the old ones
-            await maker.order("m2", "sell", 5, 600_000)
+            # a client order id used before the restart is still refused
+            dup = await taker.order("t-buy", "buy", 1, 590_000)
+            assert dup["type"] == "reject" and dup["reason_name"] == "DUPLICATE_REQUEST"
+            # the resting sell trades on; ids continue past the old ones
             new = await taker.order("t2", "buy", 5, 600_000)
             assert new["order_id"] > fill["order_id"]
             fill2 = await taker.wait_for(lambda m: m.get("exec_type") == "F")
             assert fill2["trade_id"] > fill["trade_id"]
             assert fill2["exec_id"] > fill["exec_id"]
+            m_fill = await maker.wait_for(lambda m: m.get("exec_type") == "F")
+            assert m_fill["client_order_id"] == "m-sell" and m_fill["cum_qty"] == 45
             assert eng.position(2, "BTC-PERP")[0] == 45
             maker.close()
             taker.close()
@@ -80,9 +90,11 @@ async def test_fresh_ignores_snapshots(tmp_path: Path) -> None:
             bot.close()
         async with running_exchange(tmp_path, config=cfg, restore=False) as ex2:
             assert ex2.clearing.restored_from is None
-            assert ex2.clearing.engine.last_seq == 0
+            assert ex2.clearing.engine.last_seq == 0 and not ex2.clearing.engine.orders
             archived = ex2.clearing.archived
-        assert archived is not None and list_snapshots(archived)
+        names = sorted(p.name.split(".")[0] for p in archived)
+        assert names == ["journal", "snapshots"]
+        assert list_snapshots(next(p for p in archived if p.name.startswith("snapshots")))
         assert len(list_snapshots(snapshot_dir(cfg.state_dir))) == 1  # a new chain
     finally:
         ctx.destroy(linger=0)

@@ -28,7 +28,7 @@ GW_RUN = "gateway-run-1"
 
 def _pipe(**core_options: object) -> tuple[Pipeline, int]:
     p = Pipeline.from_config(make_config(), **core_options)  # type: ignore[arg-type]
-    p.run([GatewayUp(1, GW_RUN)])
+    p.run([GatewayUp(1, GW_RUN, p.core.sessions.next_gw)])
     gw = p.core.gateway_number(GW_RUN)
     assert gw is not None
     return p, gw
@@ -49,12 +49,13 @@ def test_accept_and_fill_are_routed_to_the_requester_and_the_maker() -> None:
     p, gw = _pipe()
     p.run([Logon(2, gw, 1, 1, False), Logon(2, gw, 2, 2, False)])
     res = p.run([_order(gw, 1, 1, 1, 10, 100, "m1", req_id=5)])
-    [(account, g, sid, req_id, gw_in, rep, direct)] = res.replies
-    assert (account, g, sid, req_id, gw_in, direct) == (1, gw, 1, 5, 10, False)
+    [(account, g, sid, req_id, gw_in, rep, direct, matched)] = res.replies
+    assert (account, g, sid, req_id, gw_in, direct, matched) == (1, gw, 1, 5, 10, False, True)
     assert rep[3] == rp.X_NEW and rep[6] == "m1" and rep[12:15] == (10, 0, 10)
     res = p.run([_order(gw, 2, 2, -1, 4, 100, "t1", ts=11, req_id=6)])
     fills = [r for r in res.replies if r[5][3] == rp.X_TRADE]
     assert [(r[0], r[3], r[5][4]) for r in fills] == [(2, 6, rp.S_FILLED), (1, None, rp.S_PARTIAL)]
+    assert fills[1][4] == 11  # the maker's report carries the time of the taker's request
     taker, maker = fills[0][5], fills[1][5]
     assert taker[17][3] == "taker" and maker[17][3] == "maker"
     assert maker[13:16] == (4, 6, 400)  # cum, leaves, cum_notional
@@ -66,9 +67,9 @@ def test_a_reused_client_order_id_is_refused_and_changes_nothing() -> None:
     p.run([_order(gw, 1, 1, 1, 10, 100, "dup")])
     before = p.clearing.state_hash()
     res = p.run([_order(gw, 1, 1, 1, 10, 100, "dup", ts=20, req_id=9)])
-    [(account, _, sid, req_id, _, rep, direct)] = res.replies
+    [(account, _, sid, req_id, _, rep, direct, matched)] = res.replies
     assert rep[0] == rp.REJECT and rep[2] == Reason.DUPLICATE_REQUEST
-    assert (account, sid, req_id, direct) == (1, 1, 9, True)
+    assert (account, sid, req_id, direct, matched) == (1, 1, 9, True, False)
     assert p.clearing.state_hash() == before
     assert len(p.clearing.orders) == 1
 
@@ -92,7 +93,7 @@ def test_cancel_by_client_order_id_and_foreign_orders_look_unknown() -> None:
     for req in (CancelOrderRequest(20, gw, 2, 3, 2, None, oid, None),
                 CancelOrderRequest(20, gw, 2, 3, 2, None, None, "mine"),
                 AmendOrderRequest(20, gw, 2, 3, 2, None, oid, None, 99, None)):  # fmt: skip
-        [(_, _, _, _, _, rep, direct)] = p.run([req]).replies
+        [(_, _, _, _, _, rep, direct, _)] = p.run([req]).replies
         assert rep[0] == rp.CANCEL_REJECT and rep[7] == Reason.UNKNOWN_ORDER and direct
         assert rep[3] == req.client_order_id  # only what the requester sent is echoed
     assert p.clearing.state_hash() == before

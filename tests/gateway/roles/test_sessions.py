@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.roles.sessions import ClientOrderIds, OpenOrders, SessionTable
+from gateway.roles.sessions import SessionTable
 
 
 def test_liveness_is_three_heartbeat_intervals_after_logon() -> None:
@@ -34,29 +34,6 @@ def test_channel_union_counts_logged_on_sessions_only() -> None:
     assert t.channels_of(7) == frozenset({"positions"})
     b.logged_on = True
     assert t.channels_of(7) == frozenset({"positions", "margin"})
-
-
-def test_open_orders_follow_reports() -> None:
-    o = OpenOrders()
-    o.forwarded("a")
-    o.forwarded("b")
-    assert len(o) == 2
-    o.on_report({"client_order_id": "a", "order_id": 1, "ord_status": "0"})
-    o.on_report({"client_order_id": "b", "order_id": None, "ord_status": "8"})
-    assert len(o) == 1
-    o.on_report({"client_order_id": "a", "order_id": 1, "ord_status": "1"})
-    assert len(o) == 1
-    o.on_report({"client_order_id": "a", "order_id": 1, "ord_status": "2"})
-    assert len(o) == 0
-    o.on_report({"client_order_id": "", "order_id": 9, "ord_status": "0"})  # liquidation
-    assert len(o) == 1
-
-
-def test_client_order_ids_forget_the_oldest_beyond_capacity() -> None:
-    ids = ClientOrderIds(2)
-    for c in ("a", "b", "c"):
-        ids.add(c)
-    assert "a" not in ids and "b" in ids and "c" in ids
 
 
 def test_dead_mans_switch_fires_once() -> None:
