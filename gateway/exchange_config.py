@@ -103,6 +103,9 @@ class ExchangeConfig:
     journal_segment_bytes: int = 64 << 20
     journal_retention_snapshots: int = 0
     """Delete journal segments older than the N-th newest verified snapshot (0: keep all)."""
+    source: str = ""
+    """The TOML text this configuration was read from (recorded in the state directory so
+    an offline journal replay runs on the same instruments and accounts)."""
 
     def with_overrides(self, **changes: Any) -> ExchangeConfig:
         return replace(self, **changes)
@@ -155,6 +158,15 @@ def _endpoint(v: object, where: str) -> str:
     if not isinstance(v, str) or "://" not in v or len(v) > 256:
         raise ConfigError(f"{where}: must be a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\"")
     return v
+
+
+def parse_exchange_text(text: str, where: str = "configuration") -> ExchangeConfig:
+    """Parse TOML text into an ``ExchangeConfig`` that remembers its ``source``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{where}: not valid TOML: {exc}") from None
+    return replace(parse_exchange_config(data), source=text)
 
 
 def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
@@ -251,17 +263,44 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
 def load_exchange_config(path: str | os.PathLike[str]) -> ExchangeConfig:
     try:
         with open(path, "rb") as fh:
-            data = tomllib.load(fh)
+            text = fh.read().decode("utf-8")
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
-    return parse_exchange_config(data)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text: {exc}") from None
+    return parse_exchange_text(text, str(path))
 
 
 def default_config() -> ExchangeConfig:
     """The embedded default configuration (``DEFAULT_TOML``)."""
-    return parse_exchange_config(tomllib.loads(DEFAULT_TOML))
+    return parse_exchange_text(DEFAULT_TOML, "the embedded configuration")
+
+
+RECORDED_CONFIG = "config.toml"
+"""The configuration text of the latest run, kept in the state directory."""
+
+
+def record_config(config: ExchangeConfig) -> None:
+    """Write the configuration's text to ``STATE_DIR/config.toml`` (when it has one)."""
+    if not config.source:
+        return
+    path = Path(config.state_dir) / RECORDED_CONFIG
+    try:
+        if path.read_text(encoding="utf-8") == config.source:
+            return
+    except OSError:
+        pass
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(config.source, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def recorded_config(state_dir: str | os.PathLike[str]) -> ExchangeConfig | None:
+    """The configuration a server last ran ``state_dir`` with, if it recorded one."""
+    path = Path(state_dir) / RECORDED_CONFIG
+    if not path.is_file():
+        return None
+    return replace(load_exchange_config(path), state_dir=Path(state_dir))
 
 
 # -- keys ----------------------------------------------------------------------------------

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from clearing.config import ClearingConfig
 from clearing.core import Core
@@ -32,6 +33,7 @@ from clearing.core.state import decode_batch, journal_seq_of, restore, state_has
 from clearing.snapshot import SnapshotError, load_snapshot, verify_snapshot
 from gateway import snapshot_store
 from gateway.journal import JournalCorrupt, read_records, repair_tail
+from gateway.journal.layout import list_segments
 from matching.engine import MatchingEngine
 
 log = logging.getLogger("crossbook.recovery")
@@ -122,16 +124,20 @@ def records_after(state_dir: Path, seq: int, *, repair: bool = True) -> Iterator
 
 
 def recover(exchange: object, *, to_seq: int | None = None, repair: bool = True,
-            progress: Callable[[int], None] | None = None) -> Recovered:  # fmt: skip
-    """Snapshot + journal -> core and matcher (see the module rules)."""
+            on_batch: Callable[[list, Any], None] | None = None,
+            earliest: bool = False) -> Recovered:  # fmt: skip
+    """Snapshot + journal -> core and matcher (see the module rules). ``on_batch(inputs,
+    result)`` sees every replayed batch (offline replay reports use it). ``earliest``
+    starts from as far back as the journal reaches (the configuration when it begins at
+    1, else the oldest snapshot it continues) instead of the newest snapshot."""
     state_dir = Path(exchange.state_dir)  # type: ignore[attr-defined]
-    snap = snapshot_store.latest_snapshot(snapshot_store.snapshot_dir(state_dir))
-    if to_seq is not None:  # the newest snapshot at or before the target
-        while snap is not None:
-            seq = _snapshot_seq(snap)
-            if seq is not None and seq <= to_seq:
-                break
-            snap = snapshot_store.predecessor(snap)
+    start_at = to_seq
+    if earliest:
+        segments = list_segments(journal_dir(state_dir))
+        if segments:
+            back = segments[0].first_seq - 1
+            start_at = back if to_seq is None else min(back, to_seq)
+    snap = None if start_at == 0 else _newest_snapshot(state_dir, start_at)
     if snap is not None:
         core, matcher, snap_seq = load_snapshot_state(exchange, snap)
     else:
@@ -142,14 +148,25 @@ def recover(exchange: object, *, to_seq: int | None = None, repair: bool = True,
     for rec_seq, inputs in records_after(state_dir, snap_seq, repair=repair):
         if to_seq is not None and rec_seq > to_seq:
             break
-        core.run_batch(inputs, matcher)
+        result = core.run_batch(inputs, matcher)
         replayed += 1
-        if progress is not None and replayed % 10_000 == 0:
-            progress(replayed)
+        if on_batch is not None:
+            on_batch(inputs, result)
     if replayed:
         log.info("recovered %d journal records after %s in %.2f s", replayed,
                  snap or "the configuration", time.monotonic() - t0)  # fmt: skip
     return Recovered(core, matcher, snap, snap_seq, replayed)
+
+
+def _newest_snapshot(state_dir: Path, at_most: int | None) -> Path | None:
+    """The newest snapshot reflecting at most journal seq ``at_most`` (None: any)."""
+    snap = snapshot_store.latest_snapshot(snapshot_store.snapshot_dir(state_dir))
+    while snap is not None and at_most is not None:
+        seq = _snapshot_seq(snap)
+        if seq is not None and seq <= at_most:
+            break
+        snap = snapshot_store.predecessor(snap)
+    return snap
 
 
 def _snapshot_seq(path: Path) -> int | None:

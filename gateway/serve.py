@@ -246,7 +246,7 @@ def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
         f"  market data   {eps['market_data']}  snapshots {eps['snapshots']}",
         f"  internal      clearing {eps['clearing']}  matcher {eps['commands']}",
         f"  journal       {cfg.state_dir.resolve() / 'journal'} (durability "
-        f"{cfg.durability}); journal seq {ex.clearing.core.seq}, state hash "
+        f"{cfg.durability}); recovered journal seq {ex.clearing.recovered_seq}, state hash "
         f"{ex.clearing.recovered_hash}",
         f"  instruments   {' '.join(cfg.symbols)}",
         "  account keys  (secret key files a bot connects with)",
@@ -299,8 +299,9 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
             obj: Any = ClearingRole(ctx, cfg, restore=restore)
             coro = obj.run(stop)
             where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
-            extra = (f"restored from {obj.restored_from or 'nothing (fresh start)'}; journal "
-                     f"seq {obj.core.seq} state hash {obj.recovered_hash}")  # fmt: skip
+            restored = obj.restored_from or "nothing (fresh start)"
+            extra = (f"restored from {restored}; recovered journal seq {obj.recovered_seq} "
+                     f"state hash {obj.recovered_hash}")  # fmt: skip
         else:
             keys = prepare_keys(cfg)
             auth = CurveAuthenticator(ctx, AccountDirectory(keys.accounts))

@@ -5,6 +5,7 @@
     crossbook replay --format lobster MESSAGE_FILE --book-file ORDERBOOK_FILE
                      [--report FILE] [--top-out FILE] [--strict]
     crossbook replay --format csv FILE [--report FILE] [--strict]
+    crossbook replay --format journal STATE_DIR [--report FILE]
 
 The report is JSON, written to ``--report FILE`` or else printed on stdout; a one-line
 summary goes to stderr. Bad rows are reported on stderr with file and line number and
@@ -30,14 +31,15 @@ import sys
 from pathlib import Path
 from typing import Any
 
-FORMATS = ("lobster", "csv")
+FORMATS = ("lobster", "csv", "journal")
 MAX_PRINTED_BAD_ROWS = 20
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", type=Path, metavar="FILE",
-        help="the order flow: a LOBSTER message file, or a crossbook order-flow CSV",
+        help="the order flow: a LOBSTER message file, a crossbook order-flow CSV, or a "
+             "state directory whose journal to re-run (--format journal)",
     )  # fmt: skip
     common = parser.add_argument_group("replay")
     common.add_argument("--format", required=True, choices=FORMATS, help="format of FILE")
@@ -131,6 +133,10 @@ def _check_args(args: argparse.Namespace) -> None:
         for flag, value in (("--book-file", args.book_file), ("--top-out", args.top_out)):
             if value is not None:
                 raise CliError(f"{flag} only applies to --format lobster")
+    if args.format == "journal":
+        if not args.file.is_dir():
+            raise CliError(f"no such state directory: {args.file}")
+        return
     inputs = [args.file] + ([args.book_file] if args.book_file is not None else [])
     for path in inputs:
         if not path.is_file():
@@ -227,6 +233,28 @@ def _run_csv(args: argparse.Namespace, show: bool) -> tuple[dict[str, Any], bool
     return out, stopped, summary
 
 
+def _run_journal(args: argparse.Namespace) -> tuple[dict[str, Any], bool, str]:
+    """A state directory's journal through the exchange core, offline: the same replay
+    as ``crossbook journal replay`` (``gateway.journal.replay``), with the usual report."""
+    from clearing.config import ConfigError
+    from gateway.cli import CliError
+    from gateway.journal.replay import config_for, replay, state_dir_of
+    from gateway.recovery import RecoveryError
+
+    try:
+        out = replay(config_for(state_dir_of(args.file)), earliest=True)
+    except (ConfigError, RecoveryError) as exc:
+        raise CliError(str(exc)) from None
+    out["file"] = str(args.file)
+    summary = (
+        f"journal seq {out['journal_seq']} state hash {out['state_hash']}; "
+        f"{out['records']} records; {out['orders']} orders, {out['cancels']} cancels, "
+        f"{out['amends']} amends; {out['trades']} trades ({out['traded_qty']} lots); "
+        f"{sum(out['rejects'].values())} rejects"
+    )
+    return out, False, summary
+
+
 def _emit(report: dict[str, Any], args: argparse.Namespace) -> None:
     from gateway.cli import CliError
 
@@ -252,6 +280,8 @@ def run(args: argparse.Namespace) -> int:
     show = wanted()
     if args.format == "lobster":
         report, stopped, summary = _run_lobster(args, show)
+    elif args.format == "journal":
+        report, stopped, summary = _run_journal(args)
     elif args.clearing is not None:
         from clients.replay.clearing_replay import run_clearing
 

@@ -1,4 +1,9 @@
-"""``crossbook journal verify DIR [--json]``: check a journal without changing it.
+"""``crossbook journal verify DIR [--json]`` and ``crossbook journal replay DIR [--to SEQ]
+[--report F] [--config FILE]``.
+
+``replay`` re-runs a state directory offline (``gateway.journal.replay``) and prints
+``journal seq N state hash H`` (the hash the server logged for that sequence); ``--report``
+writes the JSON report. Exit 1 with one line when the directory cannot be replayed.
 
 DIR is a state directory (``journal/`` and ``snapshots/`` in it: the snapshot links are
 checked too) or a journal directory. Exit 0 with a short summary (segments, records,
@@ -13,6 +18,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 
@@ -27,9 +33,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     verify.add_argument("dir", metavar="DIR", help="state directory or journal directory")
     verify.add_argument("--json", action="store_true", help="print the figures as JSON")
+    rep = sub.add_parser(
+        "replay",
+        help="re-run a state directory offline and print the state hash",
+        description="Load the newest snapshot at or before SEQ and replay the journal after "
+        "it through the exchange core; print the journal seq and the state hash.",
+    )
+    rep.add_argument("dir", metavar="DIR", help="state directory (or its journal/)")
+    rep.add_argument("--to", type=int, metavar="SEQ", help="stop after this record")
+    rep.add_argument("--report", type=Path, metavar="F", help="write the JSON report here")
+    rep.add_argument("--config", type=Path, metavar="FILE",
+                     help="exchange TOML (default: the one recorded in DIR)")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.journal_action == "replay":
+        return _replay(args)
+    return _verify(args)
+
+
+def _replay(args: argparse.Namespace) -> int:
+    from clearing.config import ConfigError
+    from gateway.cli import CliError
+    from gateway.journal.replay import config_for, replay, state_dir_of
+    from gateway.recovery import RecoveryError
+
+    state_dir = state_dir_of(args.dir)
+    if not state_dir.is_dir():
+        raise CliError(f"no such directory: {args.dir}")
+    if args.to is not None and args.to < 0:
+        raise CliError("--to must be 0 or more")
+    try:
+        report = replay(config_for(state_dir, args.config), args.to)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+    except RecoveryError as exc:
+        print(f"crossbook journal: {exc}", file=sys.stderr)
+        return 1
+    if args.report is not None:
+        try:
+            args.report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        except OSError as exc:
+            raise CliError(f"cannot write {args.report}: {exc.strerror or exc}") from None
+    print(f"journal seq {report['journal_seq']} state hash {report['state_hash']}")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
     from gateway.cli import CliError
     from gateway.journal.layout import JournalError
     from gateway.journal.verify import NotAJournal, verify_path

@@ -11,14 +11,21 @@ from pathlib import Path
 
 
 def snapshot_journal_seqs(state_dir: Path) -> list[int]:
-    """The journal seq recorded in each snapshot under ``state_dir/snapshots/``, any order.
+    """The journal seq each snapshot under ``state_dir/snapshots/`` reflects, oldest first.
 
-    TODO(lead): snapshots do not record a journal seq yet (issue 8, "Snapshots now hold the
-    whole state, books included, at a journal sequence number"). When they do, read each
-    snapshot file under ``state_dir / "snapshots"`` and return the seq it reflects (only
-    snapshots whose hash chain verifies, if that is the recovery rule). Until then this
-    reads nothing and returns ``[]``, so ``crossbook journal verify`` checks no snapshot
-    link on a state directory other than "the journal starts at seq 1".
+    A snapshot that cannot be read, or one written before snapshots carried the whole
+    state (no journal seq), is left out: judging it is ``crossbook snapshot verify``'s job.
     """
-    del state_dir
-    return []
+    from clearing.core.state import journal_seq_of
+    from clearing.snapshot import SnapshotError, load_snapshot
+    from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
+
+    seqs = []
+    for path in list_snapshots(snapshot_dir(state_dir)):
+        try:
+            seq = journal_seq_of(load_snapshot(read_snapshot_bytes(path)).state)
+        except (OSError, SnapshotError):
+            continue
+        if seq is not None:
+            seqs.append(seq)
+    return seqs

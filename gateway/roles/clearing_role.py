@@ -68,7 +68,7 @@ from clearing.core.inputs import (
 )
 from clearing.core.state import encode_batch, export_state, state_hash
 from gateway import recovery, snapshot_store
-from gateway.exchange_config import ExchangeConfig
+from gateway.exchange_config import ExchangeConfig, record_config
 from gateway.journal import JournalWriter, prune
 from gateway.render import finished_record, order_record, trade_record
 from gateway.reports import reject_message
@@ -149,6 +149,7 @@ class ClearingRole:
         self.stats = ClearingStats()
         self.state_dir = Path(config.state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
+        record_config(config)
         self.archived: list[Path] = []
         if not restore:
             self.archived = recovery.archive(self.state_dir, clock.time_ns())
@@ -158,6 +159,7 @@ class ClearingRole:
         self.core = rec.core
         self.restored_from = str(rec.snapshot) if rec.snapshot else None
         self.recovered_hash = rec.state_hash()
+        self.recovered_seq = self.core.seq
         log.warning("recovered journal seq %d state hash %s (snapshot %s, %d records replayed)",
                     self.core.seq, self.recovered_hash, self.restored_from or "none",
                     rec.replayed)  # fmt: skip

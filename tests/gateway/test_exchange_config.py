@@ -48,7 +48,7 @@ def test_the_documented_example_parses_and_every_exchange_key_is_documented() ->
     ex = tomllib.loads(EXAMPLE.read_text())["exchange"]
     doc = DOC.read_text()
     top = set(ExchangeConfig.__dataclass_fields__) - {"clearing", "account_keys", "endpoints",
-                                                      "limits", "index_feed"}  # fmt: skip
+                                                      "limits", "index_feed", "source"}  # fmt: skip
     assert top <= set(ex), "the example must show every [exchange] key"
     for key in (*top, *Limits.__dataclass_fields__, *IndexFeed.__dataclass_fields__):
         assert f"`{key}`" in doc, f"docs/serve.md does not document {key}"
