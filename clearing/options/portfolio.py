@@ -66,8 +66,12 @@ class Tables:
     hil: list = None  # type: ignore[assignment]
     ml: list = None  # type: ignore[assignment]
     ul: list = None  # type: ignore[assignment]
+    llp: list = None  # type: ignore[assignment]
+    lsp: list = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        self.llp = np.maximum(self.loss_long, 0).tolist()
+        self.lsp = np.maximum(self.loss_short, 0).tolist()
         self.ll = self.loss_long.tolist()
         self.ls = self.loss_short.tolist()
         self.dl = self.delta_lot.tolist()
@@ -105,10 +109,23 @@ class PortfolioCache:
         self.p = params
         self.S = params.n
         self.w = params.weights
+        full = [i for i, w in enumerate(self.w) if w == PPM]
+        # weight-1 scenarios as one slice when they are contiguous (the default grid)
+        self._full: slice | list | None = None
+        if full:
+            contiguous = full == list(range(full[0], full[-1] + 1))
+            self._full = slice(full[0], full[-1] + 1) if contiguous else None
+        self._full_idx = full
+        self._tails = [(i, w) for i, w in enumerate(self.w) if w != PPM]
+        if full and self._full is None:  # scattered weight-1 rows: treat them as tails
+            self._tails = [(i, w) for i, w in enumerate(self.w)]
         self.columns = list(columns)
         self.U = n_under
         self.cap = 0
         self.tables: Tables | None = None
+        self._py: dict[int, list] = {}
+        self._gen = 0
+        self._ord_rows = np.zeros(0, dtype=np.int64)
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -148,58 +165,68 @@ class PortfolioCache:
         zero figures); None means every slot.
         """
         self.tables = tables
+        self._gen += 1
         self.ensure(n_slots)
         S, U = self.S, self.U
         n_cols = len(self.columns)
-        sl, sz, cols = [], [], []
-        for j, L in enumerate(self.columns):
-            n = L.n
-            if n:
-                sl.append(_view(L.slot, n))
-                sz.append(_view(L.size, n))
-                cols.append(np.full(n, j, dtype=np.int64))
-        loss = self.pos_loss[:n_slots]
-        delta = self.pos_delta[:n_slots]
-        oloss = self.ord_loss[:n_slots]
-        odabs = self.ord_dabs[:n_slots]
-        oscal = self.ord_scalar[:n_slots]
-        loss[:] = 0
-        delta[:] = 0
-        oloss[:] = 0
-        odabs[:] = 0
-        oscal[:] = 0
-        if sl:
-            slots = np.concatenate(sl)
-            size = np.concatenate(sz)
-            col = np.concatenate(cols)
+        # [Q+ | Q-] in CSC form straight from the ledgers: column j holds the long lots,
+        # column n_cols + j the short lots of instrument j. The ledgers come grouped by
+        # instrument, so splitting longs from shorts keeps every column contiguous.
+        views = [(_view(L.slot, L.n), _view(L.size, L.n)) for L in self.columns]
+        lens = np.array([len(a) for a, _ in views], dtype=np.int64)
+        if lens.sum():
+            slot = np.concatenate([a for a, _ in views])
+            size = np.concatenate([b for _, b in views])
             if members is not None:
-                keep = members[slots] & (size != 0)
-            else:
-                keep = size != 0
-            slots, size, col = slots[keep], size[keep], col[keep]
-            # stacked [Q⁺ | Q⁻] (slots x 2·columns) times [loss_long; loss_short] blocks
-            short = size < 0
-            scol = np.where(short, col + n_cols, col)
-            order = np.argsort(scol, kind="stable")
-            indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
-            np.cumsum(np.bincount(scol, minlength=2 * n_cols), out=indptr[1:])
-            q = sparse.csc_matrix((np.abs(size)[order], slots[order], indptr),
-                                  shape=(n_slots, 2 * n_cols))  # fmt: skip
-            block = np.zeros((2 * n_cols, U * S), dtype=np.int64)
-            for j in range(n_cols):
-                u = int(tables.under[j])
-                block[j, u * S:(u + 1) * S] = tables.loss_long[j]
-                block[n_cols + j, u * S:(u + 1) * S] = tables.loss_short[j]
-            loss[:] = q @ block
-            dblock = np.zeros((2 * n_cols, U), dtype=np.int64)
-            dblock[np.arange(n_cols), tables.under] = tables.delta_lot
-            dblock[n_cols + np.arange(n_cols), tables.under] = -tables.delta_lot
-            delta[:] = q @ dblock
-        self._orders_all(tables, n_slots, members)
-        self._figures_all(n_slots)
+                size = np.where(members[slot], size, 0)
+            starts = np.zeros(n_cols, dtype=np.int64)
+            np.cumsum(lens[:-1], out=starts[1:])
+            nonempty = lens > 0
+            pos, neg = size > 0, size < 0
+            counts = np.zeros(2 * n_cols, dtype=np.int64)
+            counts[:n_cols][nonempty] = np.add.reduceat(pos, starts[nonempty])
+            counts[n_cols:][nonempty] = np.add.reduceat(neg, starts[nonempty])
+            pick = np.concatenate((np.flatnonzero(pos), np.flatnonzero(neg)))
+            rows = slot[pick]
+            lots = np.abs(size[pick])
+        else:
+            rows = lots = np.zeros(0, dtype=np.int64)
+            counts = np.zeros(2 * n_cols, dtype=np.int64)
+        indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
+        np.cumsum(counts, out=indptr[1:])
+        block = np.zeros((2 * n_cols, U * S), dtype=np.int64)
+        dblock = np.zeros((2 * n_cols, U), dtype=np.int64)
+        for j in range(n_cols):
+            u = int(tables.under[j])
+            block[j, u * S:(u + 1) * S] = tables.loss_long[j]
+            block[n_cols + j, u * S:(u + 1) * S] = tables.loss_short[j]
+            dblock[j, u] = tables.delta_lot[j]
+            dblock[n_cols + j, u] = -tables.delta_lot[j]
+        # float64 is exact while every partial sum stays below 2^53, and its sparse
+        # product is about twice as fast as int64's; the bound uses each column's largest
+        # holding (cheap), then the exact per-account lot sums, else int64 throughout
+        biggest = float(max(np.abs(block).max(initial=0), np.abs(dblock).max(initial=0)))
+        bound = sum(float(np.abs(b).max(initial=0)) for _, b in views) * biggest
+        exact = bound < _FLOAT_EXACT
+        if not exact and rows.size:
+            per_row = np.bincount(rows, weights=lots, minlength=n_slots)
+            exact = float(per_row.max(initial=0)) * biggest < _FLOAT_EXACT
+        dtype = np.float64 if exact else np.int64
+        q = sparse.csc_matrix((lots.astype(dtype), rows, indptr), shape=(n_slots, 2 * n_cols))
+        self.pos_loss[:n_slots] = q @ block.astype(dtype)
+        self.pos_delta[:n_slots] = q @ dblock.astype(dtype)
+        stale = self._ord_rows  # only rows that held order vectors need clearing
+        self.ord_loss[stale] = 0
+        self.ord_dabs[stale] = 0
+        self.ord_scalar[stale] = 0
+        touched = self._orders_all(tables, n_slots, members)
+        self._ord_rows = touched
+        self._figures_all(n_slots, touched)
 
-    def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> None:
+    def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> np.ndarray:
+        """Order vectors of every account with resting orders; return those slots."""
         S = self.S
+        touched: list[np.ndarray] = []
         for j, L in enumerate(self.columns):
             n = L.n
             if not n:
@@ -211,6 +238,7 @@ class PortfolioCache:
             if not rows.size:
                 continue
             slots = _view(L.slot, n)[rows]
+            touched.append(slots)
             b, s = bq[rows], sq[rows]
             u = int(t.under[j])
             vec = np.maximum(b[:, None] * t.loss_long[j], s[:, None] * t.loss_short[j])
@@ -220,21 +248,29 @@ class PortfolioCache:
             ob = np.maximum(_view(L.bv, n)[rows] * m - b * int(t.lo[j]), 0) + _view(L.bf, n)[rows]
             os_ = np.maximum(s * int(t.hi[j]) - _view(L.sv, n)[rows] * m, 0) + _view(L.sf, n)[rows]
             self.ord_scalar[slots] += np.maximum(np.where(b > 0, ob, 0), np.where(s > 0, os_, 0))
+        if not touched:
+            return np.zeros(0, dtype=np.int64)
+        return np.unique(np.concatenate(touched))
 
-    def _figures_all(self, n: int) -> None:
+    def _figures_all(self, n: int, rows: np.ndarray) -> None:
         p, S, U = self.p, self.S, self.U
         loss = self.pos_loss[:n].reshape(n * U, S)
-        scan, _ = weighted_max_vector(loss, self.w)
+        scan = weighted_max_vector(loss, self.w, self._full)
         md = _ceil_ppm(np.abs(self.pos_delta[:n]).reshape(n * U), p.min_delta_ppm)
         base = np.maximum(scan, md).reshape(n, U).sum(axis=1)
         prov = self.prov[:n]
         self.im[:n] = base + prov
         self.mm[:n] = _ceil_ppm(base, p.mm_ratio_ppm) + prov
-        tot = (self.pos_loss[:n] + self.ord_loss[:n]).reshape(n * U, S)
-        scan2, _ = weighted_max_vector(tot, self.w)
-        dab = (np.abs(self.pos_delta[:n]) + self.ord_dabs[:n]).reshape(n * U)
-        base2 = np.maximum(scan2, _ceil_ppm(dab, p.min_delta_ppm)).reshape(n, U).sum(axis=1)
-        self.req[:n] = np.maximum(self.im[:n], base2 + prov + self.ord_scalar[:n])
+        self.req[:n] = self.im[:n]
+        # accounts with resting orders: the requirement with the worst sides
+        if not rows.size:
+            return
+        k = rows.size
+        tot = (self.pos_loss[rows] + self.ord_loss[rows]).reshape(k * U, S)
+        scan2 = weighted_max_vector(tot, self.w, self._full)
+        dab = (np.abs(self.pos_delta[rows]) + self.ord_dabs[rows]).reshape(k * U)
+        base2 = np.maximum(scan2, _ceil_ppm(dab, p.min_delta_ppm)).reshape(k, U).sum(axis=1)
+        self.req[rows] = np.maximum(self.im[rows], base2 + prov[rows] + self.ord_scalar[rows])
 
     # -- one account, exact Python ints -----------------------------------------------
     def refresh_account(self, slot: int) -> Figures:
@@ -273,11 +309,15 @@ class PortfolioCache:
                                        t.lol[j], t.hil[j])  # fmt: skip
         self.pos_loss[slot] = loss
         self.pos_delta[slot] = delta
+        if oscal or any(odabs) or any(oloss):
+            self._ord_rows = np.union1d(self._ord_rows, [slot])
         self.ord_loss[slot] = oloss
         self.ord_dabs[slot] = odabs
         self.ord_scalar[slot] = oscal
-        f = self._figures_one(loss, delta, oloss, odabs, oscal, int(self.prov[slot]))
+        prov = int(self.prov[slot])
+        f = self._figures_one(loss, delta, oloss, odabs, oscal, prov)
         self.im[slot], self.mm[slot], self.req[slot] = f.im, f.mm, f.req
+        self._py[slot] = [self._gen, loss, oloss, delta, odabs, oscal, prov, f.im]
         return f
 
     def figures(self, slot: int) -> Figures:
@@ -321,53 +361,123 @@ class PortfolioCache:
         aggregates there (the order not yet included). ``REQ'`` is the requirement with
         the order resting (its side in the worst-side rule); ``IMR_fill``/``MMR_fill``
         the requirements if it filled completely at its limit, and ``open_loss`` what
-        that fill would cost at the mark.
+        that fill would cost at the mark. The engine asks for the fill figures only when
+        the resting check fails (``check_resting`` then ``check_fill``).
+        """
+        req, open_loss = self.check_resting(slot, col, side, qty, price, fee, bq, bv, bf, sq,
+                                            sv, sf)  # fmt: skip
+        imr, mmr = self.check_fill(slot, col, side, qty, size)
+        return req, imr, mmr, open_loss
+
+    def _row(self, slot: int) -> list:
+        """The account's cache as Python ints (rebuilt once per update, then reused)."""
+        row = self._py.get(slot)
+        if row is None or row[0] != self._gen:
+            row = [self._gen, self.pos_loss[slot].tolist(), self.ord_loss[slot].tolist(),
+                   self.pos_delta[slot].tolist(), self.ord_dabs[slot].tolist(),
+                   int(self.ord_scalar[slot]), int(self.prov[slot]), int(self.im[slot])]
+            self._py[slot] = row
+        return row
+
+    def check_resting(self, slot: int, col: int, side: int, qty: int, price: int, fee: int,
+                      bq: int, bv: int, bf: int, sq: int, sv: int, sf: int) -> tuple[int, int]:
+        """``(REQ', open_loss)``: the requirement with the order resting in its side."""
+        t = self.tables
+        assert t is not None
+        S = self.S
+        u = t.ul[col]
+        b0 = u * S
+        m, lo, hi = t.ml[col], t.lol[col], t.hil[col]
+        _, pos, ords, delta, dabs_l, oscal, prov, im_now = self._row(slot)
+        if side > 0:
+            nb, ns = bq + qty, sq
+            open_loss = qty * price * m - qty * lo
+            new_sc = _order_scalar(nb, bv + qty * price, bf + fee, sq, sv, sf, m, lo, hi)
+        else:
+            nb, ns = bq, sq + qty
+            open_loss = qty * hi - qty * price * m
+            new_sc = _order_scalar(bq, bv, bf, ns, sv + qty * price, sf + fee, m, lo, hi)
+        if bq or sq:
+            old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi)
+            tot = [p_ + o + max(nb * a, ns * b) - max(bq * a, sq * b) for p_, o, a, b in
+                   zip(pos[b0:b0 + S], ords[b0:b0 + S], t.ll[col], t.ls[col])]  # fmt: skip
+        else:
+            old_sc = 0
+            clipped = t.llp[col] if side > 0 else t.lsp[col]
+            if oscal or any(dabs_l):
+                tot = [p_ + o + qty * a for p_, o, a in
+                       zip(pos[b0:b0 + S], ords[b0:b0 + S], clipped)]  # fmt: skip
+            else:  # no resting orders at all: the order's own (clipped) vector only
+                tot = [p_ + qty * a for p_, a in zip(pos[b0:b0 + S], clipped)]
+        dl = t.dl[col]
+        d = delta[u]
+        grow = (nb if nb > ns else ns) - (bq if bq > sq else sq)
+        d = (d if d >= 0 else -d) + dabs_l[u] + grow * (dl if dl >= 0 else -dl)
+        scan = self._scan(tot)
+        md = -((-d * self.p.min_delta_ppm) // PPM)
+        base2 = scan if scan > md else md
+        if self.U > 1:
+            base2 += self._other_bases(slot, u)[1]
+        req = base2 + prov + oscal + new_sc - old_sc
+        return (req if req > im_now else im_now), (open_loss if open_loss > 0 else 0)
+
+    def check_fill(self, slot: int, col: int, side: int, qty: int, size: int) -> tuple[int, int]:
+        """``(IMR, MMR)`` of the positions after the order filled completely at its limit.
+
+        The column's position moves from ``size`` to ``size + side·qty``, each held lot
+        rounded by its side; resting orders are not counted.
         """
         t = self.tables
         assert t is not None
         S = self.S
         u = t.ul[col]
-        base = u * S
-        ll, ls, dl = t.ll[col], t.ls[col], t.dl[col]
-        m = t.ml[col]
-        loss = self.pos_loss[slot].tolist()
-        oloss = self.ord_loss[slot].tolist()
-        odabs = self.ord_dabs[slot].tolist()
-        delta = self.pos_delta[slot].tolist()
-        oscal = int(self.ord_scalar[slot])
-        prov = int(self.prov[slot])
-        lo, hi = t.lol[col], t.hil[col]
-        old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi) if bq or sq else 0
-        if side > 0:
-            nb, nbv, nbf, ns, nsv, nsf = bq + qty, bv + qty * price, bf + fee, sq, sv, sf
-            open_loss = qty * price * m - qty * lo
-        else:
-            nb, nbv, nbf, ns, nsv, nsf = bq, bv, bf, sq + qty, sv + qty * price, sf + fee
-            open_loss = qty * hi - qty * price * m
-        adl = abs(dl)
-        ob = bq if bq > sq else sq
-        nbig = nb if nb > ns else ns
-        odabs[u] += (nbig - ob) * adl
-        oscal += _order_scalar(nb, nbv, nbf, ns, nsv, nsf, m, lo, hi) - old_sc
-        for k in range(S):
-            x, y = bq * ll[k], sq * ls[k]
-            old = x if x > y else y
-            x, y = nb * ll[k], ns * ls[k]
-            oloss[base + k] += (x if x > y else y) - old
-        f = self._figures_one(loss, delta, oloss, odabs, oscal, prov)
-        # the order filled completely at its limit (no resting orders counted): the
-        # column's position moves from size to size2, each held lot rounded by its side
+        b0 = u * S
+        _, pos, _, delta, _, _, prov, _ = self._row(slot)
         size2 = size + side * qty
-        old_t = ll if size > 0 else ls
-        new_t = ll if size2 > 0 else ls
-        a, a2 = abs(size), abs(size2)
-        for k in range(S):
-            loss[base + k] += a2 * new_t[k] - a * old_t[k]
-        delta[u] += side * qty * dl
-        b2, _, _, _, _ = self._base(loss, delta, None)
-        imr = b2 + prov
-        mmr = -((-b2 * self.p.mm_ratio_ppm) // PPM) + prov
-        return f.req, imr, mmr, open_loss if open_loss > 0 else 0
+        a1, a2 = (size if size >= 0 else -size), (size2 if size2 >= 0 else -size2)
+        t1 = t.ll[col] if size > 0 else t.ls[col]
+        t2 = t.ll[col] if size2 > 0 else t.ls[col]
+        if t1 is t2:
+            da = a2 - a1
+            fill = [p_ + da * x for p_, x in zip(pos[b0:b0 + S], t1)]
+        else:
+            fill = [p_ + a2 * y - a1 * x for p_, x, y in zip(pos[b0:b0 + S], t1, t2)]
+        scan = self._scan(fill)
+        d = delta[u] + side * qty * t.dl[col]
+        if d < 0:
+            d = -d
+        md = -((-d * self.p.min_delta_ppm) // PPM)
+        b2 = scan if scan > md else md
+        if self.U > 1:
+            b2 += self._other_bases(slot, u)[0]
+        return b2 + prov, -((-b2 * self.p.mm_ratio_ppm) // PPM) + prov
+
+    def _scan(self, loss: list[int]) -> int:
+        """``max(0, max_s ceil(w_s·loss_s))`` of one underlying's vector (fast path)."""
+        best = max(loss[self._full]) if self._full is not None else 0
+        for i, w in self._tails:
+            x = loss[i]
+            v = -((-x * w) // PPM)
+            if v > best:
+                best = v
+        return best if best > 0 else 0
+
+    def _other_bases(self, slot: int, u: int) -> tuple[int, int]:
+        """The bases (without, with orders) of the account's other underlyings."""
+        S, md_ppm = self.S, self.p.min_delta_ppm
+        _, loss, ords, delta, dabs, _, _, _ = self._row(slot)
+        a = b = 0
+        for v in range(self.U):
+            if v == u:
+                continue
+            sc = self._scan(loss[v * S:(v + 1) * S])
+            md = -((-abs(delta[v]) * md_ppm) // PPM)
+            a += sc if sc > md else md
+            sc = self._scan([x + y for x, y in zip(loss[v * S:(v + 1) * S],
+                                                    ords[v * S:(v + 1) * S])])  # fmt: skip
+            md = -((-(abs(delta[v]) + dabs[v]) * md_ppm) // PPM)
+            b += sc if sc > md else md
+        return a, b
 
 
 def _order_scalar(b: int, bv: int, bf: int, s: int, sv: int, sf: int, m: int, lo: int,
@@ -382,6 +492,9 @@ def _order_scalar(b: int, bv: int, bf: int, s: int, sv: int, sf: int, m: int, lo
         x = s * hi - sv * m
         os_ = (x if x > 0 else 0) + sf
     return ob if ob > os_ else os_
+
+
+_FLOAT_EXACT = float(1 << 53)
 
 
 def _ceil_ppm(x: np.ndarray, ppm: int) -> np.ndarray:

@@ -145,11 +145,34 @@ def weighted_max(loss: list[int], weights: tuple[int, ...]) -> tuple[int, int]:
     return best, at
 
 
-def weighted_max_vector(loss: np.ndarray, weights: tuple[int, ...]) -> tuple[np.ndarray, ...]:
-    """``weighted_max`` over rows of an int64 ``(n, scenarios)`` array, exact (no overflow)."""
+def weighted_max_vector(loss: np.ndarray, weights: tuple[int, ...],
+                        full: slice | None = None) -> np.ndarray:
+    """``weighted_max``'s value over the rows of an int64 ``(n, scenarios)`` array, exact.
+
+    Weight-1 scenarios are taken as they are (``full``: their slice, when contiguous);
+    the others are scaled in one pass when no product can overflow int64, else split at
+    1e6 (``q·w + ceil(r·w/1e6)``).
+    """
     w = np.asarray(weights, dtype=np.int64)
-    q, r = np.divmod(loss, PPM)
-    weighted = q * w + (r * w + (PPM - 1)) // PPM
-    at = np.argmax(weighted, axis=1)
-    best = np.take_along_axis(weighted, at[:, None], axis=1)[:, 0]
-    return np.maximum(best, 0), np.where(best > 0, at, -1)
+    if full is not None:
+        best = loss[:, full].max(axis=1)
+        keep = np.ones(len(w), dtype=bool)
+        keep[full] = False
+        tail_idx = np.flatnonzero(keep)
+    else:
+        best = np.zeros(len(loss), dtype=np.int64)
+        tail_idx = np.arange(len(w))
+    if tail_idx.size:
+        contiguous = tail_idx[-1] - tail_idx[0] + 1 == tail_idx.size
+        tail = loss[:, tail_idx[0]:tail_idx[-1] + 1] if contiguous else loss[:, tail_idx]
+        wt = w[tail_idx]
+        if max(float(tail.max(initial=0)), -float(tail.min(initial=0))) * PPM < _INT_SAFE:
+            scaled = (tail * wt + (PPM - 1)) // PPM
+        else:
+            q, r = np.divmod(tail, PPM)
+            scaled = q * wt + (r * wt + (PPM - 1)) // PPM
+        np.maximum(best, scaled.max(axis=1), out=best)
+    return np.maximum(best, 0, out=best)
+
+
+_INT_SAFE = float(1 << 62)
