@@ -14,9 +14,11 @@ Admission (risk.md §9.2, the issue's rule), for an order of ``qty`` at limit ``
    the worst rate, rounded up) and recompute that side's charge; the instrument's
    requirement becomes ``max(im, cb', cs')`` and the account's ``REQ' = REQ - req + req'``.
    Accept if ``E >= REQ'``. Otherwise, if the account is already below its requirement
-   (``E < REQ``), accept an order that does not raise MM and does not lower E/MM when
-   it fills completely at its limit (open loss and fee included). Else reject
-   ``INSUFFICIENT_MARGIN`` with ``required = REQ'`` and ``available = E``.
+   (``E < REQ``), consider the order filled completely at its limit (open loss and fee
+   included: ``E' = E - max(0, open loss) - fee``) and accept it if that leaves the
+   account at or above initial margin (``E' >= IM'``, the positions' IM after the fill),
+   or else if it does not raise MM and does not lower E/MM (the risk-reducing rule).
+   Else reject ``INSUFFICIENT_MARGIN`` with ``required = REQ'`` and ``available = E``.
 
 On acceptance the hold ``max(0, req' - req)`` is reserved, an order id is assigned and
 a ``matching.NewOrder`` goes out with an ``OrderAdmitted`` event.
@@ -151,11 +153,12 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
     if E < REQ2:
         ok = False
         if E < REQ:
-            mm_new = inst.mm_tiers(abs(s + side * qty) * mark * m)
-            MM = A.mm[slot]
+            after = abs(s + side * qty) * mark * m
             loss = (price - mark) * side * qty * m
             E2 = E - (loss if loss > 0 else 0) - fee_res
-            ok = risk_reducing(E, MM, E2, MM - mm + mm_new)
+            im_after = A.im[slot] - im + tiers(after)
+            ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
+                                                 A.mm[slot] - mm + inst.mm_tiers(after))
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     # -- accepted: from here on the state changes
@@ -267,10 +270,11 @@ def amend_request(eng: ClearingEngine, cmd: AmendRequest, out: list, ts: int) ->
     REQ2 = A.req[slot]
     ok = E >= REQ2
     if not ok and E < REQ:
-        mm_new = inst.mm_tiers(abs(s + side * leaves) * mark * inst.mult)
+        after = abs(s + side * leaves) * mark * inst.mult
         loss = (price - mark) * side * leaves * inst.mult
         E2 = E - (loss if loss > 0 else 0) - order.fee_res
-        ok = risk_reducing(E, MM, E2, MM - L.mm[r] + mm_new)
+        im_after = A.im[slot] - L.im[r] + inst.im_tiers(after)
+        ok = im_after <= E2 or risk_reducing(E, MM, E2, MM - L.mm[r] + inst.mm_tiers(after))
     if not ok:
         change_leaves(eng, inst, order, prev[2], RELEASED, prev[0], move_hold=False)
         return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
