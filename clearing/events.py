@@ -217,6 +217,8 @@ class LiquidationEnded(NamedTuple):
 
 
 class FundingApplied(NamedTuple):
+    """A funding payment; ``rate_ppm``/``rate_ppb`` are the exact rate truncated (display)."""
+
     ts: int
     instrument: str
     rate_ppm: int
@@ -224,6 +226,7 @@ class FundingApplied(NamedTuple):
     cumulative_index: int
     accounts: int
     residue: int
+    rate_ppb: int = 0
 
 
 class FutureSettled(NamedTuple):

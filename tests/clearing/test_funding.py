@@ -51,3 +51,63 @@ def test_residue_goes_to_the_insurance_fund() -> None:
     assert f.rate_ppm == 7 and f.residue == 1
     assert p.clearing.insurance_fund["USD"] == fund + 1
     p.clearing.validate()
+
+
+def _one_third_percent_premium(qty: int = 100_000) -> Pipeline:
+    """Index 300, impact bid 301: premium 1/300 (3,333.3 ppm) in every sample."""
+    from clearing.commands import Deposit, IndexPrice
+
+    p = Pipeline.from_config(make_config(X={"impact_notional": 100}))
+    p.submit(Deposit(0, 1, "USD", 10**9))
+    p.submit(Deposit(0, 3, "USD", 10**9))
+    p.submit(IndexPrice(0, "X", 300))
+    p.submit(Tick(1))
+    trade(p, 2, buyer=1, seller=3, qty=qty, price=300)
+    p.submit(order(3, 2, 1, 10, 301))
+    p.submit(order(3, 2, -1, 10, 302))
+    return p
+
+
+def test_rate_is_carried_exactly_until_the_payment() -> None:
+    p = _one_third_percent_premium()
+    c = p.clearing
+    cash1, cash3 = c.accounts[1].balances["USD"], c.accounts[3].balances["USD"]
+    f = of(p.submit(Tick(H + 1)), FundingApplied)[0]
+    # exact hourly rate 1/300 / 8 = 1/2,400 on 100,000 x 300 = 30,000,000: 12,500 exactly;
+    # a rate floored to whole ppm (416) would have charged the long 12,480
+    assert c.accounts[1].balances["USD"] == cash1 - 12_500
+    assert c.accounts[3].balances["USD"] == cash3 + 12_500
+    assert (f.rate_ppm, f.rate_ppb, f.residue) == (416, 416_666, 0)
+    c.validate()
+
+
+def test_each_payment_is_rounded_against_the_payer() -> None:
+    p = _one_third_percent_premium(100_007)  # 30,002,100 notional
+    c = p.clearing
+    cash1, cash3 = c.accounts[1].balances["USD"], c.accounts[3].balances["USD"]
+    fund = c.insurance_fund["USD"]
+    f = of(p.submit(Tick(H + 1)), FundingApplied)[0]
+    # 30,002,100 / 2,400 = 12,500.875: the long pays 12,501, the short receives 12,500
+    assert c.accounts[1].balances["USD"] == cash1 - 12_501
+    assert c.accounts[3].balances["USD"] == cash3 + 12_500
+    assert f.residue == 1 and c.insurance_fund["USD"] == fund + 1
+    c.validate()
+
+
+def test_negative_rate_short_pays_rounded_up() -> None:
+    from clearing.commands import Deposit, IndexPrice
+
+    p = Pipeline.from_config(make_config(X={"impact_notional": 100}))
+    p.submit(Deposit(0, 1, "USD", 10**9))
+    p.submit(Deposit(0, 3, "USD", 10**9))
+    p.submit(IndexPrice(0, "X", 300))
+    p.submit(Tick(1))
+    trade(p, 2, buyer=1, seller=3, qty=100_007, price=300)
+    p.submit(order(3, 2, -1, 10, 299))  # impact ask 299: premium -1/300
+    p.submit(order(3, 2, 1, 10, 298))
+    c = p.clearing
+    cash1, cash3 = c.accounts[1].balances["USD"], c.accounts[3].balances["USD"]
+    p.submit(Tick(H + 1))
+    assert c.accounts[3].balances["USD"] == cash3 - 12_501  # the short pays, rounded up
+    assert c.accounts[1].balances["USD"] == cash1 + 12_500  # the long receives, rounded down
+    c.validate()
