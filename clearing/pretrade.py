@@ -130,37 +130,52 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
                        worst, spec.max_position_notional)
     fee_ppm = worst_fee_ppm(spec, post_only)
     fee_res = -((-qty * price * m * fee_ppm) // 1_000_000) if fee_ppm else 0
-    tiers = inst.im_tiers
-    if side > 0:
-        bq += qty
-        bv += qty * price
-        bf += fee_res
-        loss = bv - bq * mark
-        cb = tiers(abs(s + bq) * mark * m) + (loss * m if loss > 0 else 0) + bf
-    else:
-        sq += qty
-        sv += qty * price
-        sf += fee_res
-        loss = sq * mark - sv
-        cs = tiers(abs(s - sq) * mark * m) + (loss * m if loss > 0 else 0) + sf
-    req2 = im if im > cb else cb
-    if cs > req2:
-        req2 = cs
     A = eng.table
     E = A.eq[slot]
-    REQ = A.req[slot]
-    REQ2 = REQ - req + req2
-    if E < REQ2:
-        ok = False
-        if E < REQ:
-            after = abs(s + side * qty) * mark * m
-            loss = (price - mark) * side * qty * m
-            E2 = E - (loss if loss > 0 else 0) - fee_res
-            im_after = A.im[slot] - im + tiers(after)
-            ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
-                                                 A.mm[slot] - mm + inst.mm_tiers(after))
+    opts = eng.options
+    covered = inst.pm_col is not None and opts.covers(inst, slot)
+    if covered:  # an option, or any instrument of a portfolio account (clearing.options)
+        if opts.stale(inst, ts) and not (s and (s > 0) != (side > 0) and qty <= abs(s)):
+            return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE,
+                           text="implied volatility feed is stale: only reducing orders")
+        if side > 0:
+            bq, bv, bf = bq + qty, bv + qty * price, bf + fee_res
+        else:
+            sq, sv, sf = sq + qty, sv + qty * price, sf + fee_res
+        ok, REQ2, cb, cs, req2 = opts.admit(inst, slot, s, side, qty, price, fee_res,
+                                            [bq, bv, bf, sq, sv, sf], (im, mm, cb, cs, req))
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
+    else:
+        tiers = inst.im_tiers
+        if side > 0:
+            bq += qty
+            bv += qty * price
+            bf += fee_res
+            loss = bv - bq * mark
+            cb = tiers(abs(s + bq) * mark * m) + (loss * m if loss > 0 else 0) + bf
+        else:
+            sq += qty
+            sv += qty * price
+            sf += fee_res
+            loss = sq * mark - sv
+            cs = tiers(abs(s - sq) * mark * m) + (loss * m if loss > 0 else 0) + sf
+        req2 = im if im > cb else cb
+        if cs > req2:
+            req2 = cs
+        REQ = A.req[slot]
+        REQ2 = REQ - req + req2
+        if E < REQ2:
+            ok = False
+            if E < REQ:
+                after = abs(s + side * qty) * mark * m
+                loss = (price - mark) * side * qty * m
+                E2 = E - (loss if loss > 0 else 0) - fee_res
+                im_after = A.im[slot] - im + tiers(after)
+                ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
+                                                     A.mm[slot] - mm + inst.mm_tiers(after))
+            if not ok:
+                return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     # -- accepted: from here on the state changes
     if r is None:
         r = L.row(slot)
@@ -175,8 +190,12 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         L.sf[r] = sf
         L.cs[r] = cs
     L.req[r] = req2
-    A.req[slot] = REQ2
-    hold = req2 - req if req2 > req else 0
+    REQ = A.req[slot]
+    if covered and slot in opts.pm_slots:
+        opts.refresh_pm(slot)  # the portfolio's requirement now holds the order
+    else:
+        A.req[slot] = REQ2
+    hold = REQ2 - REQ if REQ2 > REQ else 0
     oid = eng.next_order_id
     eng.next_order_id = oid + 1
     order = Order(oid, aid, sym, side, price, qty, hold, fee_ppm, fee_res, reduce_only, clid)
@@ -269,7 +288,9 @@ def amend_request(eng: ClearingEngine, cmd: AmendRequest, out: list, ts: int) ->
     change_leaves(eng, inst, order, leaves, RELEASED, price, move_hold=False)
     REQ2 = A.req[slot]
     ok = E >= REQ2
-    if not ok and E < REQ:
+    if not ok and E < REQ and inst.pm_col is not None and eng.options.covers(inst, slot):
+        ok = REQ2 <= REQ  # options / portfolio: an amend that does not raise the requirement
+    elif not ok and E < REQ:
         after = abs(s + side * leaves) * mark * inst.mult
         loss = (price - mark) * side * leaves * inst.mult
         E2 = E - (loss if loss > 0 else 0) - order.fee_res
