@@ -151,6 +151,8 @@ class OptionsEngine:
         self.pm_mask = np.zeros(16, dtype=bool)
         self.applied = np.zeros((16, 3), dtype=np.int64)  # im, mm, req added per slot
         self.dirty = False
+        self.ladder_orders: set[int] = set()  # orders of the options liquidation ladder
+        self.liq_hedged: dict[int, list[str]] = {}  # account -> underlyings hedged
 
     # -- modes ------------------------------------------------------------------------
     def _grow(self, n: int) -> None:
@@ -497,6 +499,8 @@ class OptionsEngine:
     # -- state ------------------------------------------------------------------------
     def export(self) -> dict:
         return {
+            "ladder_orders": sorted(self.ladder_orders),
+            "liq_hedged": {a: list(v) for a, v in sorted(self.liq_hedged.items())},
             "portfolio_accounts": sorted(self.eng.by_slot[s].id for s in self.pm_slots),
             "books": {name: {"ts": b.ts, "surface": {str(e): v for e, v in
                                                      b.surface.export().items()}}
@@ -509,6 +513,8 @@ class OptionsEngine:
         Rows are recomputed by ``clearing.export.recompute`` afterwards.
         """
         eng = self.eng
+        self.ladder_orders = set(d["ladder_orders"])
+        self.liq_hedged = {int(a): list(v) for a, v in d["liq_hedged"].items()}
         for name, b in d["books"].items():
             book = self.books[name]
             book.surface.restore(b["surface"])

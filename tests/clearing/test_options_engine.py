@@ -244,3 +244,43 @@ def test_bad_option_config_is_refused_with_the_key() -> None:
     bad = config(default_mode="cross")
     with pytest.raises(ConfigError, match=r"portfolio\.default_mode"):
         parse_config(bad)
+
+
+def _short_calls_then_rally(option_asks: bool) -> tuple[Pipeline, list]:
+    """Account 4 shorts 10 ATM calls with thin equity; the index jumps 10 %."""
+    p = pipe()
+    p.submit(OpenAccount(T0, 4))
+    p.submit(Deposit(T0, 4, "USD", 1_400_000_000))
+    fill(p, T0 + 1, buyer=2, seller=4, sym=CALL, qty=10, price=5_000)
+    p.submit(OrderRequest(T0 + 2, 3, "BTC-PERP", -1, 1_000, 66_000))  # liquidity to hedge
+    if option_asks:
+        p.submit(OrderRequest(T0 + 2, 3, CALL, -1, 10, 8_000))  # liquidity to close
+    out = p.submit(IndexPrice(T0 + 3, "BTC", 66_000))
+    return p, out
+
+
+@pytest.mark.parametrize("option_asks", [True, False], ids=["book", "insurance takeover"])
+def test_liquidation_of_an_option_account_goes_down_the_ladder(option_asks: bool) -> None:
+    from clearing import events as ev
+
+    p, out = _short_calls_then_rally(option_asks)
+    c = p.clearing
+    kinds = [type(e).__name__ for e in out if type(e).__module__ == "clearing.events"
+             and getattr(e, "account", 4) == 4]  # fmt: skip
+    ladder = [k for k in kinds if k in ("MarginCall", "LiquidationStarted", "LiquidationHedge",
+                                        "LiquidationOptionClose", "InsuranceTakeover",
+                                        "LiquidationEnded")]  # fmt: skip
+    last = "LiquidationOptionClose" if option_asks else "InsuranceTakeover"
+    assert ladder == ["MarginCall", "LiquidationStarted", "LiquidationHedge", last,
+                      "LiquidationEnded"]  # fmt: skip
+    hedge = of(out, ev.LiquidationHedge)[0]
+    assert hedge.side == 1 and hedge.net_delta < 0 and hedge.qty > 0  # bought perp delta
+    assert c.position(4, CALL)[0] == 0  # the short calls are gone
+    assert c.position(4, "BTC-PERP")[0] == hedge.qty
+    end = of(out, ev.LiquidationEnded)[0]
+    assert end.outcome == "recovered" and end.equity >= end.maintenance
+    if not option_asks:
+        take = of(out, ev.InsuranceTakeover)[0]
+        assert take.qty == 10 and c.position((1 << 63) - 1, CALL)[0] == -10
+    c.validate()
+    assert ClearingEngine.from_state(c.config, c.export_state()).state_hash() == c.state_hash()
