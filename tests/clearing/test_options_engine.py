@@ -284,3 +284,17 @@ def test_liquidation_of_an_option_account_goes_down_the_ladder(option_asks: bool
         assert take.qty == 10 and c.position((1 << 63) - 1, CALL)[0] == -10
     c.validate()
     assert ClearingEngine.from_state(c.config, c.export_state()).state_hash() == c.state_hash()
+
+
+def test_the_example_config_lists_the_default_chain() -> None:
+    from pathlib import Path
+
+    from clearing.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parents[2] / "docs/examples/options.toml")
+    series = [s for s in cfg.instruments.values() if s.kind == "option"]
+    assert len(series) == 2 * 9 * 2 and series[0].multiplier == 1_000
+    eng = ClearingEngine(cfg)
+    assert eng.account_summary(2)["margin_mode"] == "portfolio"
+    assert len(eng.option_chain("BTC")) == 36
+    eng.validate()
