@@ -192,7 +192,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
     L.req[r] = req2
     REQ = A.req[slot]
     if covered and slot in opts.pm_slots:
-        opts.refresh_pm(slot)  # the portfolio's requirement now holds the order
+        opts.commit_pm(slot)  # the portfolio's requirement now holds the order
     else:
         A.req[slot] = REQ2
     hold = REQ2 - REQ if REQ2 > REQ else 0

@@ -217,6 +217,11 @@ class OptionsEngine:
         f = self.cache.refresh_account(slot)
         self._apply(slot, f.im, f.mm, f.req)
 
+    def commit_pm(self, slot: int) -> None:
+        """An order of a portfolio account was admitted as checked: store and apply it."""
+        a = self.applied[slot]
+        self._apply(slot, int(a[0]), int(a[1]), self.cache.commit_resting(slot))
+
     def tables(self) -> Any:
         """Per-lot scenario tables of every column from the books' last figures."""
         F, K, T, sig, call, lin, mult, under = [], [], [], [], [], [], [], []

@@ -125,7 +125,8 @@ class PortfolioCache:
         self.tables: Tables | None = None
         self._py: dict[int, list] = {}
         self._gen = 0
-        self._ord_rows = np.zeros(0, dtype=np.int64)
+        self._ord_rows: set[int] = set()  # slots whose order vectors may be non-zero
+        self._pending: tuple | None = None  # the last check_resting, for commit_resting
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -215,12 +216,13 @@ class PortfolioCache:
         q = sparse.csc_matrix((lots.astype(dtype), rows, indptr), shape=(n_slots, 2 * n_cols))
         self.pos_loss[:n_slots] = q @ block.astype(dtype)
         self.pos_delta[:n_slots] = q @ dblock.astype(dtype)
-        stale = self._ord_rows  # only rows that held order vectors need clearing
-        self.ord_loss[stale] = 0
+        stale = np.fromiter(self._ord_rows, dtype=np.int64, count=len(self._ord_rows))
+        self.ord_loss[stale] = 0  # only rows that held order vectors need clearing
         self.ord_dabs[stale] = 0
         self.ord_scalar[stale] = 0
+        self._pending = None
         touched = self._orders_all(tables, n_slots, members)
-        self._ord_rows = touched
+        self._ord_rows = set(touched.tolist())
         self._figures_all(n_slots, touched)
 
     def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> np.ndarray:
@@ -310,7 +312,8 @@ class PortfolioCache:
         self.pos_loss[slot] = loss
         self.pos_delta[slot] = delta
         if oscal or any(odabs) or any(oloss):
-            self._ord_rows = np.union1d(self._ord_rows, [slot])
+            self._ord_rows.add(slot)
+        self._pending = None
         self.ord_loss[slot] = oloss
         self.ord_dabs[slot] = odabs
         self.ord_scalar[slot] = oscal
@@ -412,14 +415,41 @@ class PortfolioCache:
         dl = t.dl[col]
         d = delta[u]
         grow = (nb if nb > ns else ns) - (bq if bq > sq else sq)
-        d = (d if d >= 0 else -d) + dabs_l[u] + grow * (dl if dl >= 0 else -dl)
+        dabs_new = dabs_l[u] + grow * (dl if dl >= 0 else -dl)
+        d = (d if d >= 0 else -d) + dabs_new
         scan = self._scan(tot)
         md = -((-d * self.p.min_delta_ppm) // PPM)
         base2 = scan if scan > md else md
         if self.U > 1:
             base2 += self._other_bases(slot, u)[1]
         req = base2 + prov + oscal + new_sc - old_sc
-        return (req if req > im_now else im_now), (open_loss if open_loss > 0 else 0)
+        req = req if req > im_now else im_now
+        self._pending = (slot, self._gen, b0, tot, dabs_new, oscal + new_sc - old_sc, req, u)
+        return req, (open_loss if open_loss > 0 else 0)
+
+    def commit_resting(self, slot: int) -> int:
+        """Store the last ``check_resting`` of ``slot`` (the order was admitted as checked).
+
+        Equal to ``refresh_account`` after the ledger took the order, without its loop
+        over the account's positions. Returns the account's new requirement.
+        """
+        pend = self._pending
+        self._pending = None
+        if pend is None or pend[0] != slot or pend[1] != self._gen:
+            return self.refresh_account(slot).req
+        _, _, b0, tot, dabs_u, oscal, req, u = pend
+        row = self._row(slot)
+        S = self.S
+        ords = row[2]
+        ords[b0:b0 + S] = [t - p_ for t, p_ in zip(tot, row[1][b0:b0 + S])]
+        row[4][u] = dabs_u
+        row[5] = oscal
+        self.ord_loss[slot, b0:b0 + S] = ords[b0:b0 + S]
+        self.ord_dabs[slot, u] = dabs_u
+        self.ord_scalar[slot] = oscal
+        self.req[slot] = req
+        self._ord_rows.add(slot)
+        return req
 
     def check_fill(self, slot: int, col: int, side: int, qty: int, size: int) -> tuple[int, int]:
         """``(IMR, MMR)`` of the positions after the order filled completely at its limit.

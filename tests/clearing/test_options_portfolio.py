@@ -245,9 +245,10 @@ class CacheMachine(RuleBasedStateMachine):
         L = self.ledgers[col]
         r = self._row(col, slot)
         price = max(1, t.lol[col] // t.ml[col] + off)
-        req, imr, mmr, open_loss = self.cache.check_order(
-            slot, col, side, qty, price, fee, L.size[r], L.bq[r], L.bv[r], L.bf[r], L.sq[r],
-            L.sv[r], L.sf[r])  # fmt: skip
+        imr, mmr = self.cache.check_fill(slot, col, side, qty, L.size[r])
+        req, open_loss = self.cache.check_resting(
+            slot, col, side, qty, price, fee, L.bq[r], L.bv[r], L.bf[r], L.sq[r], L.sv[r],
+            L.sf[r])  # fmt: skip
         saved = (L.size[r], L.bq[r], L.bv[r], L.bf[r], L.sq[r], L.sv[r], L.sf[r])
         # filled completely at the limit: the positions' IMR/MMR after the fill
         L.size[r] += side * qty
@@ -269,7 +270,12 @@ class CacheMachine(RuleBasedStateMachine):
             L.sq[r] += qty
             L.sv[r] += qty * price
             L.sf[r] += fee
-        assert self.cache.refresh_account(slot).req == req
+        committed = self.cache.commit_resting(slot)  # the admission path, no loop
+        assert committed == req
+        for name in ("ord_loss", "ord_dabs", "ord_scalar", "req"):
+            kept = getattr(self.cache, name)[slot].copy()
+            assert self.cache.refresh_account(slot) and np.array_equal(
+                getattr(self.cache, name)[slot], kept), name
 
     def _pos_only(self, full: PortfolioCache, slot: int) -> tuple[int, int]:
         f = full._figures_one(full.pos_loss[slot].tolist(), full.pos_delta[slot].tolist(),
