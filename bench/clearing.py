@@ -249,6 +249,133 @@ def _pm_pretrade(checks: int, seed: int) -> tuple[list[int], int]:
     return samples, admitted
 
 
+def _options_config(accounts: int, mode: str) -> object:
+    from clearing.options.series import expiry_ts_of
+
+    return parse_config({
+        "assets": {"USD": {"decimals": 6}},
+        "indices": {"BTC": 60_000},
+        "instruments": {"BTC-PERP": {
+            "kind": "perpetual", "index": "BTC", "contract_size": "0.001", "imf_ppm": 100_000,
+            "mmf_ppm": 50_000, "max_qty": 10**9, "mark_band_ppm": 0,
+            "taker_fee_ppm": 500}},
+        "options": {"BTC": {
+            "index": "BTC", "expiries": [expiry_ts_of(2026, 12, 4), expiry_ts_of(2027, 1, 1)],
+            "strikes": [48_000 + 3_000 * i for i in range(9)], "contract_size": "0.01",
+            "tick_size": 5, "max_qty": 10**9, "taker_fee_ppm": 300}},
+        "portfolio": {"default_mode": mode},
+        "accounts": [{"id": a, "deposits": {"USD": 10**13}} for a in range(1, accounts + 1)],
+    })  # fmt: skip
+
+
+NOW = 1_795_593_600_000_000_000  # 2026-11-25 08:00 UTC: 9 and 37 days to the expiries
+
+
+def _pm_pretrade_engine(checks: int, seed: int) -> tuple[list[int], int]:
+    """``ClearingEngine.apply(OrderRequest)`` for a portfolio account with 20 options."""
+    from clearing.commands import IVUpdate
+    from matching.enums import TimeInForce
+
+    p = Pipeline.from_config(_options_config(2, "portfolio"))
+    eng = p.clearing
+    book = eng.options.books["BTC"]
+    for e in book.chain.expiries:
+        p.submit(IVUpdate(NOW, "BTC", e, 600_000))
+    rng = random.Random(seed)
+    held = rng.sample([i.symbol for i in book.series], 20)
+    for k, sym in enumerate(held):  # 20 option positions through real trades
+        side = rng.choice((-1, 1))
+        price = max(5, (eng.instruments[sym].mark or 5) // 5 * 5)
+        p.submit(OrderRequest(NOW + k, 2, sym, -side, 10, price))
+        p.submit(OrderRequest(NOW + k, 1, sym, side, 10, price, tif=int(TimeInForce.IOC)))
+    assert sum(1 for s in held if eng.position(1, s)[0]) == 20
+    cmds = []
+    ts = NOW + 1_000
+    for _ in range(checks):
+        ts += 1_000
+        sym = held[rng.randrange(20)]
+        side = rng.choice((-1, 1))
+        mark = eng.instruments[sym].mark or 100
+        price = max(5, (mark - side * rng.randint(20, 400)) // 5 * 5)
+        cmds.append(OrderRequest(ts, 1, sym, side, rng.randint(1, 5), price))
+    samples = [0] * checks
+    apply, clock = eng.apply, time.perf_counter_ns
+    admitted = 0
+    gc.collect()
+    gc.freeze()
+    for i, cmd in enumerate(cmds):
+        t0 = clock()
+        out = apply(cmd)
+        samples[i] = clock() - t0
+        admitted += len(out) == 2
+    gc.unfreeze()
+    eng.validate()
+    return samples, admitted
+
+
+def build_pm_engine(accounts: int, seed: int) -> ClearingEngine:
+    """``accounts`` portfolio accounts, each with 10 options of the chain and a perpetual.
+
+    Positions are written straight into the ledgers (paired long/short so open interest
+    balances), then every cache is computed from scratch (``clearing.export.recompute``).
+    """
+    import numpy as np
+
+    from clearing.export import recompute
+    from clearing.positions import Position
+
+    eng = ClearingEngine(_options_config(0, "portfolio"))
+    from clearing.commands import IVUpdate
+
+    book = eng.options.books["BTC"]
+    for e in book.chain.expiries:
+        eng.apply(IVUpdate(NOW, "BTC", e, 600_000))
+    rng = np.random.default_rng(seed)
+    for aid in range(1, accounts + 1):
+        acct = eng.open(aid)
+        eng.add_cash(acct, 10**13)
+        eng.deposits["USD"] += 10**13
+    cols = [*book.series, eng.instruments["BTC-PERP"]]
+    picks = np.argsort(rng.random((accounts, len(book.series))), axis=1)[:, :10]
+    sizes = rng.integers(1, 51, (accounts, 10)) * np.where(np.arange(accounts) % 2, -1, 1)[:, None]
+    for j, inst in enumerate(cols):
+        if inst is cols[-1]:
+            slots = np.arange(accounts)
+            size = rng.integers(1, 101, accounts) * np.where(slots % 2, 1, -1)
+        else:
+            hit = picks == j
+            slots = np.flatnonzero(hit.any(axis=1))
+            size = sizes[hit]
+        L = inst.ledger
+        price = inst.mark or 1
+        for slot, q in zip(slots.tolist(), size.tolist()):
+            r = L.row(slot)
+            L.size[r] = q
+            L.cost[r] = q * price * inst.mult
+            eng.by_slot[slot].positions[inst.symbol] = Position(r)
+    recompute(eng, write=True)
+    eng.options.revalue(NOW, None)
+    eng.validate()
+    return eng
+
+
+def _pm_remargin_engine(accounts: int, runs: int, seed: int) -> list[float]:
+    """One ``IndexPrice`` through the engine: perpetual re-mark, chain re-mark, re-margin."""
+    from clearing.commands import IndexPrice
+
+    eng = build_pm_engine(accounts, seed)
+    times = []
+    gc.collect()
+    gc.freeze()
+    for i in range(runs):
+        cmd = IndexPrice(NOW + 1 + i, "BTC", 60_000 + (30 if i % 2 else -30))
+        t0 = time.perf_counter_ns()
+        eng.apply(cmd)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    gc.unfreeze()
+    return times
+
+
 def run(args: argparse.Namespace) -> int:
     from hdrh.histogram import HdrHistogram
 

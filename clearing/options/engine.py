@@ -276,7 +276,7 @@ class OptionsEngine:
         self._grow(na)
         eq_a, im_a, mm_a, req_a = (_view(A.eq, na), _view(A.im, na), _view(A.mm, na),
                                    _view(A.req, na))  # fmt: skip
-        touched: list[np.ndarray] = []
+        touched = np.zeros(na, dtype=bool)  # accounts to check afterwards
         for name, book in self.books.items():
             if not book.compute(eng, ts):
                 continue
@@ -288,25 +288,27 @@ class OptionsEngine:
                     continue
                 rows += n
                 lo, hi, long_im, short_im, short_mm = book.lot(i)
+                slots, size, old_val = (_view(L.slot, n), _view(L.size, n), _view(L.val, n))
+                val = np.where(size > 0, size * lo, size * hi)
+                eq_a[slots] += val - old_val
+                old_val[:] = val
+                touched[slots] = True
+                pm = self.pm_mask[slots] if self.pm_slots else None
+                if pm is not None and pm.all():
+                    continue  # portfolio rows only: no row charges (they stay zero)
                 v = {c: _view(getattr(L, c), n) for c in
-                     ("slot", "size", "bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb",
-                      "cs", "req", "val")}  # fmt: skip
-                im, mm, cb, cs, req, val = row_charges_vector(
-                    v["size"], v["bq"], v["bv"], v["bf"], v["sq"], v["sv"], v["sf"], inst.mult,
+                     ("bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb", "cs", "req")}
+                im, mm, cb, cs, req, _ = row_charges_vector(
+                    size, v["bq"], v["bv"], v["bf"], v["sq"], v["sv"], v["sf"], inst.mult,
                     lo, hi, long_im, short_im, short_mm)  # fmt: skip
-                slots = v["slot"]
-                if self.pm_slots:
-                    pm = self.pm_mask[slots]
+                if pm is not None:
                     for arr in (im, mm, cb, cs, req):
                         arr[pm] = 0
-                eq_a[slots] += val - v["val"]
                 im_a[slots] += im - v["im"]
                 mm_a[slots] += mm - v["mm"]
                 req_a[slots] += req - v["req"]
-                for c, arr in (("im", im), ("mm", mm), ("cb", cb), ("cs", cs), ("req", req),
-                               ("val", val)):
+                for c, arr in (("im", im), ("mm", mm), ("cb", cb), ("cs", cs), ("req", req)):
                     v[c][:] = arr
-                touched.append(slots)
             if out is not None:
                 out.append(OptionsRevalued(ts, name, book.index, len(book.series), rows))
         if self.pm_slots:
@@ -321,12 +323,14 @@ class OptionsEngine:
             mm_a[pm_idx] += d[:, 1]
             req_a[pm_idx] += d[:, 2]
             self.applied[pm_idx] = new
-            touched.append(pm_idx)
+            touched[pm_idx] = True
             self.cache._py.clear()
         del eq_a, im_a, mm_a, req_a
-        if out is None or not touched:
+        if out is None:
             return
-        slots = np.unique(np.concatenate(touched))
+        slots = np.flatnonzero(touched)
+        if not slots.size:
+            return
         E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)[slots]
                           for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
         ratio = eng.risk.margin_call_ratio_ppm

@@ -178,7 +178,7 @@ class PortfolioCache:
         if lens.sum():
             slot = np.concatenate([a for a, _ in views])
             size = np.concatenate([b for _, b in views])
-            if members is not None:
+            if members is not None and not members[:n_slots].all():
                 size = np.where(members[slot], size, 0)
             starts = np.zeros(n_cols, dtype=np.int64)
             np.cumsum(lens[:-1], out=starts[1:])
@@ -402,8 +402,10 @@ class PortfolioCache:
             new_sc = _order_scalar(bq, bv, bf, ns, sv + qty * price, sf + fee, m, lo, hi)
         if bq or sq:
             old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi)
-            tot = [p_ + o + max(nb * a, ns * b) - max(bq * a, sq * b) for p_, o, a, b in
-                   zip(pos[b0:b0 + S], ords[b0:b0 + S], t.ll[col], t.ls[col])]  # fmt: skip
+            # the column's side vector before and after, element-wise (no max() calls)
+            tot = [p_ + o + ((u if u > w else w) - (v if v > z else z))
+                   for p_, o, a, b in zip(pos[b0:b0 + S], ords[b0:b0 + S], t.ll[col], t.ls[col])
+                   for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
         else:
             old_sc = 0
             clipped = t.llp[col] if side > 0 else t.lsp[col]
