@@ -9,18 +9,20 @@
    instrument; the mark is moved back and forth and each full re-mark (equity, IM, MM,
    requirement of every holder, vectorised, plus the checks) is timed.
 
-3. Portfolio margin (options, issue 10): ``accounts`` accounts each hold 10 options of a
-   2-expiry x 9-strike BTC chain (random series and sizes, long and short) and a
-   perpetual; one re-margin = every series' scenario table (Black-76 over series x 24
-   scenarios) plus every account's scenario vector as one sparse product and its
-   IMR/MMR (``clearing.options.portfolio``). Timed per index move, median of the runs.
-4. Portfolio pre-trade: an account with 20 option positions checks a seeded stream of
-   option orders against its cached scenario vectors (``PortfolioCache.check_order``
-   plus the admission comparison), timed per check into an HdrHistogram.
+3. Portfolio margin (options, issue 10): 100,000 portfolio-mode accounts each hold 10
+   options of a 2-expiry x 9-strike BTC chain (random series and sizes) and a
+   perpetual. ``pm_remargin_100k_ms``: one ``ClearingEngine.apply(IndexPrice)``: the
+   perpetual's re-mark, the chain's Black-76 marks and Greeks, every option row's value,
+   every account's scenario vector as one sparse product, IMR/MMR, and the margin-call /
+   liquidation checks. ``pm_remargin_kernel_100k_ms``: the same without the engine (the
+   scenario tables and ``PortfolioCache.remargin_all`` alone).
+4. Portfolio pre-trade: an account with 20 option positions (opened by real trades)
+   places a seeded stream of option limit orders. ``pm_pretrade_p50_ns``: per
+   ``ClearingEngine.apply(OrderRequest)``, full admission and bookkeeping;
+   ``pm_pretrade_kernel_p50_ns``: ``PortfolioCache.check_resting`` plus the comparison.
 
 The JSON holds ``pretrade_p50_ns``, ``pretrade_p99_ns``, ``remark_100k_ms`` (median of
-the runs), ``pm_remargin_100k_ms``, ``pm_pretrade_p50_ns`` and details, with the machine
-it ran on.
+the runs), the ``pm_*`` keys above and details, with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -386,11 +388,16 @@ def run(args: argparse.Namespace) -> int:
     for v in samples:
         hist.record_value(max(1, v))
     times = _remark(args.accounts, args.remarks)
-    pm_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
-    pm_samples, pm_admitted = _pm_pretrade(args.checks, args.seed)
+    pm_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs, args.seed)
+    pm_kernel_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
+    pm_samples, pm_admitted = _pm_pretrade_engine(args.checks, args.seed)
+    pm_kernel_samples, _ = _pm_pretrade(args.checks, args.seed)
     pm_hist = HdrHistogram(1, 10_000_000_000, 3)
     for v in pm_samples:
         pm_hist.record_value(max(1, v))
+    pm_kernel_hist = HdrHistogram(1, 10_000_000_000, 3)
+    for v in pm_kernel_samples:
+        pm_kernel_hist.record_value(max(1, v))
     result = {
         "harness": "clearing",
         "pretrade_checks": len(samples),
@@ -410,6 +417,8 @@ def run(args: argparse.Namespace) -> int:
         "pm_remargin_runs_ms": [round(t, 3) for t in pm_times],
         "pm_remargin_100k_ms": round(statistics.median(pm_times), 3),
         "pm_remargin_min_ms": round(min(pm_times), 3),
+        "pm_remargin_kernel_runs_ms": [round(t, 3) for t in pm_kernel_times],
+        "pm_remargin_kernel_100k_ms": round(statistics.median(pm_kernel_times), 3),
         "pm_pretrade_checks": len(pm_samples),
         "pm_pretrade_admitted": pm_admitted,
         "pm_pretrade_positions": 20,
@@ -417,14 +426,17 @@ def run(args: argparse.Namespace) -> int:
         "pm_pretrade_p90_ns": pm_hist.get_value_at_percentile(90),
         "pm_pretrade_p99_ns": pm_hist.get_value_at_percentile(99),
         "pm_pretrade_max_ns": pm_hist.get_max_value(),
+        "pm_pretrade_kernel_p50_ns": pm_kernel_hist.get_value_at_percentile(50),
+        "pm_pretrade_kernel_p99_ns": pm_kernel_hist.get_value_at_percentile(99),
         "environment": describe(),
         "notes": "single thread, in-process; pre-trade = ClearingEngine.apply(OrderRequest) "
         "for an account with 20 positions, clock overhead included; re-mark = one "
         "vectorised mark change over all holders incl. margin-call/liquidation/risk checks; "
-        "pm_remargin = scenario tables of the 36-series chain + perpetual and the sparse "
-        "re-margin of every account (kernel, clearing.options.portfolio); pm_pretrade = "
-        "PortfolioCache.check_order + admission comparison for an account with 20 option "
-        "positions (kernel; the engine's dispatch and order bookkeeping not included)",
+        "pm_remargin = ClearingEngine.apply(IndexPrice) over 100k portfolio accounts with 10 "
+        "options + 1 perpetual each (36-series chain); pm_remargin_kernel = scenario tables "
+        "+ PortfolioCache.remargin_all only; pm_pretrade = ClearingEngine.apply(OrderRequest) "
+        "for a portfolio account with 20 option positions; pm_pretrade_kernel = "
+        "PortfolioCache.check_resting + the comparison",
     }
     write_result(args.json, result)
     print(

@@ -219,8 +219,10 @@ class OptionsEngine:
 
     def commit_pm(self, slot: int) -> None:
         """An order of a portfolio account was admitted as checked: store and apply it."""
+        req = self.cache.commit_resting(slot)
         a = self.applied[slot]
-        self._apply(slot, int(a[0]), int(a[1]), self.cache.commit_resting(slot))
+        self.eng.table.req[slot] += req - int(a[2])
+        a[2] = req
 
     def tables(self) -> Any:
         """Per-lot scenario tables of every column from the books' last figures."""

@@ -127,6 +127,7 @@ class PortfolioCache:
         self._gen = 0
         self._ord_rows: set[int] = set()  # slots whose order vectors may be non-zero
         self._pending: tuple | None = None  # the last check_resting, for commit_resting
+        self._unflushed: set[int] = set()  # slots whose Python rows are ahead of numpy
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -166,6 +167,7 @@ class PortfolioCache:
         zero figures); None means every slot.
         """
         self.tables = tables
+        self._unflushed.clear()  # every row is recomputed below
         self._gen += 1
         self.ensure(n_slots)
         S, U = self.S, self.U
@@ -309,6 +311,7 @@ class PortfolioCache:
                 odabs[u] += (b if b > s else s) * abs(t.dl[j])
                 oscal += _order_scalar(b, L.bv[r], L.bf[r], s, L.sv[r], L.sf[r], t.ml[j],
                                        t.lol[j], t.hil[j])  # fmt: skip
+        self._unflushed.discard(slot)
         self.pos_loss[slot] = loss
         self.pos_delta[slot] = delta
         if oscal or any(odabs) or any(oloss):
@@ -323,8 +326,22 @@ class PortfolioCache:
         self._py[slot] = [self._gen, loss, oloss, delta, odabs, oscal, prov, f.im]
         return f
 
+    def flush(self) -> None:
+        """Write committed admissions' Python rows back into the numpy arrays."""
+        for slot in self._unflushed:
+            row = self._py.get(slot)
+            if row is None or row[0] != self._gen:
+                continue
+            self.ord_loss[slot] = row[2]
+            self.ord_dabs[slot] = row[4]
+            self.ord_scalar[slot] = row[5]
+            f = self._figures_one(row[1], row[3], row[2], row[4], row[5], row[6])
+            self.req[slot] = f.req
+        self._unflushed.clear()
+
     def figures(self, slot: int) -> Figures:
         """The account's cached figures with its worst scenario (for reports)."""
+        self.flush()
         return self._figures_one(self.pos_loss[slot].tolist(), self.pos_delta[slot].tolist(),
                                  self.ord_loss[slot].tolist(), self.ord_dabs[slot].tolist(),
                                  int(self.ord_scalar[slot]), int(self.prov[slot]))  # fmt: skip
@@ -442,14 +459,10 @@ class PortfolioCache:
         _, _, b0, tot, dabs_u, oscal, req, u = pend
         row = self._row(slot)
         S = self.S
-        ords = row[2]
-        ords[b0:b0 + S] = [t - p_ for t, p_ in zip(tot, row[1][b0:b0 + S])]
+        row[2][b0:b0 + S] = [t - p_ for t, p_ in zip(tot, row[1][b0:b0 + S])]
         row[4][u] = dabs_u
         row[5] = oscal
-        self.ord_loss[slot, b0:b0 + S] = ords[b0:b0 + S]
-        self.ord_dabs[slot, u] = dabs_u
-        self.ord_scalar[slot] = oscal
-        self.req[slot] = req
+        self._unflushed.add(slot)  # numpy rows follow in flush() (or are recomputed)
         self._ord_rows.add(slot)
         return req
 

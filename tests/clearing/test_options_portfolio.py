@@ -272,6 +272,7 @@ class CacheMachine(RuleBasedStateMachine):
             L.sf[r] += fee
         committed = self.cache.commit_resting(slot)  # the admission path, no loop
         assert committed == req
+        self.cache.flush()
         for name in ("ord_loss", "ord_dabs", "ord_scalar", "req"):
             kept = getattr(self.cache, name)[slot].copy()
             assert self.cache.refresh_account(slot) and np.array_equal(
@@ -297,6 +298,7 @@ class CacheMachine(RuleBasedStateMachine):
 
     @invariant()
     def cache_equals_full_recompute(self) -> None:
+        self.cache.flush()
         full = PortfolioCache(P, self.ledgers, 1)
         full.remargin_all(self.cache.tables, self.n)  # type: ignore[arg-type]
         for name in ("pos_loss", "pos_delta", "ord_loss", "ord_dabs", "ord_scalar", "im",
