@@ -25,7 +25,6 @@ of them, the ``PortfolioCache`` (one column per instrument). Rules:
 
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -262,7 +261,7 @@ class OptionsEngine:
             if not k:
                 continue
             slots, size = _view(L.slot, k), _view(L.size, k)
-            pay = np.ceil(size * (float(st.last_rate) * inst.mark * inst.mult / PPM)) + 1
+            pay = np.ceil(size * (st.last_rate * inst.mark * inst.mult / (1000 * PPM))) + 1
             pay = np.where((size != 0) & (pay > 0), pay, 0).astype(np.int64)
             prov[slots] += pay * self.pm_mask[slots]
 
@@ -639,4 +638,4 @@ def iv_update(eng: ClearingEngine, cmd: Any, out: list, ts: int) -> None:
     out.append(RequestRejected(ts, None, "IVUpdate", reason, 0, 0, text))
 
 
-__all__ = ["Book", "Fraction", "OptionsEngine", "iv_update", "set_margin_mode"]
+__all__ = ["Book", "OptionsEngine", "iv_update", "set_margin_mode"]

@@ -111,3 +111,28 @@ def test_negative_rate_short_pays_rounded_up() -> None:
     assert c.accounts[3].balances["USD"] == cash3 - 12_501  # the short pays, rounded up
     assert c.accounts[1].balances["USD"] == cash1 + 12_500  # the long receives, rounded down
     c.validate()
+
+
+def test_funding_samples_stay_bounded_integers_in_a_snapshot() -> None:
+    """An hour of samples at ever-changing indices: exact, yet a snapshot can hold it."""
+    from clearing.commands import Deposit, IndexPrice
+    from clearing.engine import ClearingEngine
+    from clearing.snapshot import ZERO_ROOT, build_snapshot, verify_snapshot
+
+    p = Pipeline.from_config(make_config(X={"impact_notional": 100}))
+    p.submit(Deposit(0, 1, "USD", 10**9))
+    p.submit(Tick(1))
+    trade(p, 2, buyer=1, seller=3, qty=1_000, price=100)
+    p.submit(order(3, 2, 1, 10, 103))
+    primes = [97, 101, 103, 107, 109, 113, 127, 131, 137, 139]
+    for k in range(59):
+        p.submit(IndexPrice(M * (k + 1) + 5, "X", primes[k % 10]))
+    c = p.clearing
+    state = c.export_state()
+    samples = state["engine"]["instruments"]["X"]["funding"]["samples"]
+    assert len(samples) >= 10 and all(abs(v) < 1 << 63 for s in samples for v in s)
+    assert verify_snapshot(build_snapshot(state, ZERO_ROOT)).ok
+    again = ClearingEngine.from_state(c.config, state)
+    f1 = of(c.apply(Tick(H + 1)), FundingApplied)[0]
+    f2 = of(again.apply(Tick(H + 1)), FundingApplied)[0]
+    assert f1 == f2 and again.state_hash() == c.state_hash()

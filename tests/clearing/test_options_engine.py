@@ -207,6 +207,11 @@ def test_snapshot_restores_positions_modes_and_surface() -> None:
     p.submit(OrderRequest(T0 + 4, 1, PUT, -1, 5, 7_000))  # a resting order
     c = p.clearing
     state = c.export_state()
+    from clearing.snapshot import ZERO_ROOT, build_snapshot, load_snapshot, verify_snapshot
+
+    blob = build_snapshot(state, ZERO_ROOT)  # the canonical settlement snapshot holds it
+    assert verify_snapshot(blob).ok
+    state = load_snapshot(blob).state
     again = ClearingEngine.from_state(c.config, state)
     assert again.state_hash() == c.state_hash()
     again.validate()
