@@ -375,6 +375,12 @@ class ClearingEngine:
             out.update(self.options.account_risk(s))
         return out
 
+    def greeks(self, account_id: int) -> dict:
+        """Each position's Greeks and their sums per underlying (clearing.options)."""
+        if self.options is None:
+            return {"positions": {}, "underlyings": {}}
+        return self.options.position_greeks(self.accounts[account_id].slot)
+
     def option_chain(self, underlying: str) -> list[dict]:
         """Every series of an underlying: names, strike, expiry, mark, mark IV, Greeks."""
         if self.options is None or underlying not in self.options.books:

@@ -492,6 +492,42 @@ class OptionsEngine:
             rows.append(d)
         return rows
 
+    def position_greeks(self, slot: int) -> dict:
+        """Greeks per position and per underlying, in units of the underlying.
+
+        A position of ``q`` lots of contract size ``c`` has delta ``q·c·δ``, gamma
+        ``q·c·gamma``, vega ``q·c·vega`` and theta ``q·c·θ`` (vega per vol point, theta per
+        day, both in price units); a perpetual or future has delta ``q·c``.
+        """
+        from decimal import Decimal
+
+        positions: dict[str, dict] = {}
+        totals: dict[str, dict] = {}
+        for name, book in self.books.items():
+            g = book.greeks
+            tot = {"delta": 0.0, "gamma": 0.0, "vega": 0.0, "theta": 0.0}
+            for i, inst in enumerate(book.series):
+                r = inst.ledger.row_of.get(slot)
+                if r is None or not inst.ledger.size[r] or g is None:
+                    continue
+                units = inst.ledger.size[r] * float(Decimal(inst.spec.contract_size))
+                d = {"size": inst.ledger.size[r], "delta": units * float(g.delta[i]),
+                     "gamma": units * float(g.gamma[i]), "vega": units * float(g.vega[i]),
+                     "theta": units * float(g.theta[i])}  # fmt: skip
+                positions[inst.symbol] = d
+                for k in tot:
+                    tot[k] += d[k]
+            for inst in book.linear:
+                r = inst.ledger.row_of.get(slot)
+                if r is None or not inst.ledger.size[r]:
+                    continue
+                units = inst.ledger.size[r] * float(Decimal(inst.spec.contract_size))
+                positions[inst.symbol] = {"size": inst.ledger.size[r], "delta": units,
+                                          "gamma": 0.0, "vega": 0.0, "theta": 0.0}
+                tot["delta"] += units
+            totals[name] = tot
+        return {"positions": positions, "underlyings": totals}
+
     def account_risk(self, slot: int) -> dict:
         """Mode, portfolio figures and worst scenario of an account."""
         d: dict = {"margin_mode": self.mode_of(slot)}

@@ -118,6 +118,21 @@ def test_standard_mode_short_call_margin_and_value() -> None:
     c.validate()
 
 
+def test_position_and_account_greeks() -> None:
+    p = pipe()
+    _straddle(p, T0 + 1)
+    c = p.clearing
+    g = c.greeks(1)
+    chain = {r["symbol"]: r for r in c.option_chain("BTC")}
+    # 100 lots of 0.01 BTC short: -1 BTC of each option's delta, gamma, vega, theta
+    assert g["positions"][CALL]["delta"] == -chain[CALL]["delta"]
+    assert g["positions"][PUT]["vega"] == -chain[PUT]["vega"]
+    assert g["positions"]["BTC-PERP"]["delta"] == g["positions"]["BTC-PERP"]["size"] * 0.001
+    tot = g["underlyings"]["BTC"]
+    assert abs(tot["delta"]) < 0.001  # delta-hedged to the nearest perpetual lot
+    assert tot["gamma"] < 0 and tot["vega"] < 0 and tot["theta"] > 0  # short options
+
+
 def test_stale_iv_refuses_opening_orders_but_not_reducing_ones() -> None:
     p = pipe()
     fill(p, T0 + 1, buyer=2, seller=1, sym=CALL, qty=10, price=5_000)
