@@ -196,6 +196,8 @@ class OptionsEngine:
             if r is not None:
                 eng.refresh_row(inst, r)
         if pm:
+            self.cache.ensure(eng.table.n)
+            self.cache.prov[slot] = self._provision_of(slot)
             self.refresh_pm(slot)
         else:
             self._apply(slot, 0, 0, 0)
@@ -265,6 +267,21 @@ class OptionsEngine:
             pay = np.where((size != 0) & (pay > 0), pay, 0).astype(np.int64)
             prov[slots] += pay * self.pm_mask[slots]
 
+    def _provision_of(self, slot: int) -> int:
+        """``_provisions`` for one account (same formula, same floats)."""
+        total = 0
+        for inst in self.columns:
+            st = inst.funding
+            r = inst.ledger.row_of.get(slot)
+            if st is None or not st.last_rate or not inst.mark or r is None:
+                continue
+            size = inst.ledger.size[r]
+            pay = np.ceil(np.int64(size) * (st.last_rate * inst.mark * inst.mult / (1000 * PPM)))
+            pay = int(pay) + 1
+            if size and pay > 0:
+                total += pay
+        return total
+
     # -- revaluation ------------------------------------------------------------------
     def revalue(self, ts: int, out: list | None) -> None:
         """Re-mark the chains and re-margin every holder (module rule 1)."""
@@ -312,10 +329,14 @@ class OptionsEngine:
                     v[c][:] = arr
             if out is not None:
                 out.append(OptionsRevalued(ts, name, book.index, len(book.series), rows))
-        if self.pm_slots:
+        tables = self.tables()
+        if not self.pm_slots:  # keep the tables current for accounts switching later
+            self.cache.tables = tables
+            self.cache._gen += 1
+        else:
             self.cache.ensure(na)
             self._provisions(na)
-            self.cache.remargin_all(self.tables(), na, self.pm_mask[:na])
+            self.cache.remargin_all(tables, na, self.pm_mask[:na])
             pm_idx = np.flatnonzero(self.pm_mask[:na])
             new = np.stack((self.cache.im[pm_idx], self.cache.mm[pm_idx],
                             self.cache.req[pm_idx]), axis=1)  # fmt: skip
@@ -349,6 +370,7 @@ class OptionsEngine:
         slot = L.slot[r]
         pm = slot in self.pm_slots
         A = eng.table
+        self.cache.mark_dirty(inst.pm_col)  # its size may have changed
         if inst.opt is not None:
             book, i = inst.opt
             im, mm, cb, cs, req, val = row_charges(

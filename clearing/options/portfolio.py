@@ -128,6 +128,9 @@ class PortfolioCache:
         self._ord_rows: set[int] = set()  # slots whose order vectors may be non-zero
         self._pending: tuple | None = None  # the last check_resting, for commit_resting
         self._unflushed: set[int] = set()  # slots whose Python rows are ahead of numpy
+        self._parts: list[tuple | None] = [None] * len(self.columns)  # per-column split
+        self._parts_members: np.ndarray | None = None
+        self.dirty: set[int] = set()  # columns whose ledger changed since the last split
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -152,6 +155,17 @@ class PortfolioCache:
         self.req = grow(g(self, "req", None), (cap,))
         self.cap = cap
 
+    def mark_dirty(self, col: int) -> None:
+        """Column ``col``'s positions changed: split it again at the next re-margin."""
+        self.dirty.add(col)
+
+    def _same_members(self, m: np.ndarray | None) -> bool:
+        old = self._parts_members
+        if m is None or old is None:
+            return m is None and old is None and all(p is not None for p in self._parts)
+        k = min(len(m), len(old))
+        return bool(np.array_equal(m[:k], old[:k]) and not m[k:].any() and not old[k:].any())
+
     def ensure(self, n_slots: int) -> None:
         if n_slots > self.cap:
             cap = self.cap
@@ -173,28 +187,31 @@ class PortfolioCache:
         S, U = self.S, self.U
         n_cols = len(self.columns)
         # [Q+ | Q-] in CSC form straight from the ledgers: column j holds the long lots,
-        # column n_cols + j the short lots of instrument j. The ledgers come grouped by
-        # instrument, so splitting longs from shorts keeps every column contiguous.
-        views = [(_view(L.slot, L.n), _view(L.size, L.n)) for L in self.columns]
-        lens = np.array([len(a) for a, _ in views], dtype=np.int64)
-        if lens.sum():
-            slot = np.concatenate([a for a, _ in views])
-            size = np.concatenate([b for _, b in views])
-            if members is not None and not members[:n_slots].all():
-                size = np.where(members[slot], size, 0)
-            starts = np.zeros(n_cols, dtype=np.int64)
-            np.cumsum(lens[:-1], out=starts[1:])
-            nonempty = lens > 0
-            pos, neg = size > 0, size < 0
-            counts = np.zeros(2 * n_cols, dtype=np.int64)
-            counts[:n_cols][nonempty] = np.add.reduceat(pos, starts[nonempty])
-            counts[n_cols:][nonempty] = np.add.reduceat(neg, starts[nonempty])
-            pick = np.concatenate((np.flatnonzero(pos), np.flatnonzero(neg)))
-            rows = slot[pick]
-            lots = np.abs(size[pick])
+        # column n_cols + j the short lots of instrument j (no sorting). Each column's
+        # split is kept until its ledger changes (mark_dirty) or the members do.
+        m = members[:n_slots] if members is not None else None
+        if not self._same_members(m):
+            self._parts = [None] * n_cols
+            self._parts_members = None if m is None else m.copy()
+        views = []
+        for j, L in enumerate(self.columns):
+            part = self._parts[j]
+            if part is None or j in self.dirty or part[4] != L.n:
+                slot, size = _view(L.slot, L.n), _view(L.size, L.n)
+                if m is not None and L.n:
+                    size = np.where(m[slot], size, 0)
+                pos, neg = size > 0, size < 0
+                part = (slot[pos], size[pos], slot[neg], -size[neg], L.n)
+                self._parts[j] = part
+            views.append(part)
+        self.dirty.clear()
+        counts = np.array([len(p_[0]) for p_ in views] + [len(p_[2]) for p_ in views],
+                          dtype=np.int64)  # fmt: skip
+        if counts.sum():
+            rows = np.concatenate([p_[0] for p_ in views] + [p_[2] for p_ in views])
+            lots = np.concatenate([p_[1] for p_ in views] + [p_[3] for p_ in views])
         else:
             rows = lots = np.zeros(0, dtype=np.int64)
-            counts = np.zeros(2 * n_cols, dtype=np.int64)
         indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
         block = np.zeros((2 * n_cols, U * S), dtype=np.int64)
@@ -209,7 +226,8 @@ class PortfolioCache:
         # product is about twice as fast as int64's; the bound uses each column's largest
         # holding (cheap), then the exact per-account lot sums, else int64 throughout
         biggest = float(max(np.abs(block).max(initial=0), np.abs(dblock).max(initial=0)))
-        bound = sum(float(np.abs(b).max(initial=0)) for _, b in views) * biggest
+        bound = sum(max(float(p_[1].max(initial=0)), float(p_[3].max(initial=0)))
+                    for p_ in views) * biggest  # fmt: skip
         exact = bound < _FLOAT_EXACT
         if not exact and rows.size:
             per_row = np.bincount(rows, weights=lots, minlength=n_slots)

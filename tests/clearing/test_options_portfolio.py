@@ -205,6 +205,7 @@ def test_vectorised_remargin_equals_the_one_account_path() -> None:
     L = ledgers[_col("p", None, None)]
     r = L.row(3)
     L.size[r] = -7
+    cache.mark_dirty(_col("p", None, None))
     L.bq[r], L.bv[r], L.bf[r] = 4, 4 * 59_000, 9
     cache.remargin_all(_tables(61_000, 0.7), 4)
     vec = [(int(cache.im[s]), int(cache.mm[s]), int(cache.req[s])) for s in range(4)]
@@ -235,6 +236,7 @@ class CacheMachine(RuleBasedStateMachine):
         L = self.ledgers[col]
         r = self._row(col, slot)
         L.size[r] += d
+        self.cache.mark_dirty(col)
         self.cache.refresh_account(slot)
 
     @rule(slot=st.integers(0, 2), col=st.integers(0, len(COLS) - 1), side=st.sampled_from([1, -1]),
@@ -252,6 +254,7 @@ class CacheMachine(RuleBasedStateMachine):
         saved = (L.size[r], L.bq[r], L.bv[r], L.bf[r], L.sq[r], L.sv[r], L.sf[r])
         # filled completely at the limit: the positions' IMR/MMR after the fill
         L.size[r] += side * qty
+        self.cache.mark_dirty(col)
         bq, sq = L.bq[r], L.sq[r]
         L.bq[r] = L.sq[r] = 0
         full = PortfolioCache(P, self.ledgers, 1)
@@ -261,6 +264,7 @@ class CacheMachine(RuleBasedStateMachine):
             qty * t.hil[col] - qty * price * t.ml[col])
         assert open_loss == max(exp_open, 0)
         L.size[r], L.bq[r], L.sq[r] = saved[0], bq, sq
+        self.cache.mark_dirty(col)
         # resting: the requirement with the order in its side
         if side > 0:
             L.bq[r] += qty

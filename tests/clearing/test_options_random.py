@@ -33,9 +33,9 @@ mode = st.tuples(st.just("mode"), st.integers(1, 3), st.sampled_from(["standard"
 cancel = st.tuples(st.just("cancel"), st.integers(1, 3))
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(st.lists(st.one_of(order, order, order, index, iv, mode, cancel), min_size=5,
-                max_size=30))
+                max_size=50))
 def test_random_sequences_keep_every_cache_exact(steps: list) -> None:
     p = pipe()
     c = p.clearing
@@ -66,3 +66,33 @@ def test_random_sequences_keep_every_cache_exact(steps: list) -> None:
     again = ClearingEngine.from_state(c.config, c.export_state())
     assert again.state_hash() == c.state_hash()
     again.validate()
+
+
+def test_a_long_seeded_run_keeps_every_cache_exact() -> None:
+    """300 seeded steps; once caught a stale scenario table on a switch to portfolio mode."""
+    import random
+
+    rng = random.Random(3)
+    p = pipe()
+    c = p.clearing
+    ts = T0
+    for _ in range(300):
+        ts += 10**9
+        k = rng.random()
+        if k < 0.75:
+            sym = rng.choice(SYMS)
+            ref = 60_000 if sym == "BTC-PERP" else max(c.instruments[sym].mark or 0, 100)
+            price = max(5, (ref + rng.randint(-800, 800)) // 5 * 5)
+            tif = IOC if rng.random() < 0.5 else 1
+            cmd: object = OrderRequest(ts, rng.randint(1, 3), sym, rng.choice([1, -1]),
+                                       rng.randint(1, 30), price, tif=tif)  # fmt: skip
+        elif k < 0.85:
+            cmd = IndexPrice(ts, "BTC", rng.randint(54_000, 66_000))
+        elif k < 0.93:
+            cmd = IVUpdate(ts, "BTC", EXP, rng.randint(300_000, 1_200_000),
+                           rng.randint(-200_000, 200_000), 0)  # fmt: skip
+        else:
+            cmd = SetMarginMode(ts, rng.randint(1, 3), rng.choice(["standard", "portfolio"]))
+        p.submit(cmd)
+        c.validate()
+    assert ClearingEngine.from_state(c.config, c.export_state()).state_hash() == c.state_hash()
