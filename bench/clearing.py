@@ -14,8 +14,11 @@
    perpetual. ``pm_remargin_100k_ms``: one ``ClearingEngine.apply(IndexPrice)``: the
    perpetual's re-mark, the chain's Black-76 marks and Greeks, every option row's value,
    every account's scenario vector as one sparse product, IMR/MMR, and the margin-call /
-   liquidation checks. ``pm_remargin_kernel_100k_ms``: the same without the engine (the
-   scenario tables and ``PortfolioCache.remargin_all`` alone).
+   liquidation checks, with positions unchanged since the previous update (each
+   column's long/short split is reused); ``pm_remargin_all_dirty_100k_ms``: the same
+   after every column changed (all splits rebuilt: the worst case between two updates);
+   ``pm_remargin_kernel_100k_ms``: the scenario tables and a cold
+   ``PortfolioCache.remargin_all`` alone, without the engine.
 4. Portfolio pre-trade: an account with 20 option positions (opened by real trades)
    places a seeded stream of option limit orders. ``pm_pretrade_p50_ns``: per
    ``ClearingEngine.apply(OrderRequest)``, full admission and bookkeeping;
@@ -205,6 +208,7 @@ def _pm_remargin(accounts: int, runs: int, seed: int) -> list[float]:
     gc.freeze()
     for i in range(runs):
         index = 60_000.0 + (50.0 if i % 2 else -50.0)
+        cache.dirty.update(range(n))  # cold: every column split again
         t0 = time.perf_counter_ns()
         _, tables, _ = _chain_tables(index)
         cache.remargin_all(tables, accounts)
@@ -361,21 +365,29 @@ def build_pm_engine(accounts: int, seed: int) -> ClearingEngine:
     return eng
 
 
-def _pm_remargin_engine(accounts: int, runs: int, seed: int) -> list[float]:
-    """One ``IndexPrice`` through the engine: perpetual re-mark, chain re-mark, re-margin."""
+def _pm_remargin_engine(accounts: int, runs: int, seed: int) -> tuple[list[float], list[float]]:
+    """One ``IndexPrice`` through the engine: perpetual re-mark, chain re-mark, re-margin.
+
+    Returns the times with unchanged positions since the previous update (each column's
+    long/short split reused) and with every column changed (every split rebuilt).
+    """
     from clearing.commands import IndexPrice
 
     eng = build_pm_engine(accounts, seed)
-    times = []
+    cache = eng.options.cache
+    clean, dirty = [], []
     gc.collect()
     gc.freeze()
-    for i in range(runs):
+    for i in range(2 * runs):
         cmd = IndexPrice(NOW + 1 + i, "BTC", 60_000 + (30 if i % 2 else -30))
+        if i % 2:
+            cache.dirty.update(range(len(cache.columns)))
         t0 = time.perf_counter_ns()
         eng.apply(cmd)
-        times.append((time.perf_counter_ns() - t0) / 1e6)
+        (dirty if i % 2 else clean).append((time.perf_counter_ns() - t0) / 1e6)
     gc.unfreeze()
-    return times
+    eng.validate()
+    return clean, dirty
 
 
 def run(args: argparse.Namespace) -> int:
@@ -388,7 +400,7 @@ def run(args: argparse.Namespace) -> int:
     for v in samples:
         hist.record_value(max(1, v))
     times = _remark(args.accounts, args.remarks)
-    pm_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs, args.seed)
+    pm_times, pm_dirty_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs, args.seed)
     pm_kernel_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
     pm_samples, pm_admitted = _pm_pretrade_engine(args.checks, args.seed)
     pm_kernel_samples, _ = _pm_pretrade(args.checks, args.seed)
@@ -417,6 +429,8 @@ def run(args: argparse.Namespace) -> int:
         "pm_remargin_runs_ms": [round(t, 3) for t in pm_times],
         "pm_remargin_100k_ms": round(statistics.median(pm_times), 3),
         "pm_remargin_min_ms": round(min(pm_times), 3),
+        "pm_remargin_all_dirty_runs_ms": [round(t, 3) for t in pm_dirty_times],
+        "pm_remargin_all_dirty_100k_ms": round(statistics.median(pm_dirty_times), 3),
         "pm_remargin_kernel_runs_ms": [round(t, 3) for t in pm_kernel_times],
         "pm_remargin_kernel_100k_ms": round(statistics.median(pm_kernel_times), 3),
         "pm_pretrade_checks": len(pm_samples),
