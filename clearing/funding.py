@@ -64,6 +64,10 @@ class FundingState:
 
     @classmethod
     def restore(cls, d: dict) -> FundingState:
+        if "samples" not in d:  # a state written before exact samples: ppm sum and count
+            d = {**d, "last_rate": d["last_rate"] * 1000,
+                 "samples": [[d["sample_sum"], PPM * d["sample_count"], d["sample_count"]]]
+                 if d["sample_count"] else []}  # fmt: skip
         f = cls()
         for k in cls.__slots__:
             setattr(f, k, d[k])

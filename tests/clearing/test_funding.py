@@ -136,3 +136,14 @@ def test_funding_samples_stay_bounded_integers_in_a_snapshot() -> None:
     f1 = of(c.apply(Tick(H + 1)), FundingApplied)[0]
     f2 = of(again.apply(Tick(H + 1)), FundingApplied)[0]
     assert f1 == f2 and again.state_hash() == c.state_hash()
+
+
+def test_a_funding_state_written_before_exact_samples_still_restores() -> None:
+    from clearing.funding import FundingState
+
+    old = {"index": 5, "last_rate": 416, "next_funding": 7, "next_sample": 3,
+           "sample_count": 3, "sample_sum": 10_001}  # fmt: skip
+    f = FundingState.restore(old)
+    assert f.last_rate == 416_000
+    total = sum(n * 1_000_000 * c / i for n, i, c in f.samples)
+    assert (total, sum(c for *_, c in f.samples)) == (10_001, 3)
