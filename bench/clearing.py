@@ -9,8 +9,23 @@
    instrument; the mark is moved back and forth and each full re-mark (equity, IM, MM,
    requirement of every holder, vectorised, plus the checks) is timed.
 
+3. Portfolio margin (options, issue 10): 100,000 portfolio-mode accounts each hold 10
+   options of a 2-expiry x 9-strike BTC chain (random series and sizes) and a
+   perpetual. ``pm_remargin_100k_ms``: one ``ClearingEngine.apply(IndexPrice)``: the
+   perpetual's re-mark, the chain's Black-76 marks and Greeks, every option row's value,
+   every account's scenario vector as one sparse product, IMR/MMR, and the margin-call /
+   liquidation checks, with positions unchanged since the previous update (each
+   column's long/short split is reused); ``pm_remargin_all_dirty_100k_ms``: the same
+   after every column changed (all splits rebuilt: the worst case between two updates);
+   ``pm_remargin_kernel_100k_ms``: the scenario tables and a cold
+   ``PortfolioCache.remargin_all`` alone, without the engine.
+4. Portfolio pre-trade: an account with 20 option positions (opened by real trades)
+   places a seeded stream of option limit orders. ``pm_pretrade_p50_ns``: per
+   ``ClearingEngine.apply(OrderRequest)``, full admission and bookkeeping;
+   ``pm_pretrade_kernel_p50_ns``: ``PortfolioCache.check_resting`` plus the comparison.
+
 The JSON holds ``pretrade_p50_ns``, ``pretrade_p99_ns``, ``remark_100k_ms`` (median of
-the runs) and details, with the machine it ran on.
+the runs), the ``pm_*`` keys above and details, with the machine it ran on.
 """
 
 from __future__ import annotations
@@ -36,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--accounts", type=int, default=100_000, help="re-mark accounts (1e5)")
     parser.add_argument("--remarks", type=int, default=21, help="re-mark runs (21)")
     parser.add_argument("--seed", type=int, default=1, help="random seed (1)")
+    parser.add_argument("--pm-accounts", type=int, default=100_000,
+                        help="portfolio re-margin accounts (1e5)")
+    parser.add_argument("--pm-runs", type=int, default=11, help="portfolio re-margin runs (11)")
 
 
 def _instrument(imf: int = 100_000) -> dict:
@@ -130,6 +148,248 @@ def _remark(accounts: int, runs: int) -> list[float]:
     return times
 
 
+def _chain_tables(index: float, expiries: tuple[float, ...] = (7 / 365, 35 / 365)) -> tuple:
+    """The 2 x 9 x C/P BTC chain plus one perpetual (last column) at ``index``."""
+    from clearing.options.portfolio import make_tables
+    from clearing.options.scenarios import ScanParams
+
+    strikes = [48_000.0 + 3_000.0 * i for i in range(9)]
+    series = [(T, K, c) for T in expiries for K in strikes for c in (True, False)]
+    n = len(series) + 1
+    params = ScanParams()
+    tables = make_tables(
+        params, F=[index] * n, K=[K for _, K, _ in series] + [1.0],
+        T=[T for T, _, _ in series] + [0.0], sigma=[0.6] * n,
+        is_call=[c for *_, c in series] + [False], linear=[False] * len(series) + [True],
+        mult=[10_000] * len(series) + [1_000], under=[0] * n, n_under=1)  # fmt: skip
+    return params, tables, n
+
+
+def _ledgers_from(columns: list[tuple[list[int], list[int]]]) -> list:
+    """Ledgers (one per column) holding the given (slots, sizes), built in bulk."""
+    from array import array
+
+    from clearing.positions import COLUMNS, Ledger
+
+    out = []
+    for slots, sizes in columns:
+        L = Ledger()
+        n = len(slots)
+        for name in COLUMNS:
+            setattr(L, name, array("q", bytes(8 * n)))
+        L.slot = array("q", slots)  # type: ignore[attr-defined]
+        L.size = array("q", sizes)  # type: ignore[attr-defined]
+        L.n = n
+        L.row_of = dict(zip(slots, range(n)))
+        out.append(L)
+    return out
+
+
+def _pm_remargin(accounts: int, runs: int, seed: int) -> list[float]:
+    import numpy as np
+
+    from clearing.options.portfolio import PortfolioCache
+
+    params, _, n = _chain_tables(60_000.0)
+    rng = np.random.default_rng(seed)
+    picks = np.argsort(rng.random((accounts, n - 1)), axis=1)[:, :10]
+    sizes = rng.integers(-50, 51, (accounts, 10))
+    sizes[sizes == 0] = 1
+    cols = []
+    for j in range(n - 1):
+        hit = picks == j
+        cols.append((np.flatnonzero(hit.any(axis=1)).tolist(), sizes[hit].tolist()))
+    perp = rng.integers(-100, 101, accounts)
+    perp[perp == 0] = 1
+    cols.append((list(range(accounts)), perp.tolist()))
+    cache = PortfolioCache(params, _ledgers_from(cols), 1)
+    times = []
+    gc.collect()
+    gc.freeze()
+    for i in range(runs):
+        index = 60_000.0 + (50.0 if i % 2 else -50.0)
+        cache.dirty.update(range(n))  # cold: every column split again
+        t0 = time.perf_counter_ns()
+        _, tables, _ = _chain_tables(index)
+        cache.remargin_all(tables, accounts)
+        times.append((time.perf_counter_ns() - t0) / 1e6)
+    gc.unfreeze()
+    assert int(cache.im[:accounts].min()) > 0
+    return times
+
+
+def _pm_pretrade(checks: int, seed: int) -> tuple[list[int], int]:
+    from clearing.options.portfolio import PortfolioCache
+
+    params, tables, n = _chain_tables(60_000.0)
+    rng = random.Random(seed)
+    held = rng.sample(range(n - 1), 20)
+    cols = [([0], [rng.choice((-1, 1)) * rng.randint(1, 50)]) if j in held else ([], [])
+            for j in range(n)]  # fmt: skip
+    ledgers = _ledgers_from(cols)
+    cache = PortfolioCache(params, ledgers, 1)
+    cache.remargin_all(tables, 1)
+    equity = int(cache.req[0]) * 3
+    cmds = []
+    for _ in range(checks):
+        col = held[rng.randrange(20)]
+        side = rng.choice((-1, 1))
+        price = max(1, tables.lol[col] // tables.ml[col] - side * rng.randint(1, 200))
+        cmds.append((col, side, rng.randint(1, 20), price))
+    samples = [0] * checks
+    clock = time.perf_counter_ns
+    resting, fill = cache.check_resting, cache.check_fill
+    admitted = 0
+    gc.collect()
+    gc.freeze()
+    for i, (col, side, qty, price) in enumerate(cmds):
+        t0 = clock()
+        L = ledgers[col]
+        r = L.row_of[0]
+        req, loss = resting(0, col, side, qty, price, 0, L.bq[r], L.bv[r], L.bf[r], L.sq[r],
+                            L.sv[r], L.sf[r])  # fmt: skip
+        ok = equity >= req or equity - loss >= fill(0, col, side, qty, L.size[r])[0]
+        samples[i] = clock() - t0
+        admitted += ok
+    gc.unfreeze()
+    return samples, admitted
+
+
+def _options_config(accounts: int, mode: str) -> object:
+    from clearing.options.series import expiry_ts_of
+
+    return parse_config({
+        "assets": {"USD": {"decimals": 6}},
+        "indices": {"BTC": 60_000},
+        "instruments": {"BTC-PERP": {
+            "kind": "perpetual", "index": "BTC", "contract_size": "0.001", "imf_ppm": 100_000,
+            "mmf_ppm": 50_000, "max_qty": 10**9, "mark_band_ppm": 0,
+            "taker_fee_ppm": 500}},
+        "options": {"BTC": {
+            "index": "BTC", "expiries": [expiry_ts_of(2026, 12, 4), expiry_ts_of(2027, 1, 1)],
+            "strikes": [48_000 + 3_000 * i for i in range(9)], "contract_size": "0.01",
+            "tick_size": 5, "max_qty": 10**9, "taker_fee_ppm": 300}},
+        "portfolio": {"default_mode": mode},
+        "accounts": [{"id": a, "deposits": {"USD": 10**13}} for a in range(1, accounts + 1)],
+    })  # fmt: skip
+
+
+NOW = 1_795_593_600_000_000_000  # 2026-11-25 08:00 UTC: 9 and 37 days to the expiries
+
+
+def _pm_pretrade_engine(checks: int, seed: int) -> tuple[list[int], int]:
+    """``ClearingEngine.apply(OrderRequest)`` for a portfolio account with 20 options."""
+    from clearing.commands import IVUpdate
+    from matching.enums import TimeInForce
+
+    p = Pipeline.from_config(_options_config(2, "portfolio"))
+    eng = p.clearing
+    book = eng.options.books["BTC"]
+    for e in book.chain.expiries:
+        p.submit(IVUpdate(NOW, "BTC", e, 600_000))
+    rng = random.Random(seed)
+    held = rng.sample([i.symbol for i in book.series], 20)
+    for k, sym in enumerate(held):  # 20 option positions through real trades
+        side = rng.choice((-1, 1))
+        price = max(5, (eng.instruments[sym].mark or 5) // 5 * 5)
+        p.submit(OrderRequest(NOW + k, 2, sym, -side, 10, price))
+        p.submit(OrderRequest(NOW + k, 1, sym, side, 10, price, tif=int(TimeInForce.IOC)))
+    assert sum(1 for s in held if eng.position(1, s)[0]) == 20
+    cmds = []
+    ts = NOW + 1_000
+    for _ in range(checks):
+        ts += 1_000
+        sym = held[rng.randrange(20)]
+        side = rng.choice((-1, 1))
+        mark = eng.instruments[sym].mark or 100
+        price = max(5, (mark - side * rng.randint(20, 400)) // 5 * 5)
+        cmds.append(OrderRequest(ts, 1, sym, side, rng.randint(1, 5), price))
+    samples = [0] * checks
+    apply, clock = eng.apply, time.perf_counter_ns
+    admitted = 0
+    gc.collect()
+    gc.freeze()
+    for i, cmd in enumerate(cmds):
+        t0 = clock()
+        out = apply(cmd)
+        samples[i] = clock() - t0
+        admitted += len(out) == 2
+    gc.unfreeze()
+    eng.validate()
+    return samples, admitted
+
+
+def build_pm_engine(accounts: int, seed: int) -> ClearingEngine:
+    """``accounts`` portfolio accounts, each with 10 options of the chain and a perpetual.
+
+    Positions are written straight into the ledgers (paired long/short so open interest
+    balances), then every cache is computed from scratch (``clearing.export.recompute``).
+    """
+    import numpy as np
+
+    from clearing.export import recompute
+    from clearing.positions import Position
+
+    eng = ClearingEngine(_options_config(0, "portfolio"))
+    from clearing.commands import IVUpdate
+
+    book = eng.options.books["BTC"]
+    for e in book.chain.expiries:
+        eng.apply(IVUpdate(NOW, "BTC", e, 600_000))
+    rng = np.random.default_rng(seed)
+    for aid in range(1, accounts + 1):
+        acct = eng.open(aid)
+        eng.add_cash(acct, 10**13)
+        eng.deposits["USD"] += 10**13
+    cols = [*book.series, eng.instruments["BTC-PERP"]]
+    picks = np.argsort(rng.random((accounts, len(book.series))), axis=1)[:, :10]
+    sizes = rng.integers(1, 51, (accounts, 10)) * np.where(np.arange(accounts) % 2, -1, 1)[:, None]
+    for j, inst in enumerate(cols):
+        if inst is cols[-1]:
+            slots = np.arange(accounts)
+            size = rng.integers(1, 101, accounts) * np.where(slots % 2, 1, -1)
+        else:
+            hit = picks == j
+            slots = np.flatnonzero(hit.any(axis=1))
+            size = sizes[hit]
+        L = inst.ledger
+        price = inst.mark or 1
+        for slot, q in zip(slots.tolist(), size.tolist()):
+            r = L.row(slot)
+            L.size[r] = q
+            L.cost[r] = q * price * inst.mult
+            eng.by_slot[slot].positions[inst.symbol] = Position(r)
+    recompute(eng, write=True)
+    eng.options.revalue(NOW, None)
+    eng.validate()
+    return eng
+
+
+def _pm_remargin_engine(accounts: int, runs: int, seed: int) -> tuple[list[float], list[float]]:
+    """One ``IndexPrice`` through the engine: perpetual re-mark, chain re-mark, re-margin.
+
+    Returns the times with unchanged positions since the previous update (each column's
+    long/short split reused) and with every column changed (every split rebuilt).
+    """
+    from clearing.commands import IndexPrice
+
+    eng = build_pm_engine(accounts, seed)
+    cache = eng.options.cache
+    clean, dirty = [], []
+    gc.collect()
+    gc.freeze()
+    for i in range(2 * runs):
+        cmd = IndexPrice(NOW + 1 + i, "BTC", 60_000 + (30 if i % 2 else -30))
+        if i % 2:
+            cache.dirty.update(range(len(cache.columns)))
+        t0 = time.perf_counter_ns()
+        eng.apply(cmd)
+        (dirty if i % 2 else clean).append((time.perf_counter_ns() - t0) / 1e6)
+    gc.unfreeze()
+    eng.validate()
+    return clean, dirty
+
+
 def run(args: argparse.Namespace) -> int:
     from hdrh.histogram import HdrHistogram
 
@@ -140,6 +400,16 @@ def run(args: argparse.Namespace) -> int:
     for v in samples:
         hist.record_value(max(1, v))
     times = _remark(args.accounts, args.remarks)
+    pm_times, pm_dirty_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs, args.seed)
+    pm_kernel_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
+    pm_samples, pm_admitted = _pm_pretrade_engine(args.checks, args.seed)
+    pm_kernel_samples, _ = _pm_pretrade(args.checks, args.seed)
+    pm_hist = HdrHistogram(1, 10_000_000_000, 3)
+    for v in pm_samples:
+        pm_hist.record_value(max(1, v))
+    pm_kernel_hist = HdrHistogram(1, 10_000_000_000, 3)
+    for v in pm_kernel_samples:
+        pm_kernel_hist.record_value(max(1, v))
     result = {
         "harness": "clearing",
         "pretrade_checks": len(samples),
@@ -154,15 +424,40 @@ def run(args: argparse.Namespace) -> int:
         "remark_runs_ms": [round(t, 3) for t in times],
         "remark_100k_ms": round(statistics.median(times), 3),
         "remark_min_ms": round(min(times), 3),
+        "pm_remargin_accounts": args.pm_accounts,
+        "pm_remargin_positions_per_account": "10 options + 1 perpetual",
+        "pm_remargin_runs_ms": [round(t, 3) for t in pm_times],
+        "pm_remargin_100k_ms": round(statistics.median(pm_times), 3),
+        "pm_remargin_min_ms": round(min(pm_times), 3),
+        "pm_remargin_all_dirty_runs_ms": [round(t, 3) for t in pm_dirty_times],
+        "pm_remargin_all_dirty_100k_ms": round(statistics.median(pm_dirty_times), 3),
+        "pm_remargin_kernel_runs_ms": [round(t, 3) for t in pm_kernel_times],
+        "pm_remargin_kernel_100k_ms": round(statistics.median(pm_kernel_times), 3),
+        "pm_pretrade_checks": len(pm_samples),
+        "pm_pretrade_admitted": pm_admitted,
+        "pm_pretrade_positions": 20,
+        "pm_pretrade_p50_ns": pm_hist.get_value_at_percentile(50),
+        "pm_pretrade_p90_ns": pm_hist.get_value_at_percentile(90),
+        "pm_pretrade_p99_ns": pm_hist.get_value_at_percentile(99),
+        "pm_pretrade_max_ns": pm_hist.get_max_value(),
+        "pm_pretrade_kernel_p50_ns": pm_kernel_hist.get_value_at_percentile(50),
+        "pm_pretrade_kernel_p99_ns": pm_kernel_hist.get_value_at_percentile(99),
         "environment": describe(),
         "notes": "single thread, in-process; pre-trade = ClearingEngine.apply(OrderRequest) "
         "for an account with 20 positions, clock overhead included; re-mark = one "
-        "vectorised mark change over all holders incl. margin-call/liquidation/risk checks",
+        "vectorised mark change over all holders incl. margin-call/liquidation/risk checks; "
+        "pm_remargin = ClearingEngine.apply(IndexPrice) over 100k portfolio accounts with 10 "
+        "options + 1 perpetual each (36-series chain); pm_remargin_kernel = scenario tables "
+        "+ PortfolioCache.remargin_all only; pm_pretrade = ClearingEngine.apply(OrderRequest) "
+        "for a portfolio account with 20 option positions; pm_pretrade_kernel = "
+        "PortfolioCache.check_resting + the comparison",
     }
     write_result(args.json, result)
     print(
         f"clearing: pre-trade p50 {result['pretrade_p50_ns']} ns, p99 "
         f"{result['pretrade_p99_ns']} ns ({admitted}/{len(samples)} admitted); re-mark "
-        f"{args.accounts:,} accounts median {result['remark_100k_ms']} ms -> {args.json}"
+        f"{args.accounts:,} accounts median {result['remark_100k_ms']} ms; portfolio "
+        f"re-margin {args.pm_accounts:,} accounts median {result['pm_remargin_100k_ms']} ms, "
+        f"pre-trade p50 {result['pm_pretrade_p50_ns']} ns -> {args.json}"
     )
     return 0

@@ -91,6 +91,29 @@ class Tick(NamedTuple):
     ts: int
 
 
+class IVUpdate(NamedTuple):
+    """An implied-volatility oracle update: the smile of ``underlying`` at ``expiry_ts``.
+
+    ``atm_ppm`` (600,000 = 60 %), ``skew_ppm`` and ``curvature_ppm`` parametrise
+    ``sigma(k) = atm + skew·k + curvature·k²`` with ``k = ln(K/F)`` (clearing.options.surface).
+    """
+
+    ts: int
+    underlying: str
+    expiry_ts: int
+    atm_ppm: int
+    skew_ppm: int = 0
+    curvature_ppm: int = 0
+
+
+class SetMarginMode(NamedTuple):
+    """Admin: put an account in ``"standard"`` or ``"portfolio"`` margin mode."""
+
+    ts: int
+    account: int
+    mode: str
+
+
 class MarketHalt(NamedTuple):
     ts: int
     reason: str = "market-wide halt"
@@ -113,4 +136,6 @@ Command = (
     | Tick
     | MarketHalt
     | MarketResume
+    | IVUpdate
+    | SetMarginMode
 )

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.assets import AssetSpec
-from clearing.instruments import FUTURE, PERPETUAL, InstrumentSpec, MarginTier
+from clearing.instruments import FUTURE, OPTION, PERPETUAL, InstrumentSpec, MarginTier
 from clearing.intmath import PPM
 
 HOUR_NS = 3_600_000_000_000
@@ -46,6 +46,7 @@ class RiskParams:
 class AccountSpec:
     id: int
     deposits: tuple[tuple[str, int], ...] = ()
+    margin_mode: str | None = None  # "standard" / "portfolio" (None: the default)
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,8 @@ class ClearingConfig:
     accounts: tuple[AccountSpec, ...] = ()
     risk: RiskParams = RiskParams()
     breakers: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    options: Mapping[str, Any] = field(default_factory=dict)  # underlying -> ChainSpec
+    portfolio: Any = None  # clearing.options.config.PortfolioSpec (None: defaults)
 
 
 def load_config(path: str | Path) -> ClearingConfig:
@@ -130,7 +133,8 @@ def parse_config(data: Mapping[str, Any]) -> ClearingConfig:
     """Validate a TOML-shaped mapping into a ``ClearingConfig``."""
     if not isinstance(data, Mapping):
         raise ConfigError("configuration must be a table")
-    _known(data, {"clearing", "assets", "indices", "instruments", "accounts"}, "$")
+    _known(data, {"clearing", "assets", "indices", "instruments", "accounts", "options",
+                  "portfolio"}, "$")  # fmt: skip
     clearing = _table(data, "clearing", "")
     _known(clearing, _CLEARING_KEYS, "clearing")
     settle = _str(clearing, "settlement_asset", "clearing", "USD")
@@ -200,6 +204,8 @@ def parse_config(data: Mapping[str, Any]) -> ClearingConfig:
             breakers[sym] = dict(b)
             _check_breakers(sym, breakers[sym], instruments[sym].tick_size)
 
+    chains, portfolio = _options(data, instruments, settle_dec)
+
     accounts: list[AccountSpec] = []
     raw_accounts = data.get("accounts", [])
     if not isinstance(raw_accounts, list):
@@ -209,7 +215,7 @@ def parse_config(data: Mapping[str, Any]) -> ClearingConfig:
         where = f"accounts[{i}]"
         if not isinstance(t, Mapping):
             raise ConfigError(f"{where}: must be a table")
-        _known(t, {"id", "deposits"}, where)
+        _known(t, {"id", "deposits", "margin_mode"}, where)
         aid = _int(t, "id", where, required=True, minimum=0, maximum=(1 << 63) - 1)
         if aid in seen:
             raise ConfigError(f"{where}.id: duplicate account {aid}")
@@ -221,18 +227,47 @@ def parse_config(data: Mapping[str, Any]) -> ClearingConfig:
                 raise ConfigError(f"{where}.deposits.{asset}: unknown asset")
             deps.append((asset, _int(dep_t, asset, f"{where}.deposits", minimum=0,
                                      maximum=MAX_AMOUNT)))  # fmt: skip
-        accounts.append(AccountSpec(aid, tuple(deps)))
-    return ClearingConfig(settle, assets, instruments, indices, tuple(accounts), risk, breakers)
+        mode = t.get("margin_mode")
+        if mode is not None and mode not in ("standard", "portfolio"):
+            raise ConfigError(f"{where}.margin_mode: 'standard' or 'portfolio'")
+        accounts.append(AccountSpec(aid, tuple(deps), mode))
+    return ClearingConfig(settle, assets, instruments, indices, tuple(accounts), risk, breakers,
+                          chains, portfolio)  # fmt: skip
 
 
-def _instrument(sym: str, t: Mapping[str, Any], settle_dec: int) -> InstrumentSpec:
+def _options(data: Mapping[str, Any], instruments: dict[str, InstrumentSpec],
+             settle_dec: int) -> tuple[dict[str, Any], Any]:
+    """``[options.X]`` chains (their series join ``instruments``) and ``[portfolio]``."""
+    from dataclasses import replace
+
+    from clearing.options.config import chain_series, parse_chain, parse_portfolio
+
+    chains: dict[str, Any] = {}
+    for name, t in _table(data, "options", "").items():
+        chain, shared = parse_chain(name, t, ConfigError)
+        chains[name] = chain
+        base = {"kind": OPTION, "index": chain.index, "imf_ppm": PPM, "mmf_ppm": PPM,
+                "mark_band_ppm": 0, **shared}  # fmt: skip
+        for series in chain_series(chain, shared.get("price_decimals", 0)):
+            sym = series.native_name
+            if sym in instruments:
+                raise ConfigError(f"options.{name}: series {sym} clashes with an instrument")
+            spec = _instrument(sym, {**base, "expiry_ts": series.expiry_ts}, settle_dec,
+                               allow_option=True)  # fmt: skip
+            instruments[sym] = replace(spec, option=series)
+    portfolio = parse_portfolio(data["portfolio"], ConfigError) if "portfolio" in data else None
+    return chains, portfolio
+
+
+def _instrument(sym: str, t: Mapping[str, Any], settle_dec: int,
+                allow_option: bool = False) -> InstrumentSpec:
     where = f"instruments.{sym}"
     _known(t, _INSTRUMENT_KEYS, where)
     if not sym or len(sym) > 64:
         raise ConfigError(f"{where}: symbol must have 1..64 characters")
     kind = _str(t, "kind", where, PERPETUAL)
-    if kind not in (PERPETUAL, FUTURE):
-        raise ConfigError(f"{where}.kind: must be 'perpetual' or 'future'")
+    if kind not in (PERPETUAL, FUTURE) and not (allow_option and kind == OPTION):
+        raise ConfigError(f"{where}.kind: must be 'perpetual' or 'future' (options: [options])")
     price_dec = _int(t, "price_decimals", where, 0, minimum=0, maximum=18)
     cs = t.get("contract_size", "1")
     if not isinstance(cs, str):
@@ -260,9 +295,9 @@ def _instrument(sym: str, t: Mapping[str, Any], settle_dec: int) -> InstrumentSp
     if index is None and ref is None:
         raise ConfigError(f"{where}.reference_price: required when there is no index")
     expiry = _int(t, "expiry_ts", where, None, minimum=1)
-    if kind == FUTURE and expiry is None:
+    if kind in (FUTURE, OPTION) and expiry is None:
         raise ConfigError(f"{where}.expiry_ts: required for a dated future")
-    if kind == FUTURE and index is None:
+    if kind in (FUTURE, OPTION) and index is None:
         raise ConfigError(f"{where}.index: a dated future settles on its index")
     spec = InstrumentSpec(
         symbol=sym,

@@ -16,7 +16,8 @@ Rules of this module:
 5. Each job lives in its own module and is reached from ``apply``: ``transfers``
    (accounts, deposits, withdrawals), ``pretrade`` (admission and holds), ``settlement``
    (the matcher's event stream), ``marks`` + ``remark`` (mark-to-market), ``funding``,
-   ``expiry`` (dated futures), ``liquidation``; ``export`` holds the snapshot state.
+   ``expiry`` (dated futures), ``liquidation``; ``export`` holds the snapshot state;
+   ``options`` (European options: marks, standard and portfolio margin, expiry).
 """
 
 from __future__ import annotations
@@ -33,12 +34,14 @@ from clearing.commands import (
     CancelRequest,
     Deposit,
     IndexPrice,
+    IVUpdate,
     MarketHalt,
     MarketResume,
     MassCancelRequest,
     MatcherEvents,
     OpenAccount,
     OrderRequest,
+    SetMarginMode,
     Tick,
     Withdraw,
 )
@@ -76,6 +79,8 @@ class InstrumentState:
         "marks",
         "mm_tiers",
         "mult",
+        "opt",
+        "pm_col",
         "spec",
         "status",
         "symbol",
@@ -99,6 +104,8 @@ class InstrumentState:
         self.band_low: int | None = None
         self.band_high: int | None = None
         self.top: tuple[int | None, int | None] = (None, None)
+        self.opt: Any = None  # (options Book, series index) for an option
+        self.pm_col: int | None = None  # column in the portfolio cache (options chains)
 
 
 def _load_breakers(config: ClearingConfig) -> tuple[Any, dict]:
@@ -169,7 +176,14 @@ class ClearingEngine:
             Tick: _tick,
             MarketHalt: _market_halt,
             MarketResume: _market_resume,
+            IVUpdate: _iv_update,
+            SetMarginMode: _set_margin_mode,
         }
+        self.options: Any = None
+        if config.options:
+            from clearing.options.engine import OptionsEngine
+
+            self.options = OptionsEngine(self)
         if _empty:
             return
         for name, price in sorted(config.indices.items()):
@@ -184,9 +198,16 @@ class ClearingEngine:
                 transfers.credit(self, acct, asset, amount)
                 self.deposits[asset] += amount
         for inst in self.instruments.values():
+            if inst.opt is not None:
+                continue
             inst.mark = compute_mark(inst.marks, inst.spec, 0, self.index_of(inst),
                                      inst.book, False)  # fmt: skip
             inst.marks.mark = inst.mark
+        if self.options is not None:
+            for spec in config.accounts:
+                mode = spec.margin_mode or self.options.default_mode
+                self.options.set_mode(self.accounts[spec.id].slot, mode)
+            self.options.revalue(0, None)
 
     # ------------------------------------------------------------------ entry point --
     def apply(self, cmd: object) -> list:
@@ -208,7 +229,7 @@ class ClearingEngine:
         if ts > self.ts or not self.started:
             self._advance(ts, out)
         handler(self, cmd, out, ts)
-        if self._touched:
+        if self._touched or (self.options is not None and self.options.dirty):
             self.refresh_marks(ts, out)
         return out
 
@@ -245,6 +266,8 @@ class ClearingEngine:
         acct.balances[self.settle] = 0
         self.accounts[account_id] = acct
         self.by_slot.append(acct)
+        if self.options is not None:
+            self.options.opened(slot)
         return acct
 
     def index_of(self, inst: InstrumentState) -> int | None:
@@ -282,6 +305,9 @@ class ClearingEngine:
     def refresh_row(self, inst: InstrumentState, r: int) -> None:
         """Recompute a ledger row's charges at the current mark; update the account sums."""
         L = inst.ledger
+        if inst.pm_col is not None and self.options.covers(inst, L.slot[r]):
+            self.options.refresh_row(inst, r)
+            return
         mark = inst.mark or 0
         im, mm, cb, cs, req = instrument_charges(
             inst.im_tiers, inst.mm_tiers, mark, inst.mult, L.size[r], L.bq[r], L.bv[r],
@@ -303,7 +329,7 @@ class ClearingEngine:
         self._touched.clear()
         for sym in touched:
             inst = self.instruments[sym]
-            if inst.expired:
+            if inst.expired or inst.opt is not None:  # options: marked by their chain
                 continue
             book = inst.book
             top = (book.best_bid, book.best_ask)
@@ -318,6 +344,10 @@ class ClearingEngine:
                 remark.remark(self, inst, new, ts, out)
         if self._touched:  # follow-ups (e.g. a halt) touched instruments again
             self.refresh_marks(ts, out)
+        elif self.options is not None and self.options.dirty:
+            self.options.revalue(ts, out)
+            if self._touched:
+                self.refresh_marks(ts, out)
 
     def touch(self, symbol: str) -> None:
         self._touched.add(symbol)
@@ -335,10 +365,27 @@ class ClearingEngine:
         for sym, pos in acct.positions.items():
             inst = self.instruments[sym]
             L = inst.ledger
-            upnl += L.size[pos.row] * (inst.mark or 0) * inst.mult - L.cost[pos.row]
-        return {"equity": A.eq[s], "initial_margin": A.im[s], "maintenance_margin": A.mm[s],
-                "required": A.req[s], "free_collateral": A.eq[s] - A.req[s],
-                "unrealized_pnl": upnl, "held": acct.held}  # fmt: skip
+            value = L.val[pos.row] if inst.opt is not None else (
+                L.size[pos.row] * (inst.mark or 0) * inst.mult)
+            upnl += value - L.cost[pos.row]
+        out = {"equity": A.eq[s], "initial_margin": A.im[s], "maintenance_margin": A.mm[s],
+               "required": A.req[s], "free_collateral": A.eq[s] - A.req[s],
+               "unrealized_pnl": upnl, "held": acct.held}  # fmt: skip
+        if self.options is not None:
+            out.update(self.options.account_risk(s))
+        return out
+
+    def greeks(self, account_id: int) -> dict:
+        """Each position's Greeks and their sums per underlying (clearing.options)."""
+        if self.options is None:
+            return {"positions": {}, "underlyings": {}}
+        return self.options.position_greeks(self.accounts[account_id].slot)
+
+    def option_chain(self, underlying: str) -> list[dict]:
+        """Every series of an underlying: names, strike, expiry, mark, mark IV, Greeks."""
+        if self.options is None or underlying not in self.options.books:
+            raise KeyError(underlying)
+        return self.options.chain(underlying)
 
     def position(self, account_id: int, symbol: str) -> tuple[int, int]:
         """``(size, cost)`` of an account in an instrument (zeros when none)."""
@@ -393,10 +440,24 @@ def _index_price(eng: ClearingEngine, cmd: IndexPrice, out: list, ts: int) -> No
             expiry.on_index(inst, ts, eng.index_prices.get(name))
     eng.index_prices[name] = price
     out.append(IndexUpdated(ts, name, price))
+    if eng.options is not None and name in eng.options.by_index:
+        eng.options.dirty = True
     transfers.revalue_collateral(eng, name, out)
     for inst in eng.instruments.values():
         if inst.spec.index == name:
             eng.touch(inst.symbol)
+
+
+def _iv_update(eng: ClearingEngine, cmd: IVUpdate, out: list, ts: int) -> None:
+    from clearing.options.engine import iv_update
+
+    iv_update(eng, cmd, out, ts)
+
+
+def _set_margin_mode(eng: ClearingEngine, cmd: SetMarginMode, out: list, ts: int) -> None:
+    from clearing.options.engine import set_margin_mode
+
+    set_margin_mode(eng, cmd, out, ts)
 
 
 def _tick(eng: ClearingEngine, cmd: Tick, out: list, ts: int) -> None:

@@ -217,6 +217,8 @@ class LiquidationEnded(NamedTuple):
 
 
 class FundingApplied(NamedTuple):
+    """A funding payment; ``rate_ppm``/``rate_ppb`` are the exact rate truncated (display)."""
+
     ts: int
     instrument: str
     rate_ppm: int
@@ -224,6 +226,7 @@ class FundingApplied(NamedTuple):
     cumulative_index: int
     accounts: int
     residue: int
+    rate_ppb: int = 0
 
 
 class FutureSettled(NamedTuple):
@@ -231,6 +234,85 @@ class FutureSettled(NamedTuple):
     instrument: str
     price: int
     positions: int
+
+
+class IVUpdated(NamedTuple):
+    ts: int
+    underlying: str
+    expiry_ts: int
+    atm_ppm: int
+    skew_ppm: int
+    curvature_ppm: int
+
+
+class OptionsRevalued(NamedTuple):
+    """Every series of ``underlying`` re-marked (``series``) and ``accounts`` re-margined.
+
+    Marks, IVs and Greeks per series: ``ClearingEngine.option_chain(underlying)``.
+    """
+
+    ts: int
+    underlying: str
+    index: int
+    series: int
+    accounts: int
+
+
+class MarginModeSet(NamedTuple):
+    ts: int
+    account: int
+    mode: str
+    initial_margin: int
+    maintenance_margin: int
+
+
+class OptionSettled(NamedTuple):
+    """An option series expired: holders were paid ``intrinsic`` per unit (price units)."""
+
+    ts: int
+    instrument: str
+    settlement_price: int
+    intrinsic: int
+    positions: int
+
+
+class LiquidationHedge(NamedTuple):
+    """Options liquidation step 2: an IOC on a perpetual/future to cut the net delta."""
+
+    ts: int
+    account: int
+    instrument: str
+    order_id: int
+    side: int
+    qty: int
+    limit: int
+    net_delta: int
+
+
+class LiquidationOptionClose(NamedTuple):
+    """Options liquidation step 3: an IOC closing the option that costs most in the worst
+    scenario, within ``band`` of its mark (price units)."""
+
+    ts: int
+    account: int
+    instrument: str
+    order_id: int
+    side: int
+    qty: int
+    limit: int
+    worst_scenario: int
+    contribution: int
+
+
+class InsuranceTakeover(NamedTuple):
+    """What could not trade: the insurance fund took ``qty`` at the mark (``price``)."""
+
+    ts: int
+    account: int
+    instrument: str
+    qty: int
+    price: int
+    paid: int
 
 
 Event = (
@@ -258,4 +340,11 @@ Event = (
     | LiquidationEnded
     | FundingApplied
     | FutureSettled
+    | IVUpdated
+    | OptionsRevalued
+    | MarginModeSet
+    | OptionSettled
+    | LiquidationHedge
+    | LiquidationOptionClose
+    | InsuranceTakeover
 )

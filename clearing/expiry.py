@@ -76,6 +76,9 @@ def run_timers(eng: ClearingEngine, inst: InstrumentState, ts: int, out: list) -
         return
     _accumulate(inst, spec.expiry_ts, eng.index_of(inst))
     price = settlement_price(eng, inst)
+    if inst.opt is not None:  # an option pays its intrinsic value (clearing.options)
+        eng.options.settle_expiry(inst, price, ts, out)
+        return
     settle(eng, inst, price, ts, out)
 
 

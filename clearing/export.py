@@ -89,6 +89,7 @@ def export_state(eng: ClearingEngine) -> dict:
         "reject_counts": dict(sorted(eng.reject_counts.items())),
         "slots": [a.id for a in eng.by_slot],
         "breakers": eng.breakers.export_state() if eng.breakers is not None else None,
+        "options": eng.options.export() if eng.options is not None else None,
     }  # fmt: skip
     return {
         "version": VERSION,
@@ -180,6 +181,8 @@ def from_state(cls: type[ClearingEngine], config: ClearingConfig, state: dict) -
         eng.liquidations[aid] = ls
     if eng.breakers is not None and st["breakers"] is not None:
         eng.breakers = type(eng.breakers).from_state(eng.breakers_configs, st["breakers"])
+    if eng.options is not None and st.get("options") is not None:
+        eng.options.restore(st["options"])
     recompute(eng, write=True)
     return eng
 
@@ -234,18 +237,36 @@ def recompute(eng: ClearingEngine, write: bool) -> list[str]:
             if fee != o.fee_res:
                 problems.append(f"order {o.order_id} fee reserve {o.fee_res} != {fee}")
         mark = inst.mark or 0
+        opts = eng.options
         for r in range(L.n):
             for col, value in zip(("bq", "bv", "bf", "sq", "sv", "sf"), agg[r]):
                 put(getattr(L, col), r, value, f"{inst.symbol}.{col}")
-            charges = instrument_charges(inst.im_tiers, inst.mm_tiers, mark, inst.mult, L.size[r],
-                                         *agg[r])  # fmt: skip
-            for col, value in zip(("im", "mm", "cb", "cs", "req"), charges):
-                put(getattr(L, col), r, value, f"{inst.symbol}.{col}")
             slot = L.slot[r]
-            eq[slot] += L.size[r] * mark * inst.mult
+            if inst.pm_col is not None and opts.covers(inst, slot):
+                *charges, value = opts.row_figures(inst, slot, L.size[r], agg[r])
+                if inst.opt is not None:
+                    put(L.val, r, value, f"{inst.symbol}.val")
+            else:
+                charges = instrument_charges(inst.im_tiers, inst.mm_tiers, mark, inst.mult,
+                                             L.size[r], *agg[r])  # fmt: skip
+                value = L.size[r] * mark * inst.mult
+            for col, value_ in zip(("im", "mm", "cb", "cs", "req"), charges):
+                put(getattr(L, col), r, value_, f"{inst.symbol}.{col}")
+            eq[slot] += value
             im[slot] += charges[0]
             mm[slot] += charges[1]
             req[slot] += charges[4]
+    if eng.options is not None:  # portfolio accounts: their figures on top of the rows
+        pm = eng.options.recompute_pm()
+        applied = eng.options.applied
+        for s in range(A.n):
+            if write:
+                applied[s] = pm[s]
+            elif applied[s].tolist() != pm[s].tolist():
+                problems.append(f"slot {s} portfolio figures {applied[s]} != {pm[s]}")
+            im[s] += int(pm[s, 0])
+            mm[s] += int(pm[s, 1])
+            req[s] += int(pm[s, 2])
     for s in range(A.n):
         req_s = req[s]
         put(A.eq, s, eq[s], "equity")

@@ -1,4 +1,4 @@
-"""Instruments as clearing sees them: linear perpetuals and dated futures.
+"""Instruments as clearing sees them: linear perpetuals, dated futures and options.
 
 A contract's value in settlement minor units is ``qty · price · multiplier`` where
 ``qty`` is in the matcher's quantity units and ``price`` in its price units. The
@@ -22,6 +22,7 @@ from matching.instrument import Instrument
 
 PERPETUAL = "perpetual"
 FUTURE = "future"
+OPTION = "option"  # a European option series (``option`` holds it; clearing.options)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,7 @@ class InstrumentSpec:
     expiry_ts: int | None = None
     settlement_window_ns: int = 1_800_000_000_000
     breakers: tuple[tuple[str, object], ...] = ()
+    option: object = None  # clearing.options.series.OptionSeries for kind "option"
 
     @property
     def im_tiers(self) -> TierSchedule:

@@ -230,6 +230,11 @@ def _positions(eng: ClearingEngine, acct: Account) -> list[tuple[InstrumentState
 def advance(eng: ClearingEngine, st: LiqState, ts: int, out: list) -> None:
     """Take the next step of the ladder (or finish)."""
     acct = eng.accounts[st.account]
+    if eng.options is not None:
+        from clearing.options import liquidation as options_ladder
+
+        if options_ladder.applies(eng, acct):  # options or a portfolio: their own ladder
+            return options_ladder.advance(eng, st, ts, out)
     A, slot = eng.table, acct.slot
     for _ in range(10_000):
         if st.order_id is not None:
@@ -320,6 +325,8 @@ def _step(eng: ClearingEngine, st: LiqState, acct: Account, inst: InstrumentStat
 def on_fill(eng: ClearingEngine, inst: InstrumentState, acct: Account, order: Order, qty: int,
             price: int, ts: int, out: list) -> None:
     """Fee or insurance payment of one liquidation fill, measured against p_b."""
+    if eng.options is not None and order.order_id in eng.options.ladder_orders:
+        return  # the options ladder trades within its band, without a fee
     m = inst.mult
     surplus = -order.side * (price - order.bankruptcy_price) * qty * m
     fee = 0
@@ -340,6 +347,10 @@ def on_fill(eng: ClearingEngine, inst: InstrumentState, acct: Account, order: Or
 def on_order_done(eng: ClearingEngine, order: Order, remaining: int, ts: int,
                   out: list) -> None:
     """A liquidation order ended: deleverage what the book did not take, then go on."""
+    if eng.options is not None and order.order_id in eng.options.ladder_orders:
+        from clearing.options import liquidation as options_ladder
+
+        return options_ladder.on_order_done(eng, order, remaining, ts, out)
     st = eng.liquidations.get(order.account)
     if st is None or st.order_id != order.order_id:
         return
@@ -409,4 +420,6 @@ def finish(eng: ClearingEngine, st: LiqState, ts: int, out: list, outcome: str) 
         if deficit > pay:
             out.append(BadDebt(ts, acct.id, deficit - pay))
     del eng.liquidations[acct.id]
+    if eng.options is not None:
+        eng.options.liq_hedged.pop(acct.id, None)
     out.append(LiquidationEnded(ts, acct.id, A.eq[slot], A.mm[slot], outcome))

@@ -10,6 +10,8 @@ numpy views for the re-mark). Columns:
 - ``bq bv bf`` resting buys: total leaves, sum of leaves·price, reserved fees
 - ``sq sv sf`` resting sells: the same
 - ``im mm cb cs req`` the margin charges at the current mark (``margin`` module)
+- ``val`` an option position's value at the mark, rounded against the holder (options
+  only: ``clearing.options.rows``; futures count ``size·mark·m`` directly)
 
 ``Position`` holds what is only reported: realised PnL, fees and funding paid, the
 funding index at the last settlement.
@@ -26,7 +28,7 @@ from __future__ import annotations
 from array import array
 
 COLUMNS = ("slot", "size", "cost", "bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb", "cs",
-           "req")  # fmt: skip
+           "req", "val")  # fmt: skip
 
 
 class Ledger:

@@ -14,9 +14,11 @@ Admission (risk.md §9.2, the issue's rule), for an order of ``qty`` at limit ``
    the worst rate, rounded up) and recompute that side's charge; the instrument's
    requirement becomes ``max(im, cb', cs')`` and the account's ``REQ' = REQ - req + req'``.
    Accept if ``E >= REQ'``. Otherwise, if the account is already below its requirement
-   (``E < REQ``), accept an order that does not raise MM and does not lower E/MM when
-   it fills completely at its limit (open loss and fee included). Else reject
-   ``INSUFFICIENT_MARGIN`` with ``required = REQ'`` and ``available = E``.
+   (``E < REQ``), consider the order filled completely at its limit (open loss and fee
+   included: ``E' = E - max(0, open loss) - fee``) and accept it if that leaves the
+   account at or above initial margin (``E' >= IM'``, the positions' IM after the fill),
+   or else if it does not raise MM and does not lower E/MM (the risk-reducing rule).
+   Else reject ``INSUFFICIENT_MARGIN`` with ``required = REQ'`` and ``available = E``.
 
 On acceptance the hold ``max(0, req' - req)`` is reserved, an order id is assigned and
 a ``matching.NewOrder`` goes out with an ``OrderAdmitted`` event.
@@ -128,36 +130,52 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
                        worst, spec.max_position_notional)
     fee_ppm = worst_fee_ppm(spec, post_only)
     fee_res = -((-qty * price * m * fee_ppm) // 1_000_000) if fee_ppm else 0
-    tiers = inst.im_tiers
-    if side > 0:
-        bq += qty
-        bv += qty * price
-        bf += fee_res
-        loss = bv - bq * mark
-        cb = tiers(abs(s + bq) * mark * m) + (loss * m if loss > 0 else 0) + bf
-    else:
-        sq += qty
-        sv += qty * price
-        sf += fee_res
-        loss = sq * mark - sv
-        cs = tiers(abs(s - sq) * mark * m) + (loss * m if loss > 0 else 0) + sf
-    req2 = im if im > cb else cb
-    if cs > req2:
-        req2 = cs
     A = eng.table
     E = A.eq[slot]
-    REQ = A.req[slot]
-    REQ2 = REQ - req + req2
-    if E < REQ2:
-        ok = False
-        if E < REQ:
-            mm_new = inst.mm_tiers(abs(s + side * qty) * mark * m)
-            MM = A.mm[slot]
-            loss = (price - mark) * side * qty * m
-            E2 = E - (loss if loss > 0 else 0) - fee_res
-            ok = risk_reducing(E, MM, E2, MM - mm + mm_new)
+    opts = eng.options
+    covered = inst.pm_col is not None and opts.covers(inst, slot)
+    if covered:  # an option, or any instrument of a portfolio account (clearing.options)
+        if opts.stale(inst, ts) and not (s and (s > 0) != (side > 0) and qty <= abs(s)):
+            return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE,
+                           text="implied volatility feed is stale: only reducing orders")
+        if side > 0:
+            bq, bv, bf = bq + qty, bv + qty * price, bf + fee_res
+        else:
+            sq, sv, sf = sq + qty, sv + qty * price, sf + fee_res
+        ok, REQ2, cb, cs, req2 = opts.admit(inst, slot, s, side, qty, price, fee_res,
+                                            [bq, bv, bf, sq, sv, sf], (im, mm, cb, cs, req))
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
+    else:
+        tiers = inst.im_tiers
+        if side > 0:
+            bq += qty
+            bv += qty * price
+            bf += fee_res
+            loss = bv - bq * mark
+            cb = tiers(abs(s + bq) * mark * m) + (loss * m if loss > 0 else 0) + bf
+        else:
+            sq += qty
+            sv += qty * price
+            sf += fee_res
+            loss = sq * mark - sv
+            cs = tiers(abs(s - sq) * mark * m) + (loss * m if loss > 0 else 0) + sf
+        req2 = im if im > cb else cb
+        if cs > req2:
+            req2 = cs
+        REQ = A.req[slot]
+        REQ2 = REQ - req + req2
+        if E < REQ2:
+            ok = False
+            if E < REQ:
+                after = abs(s + side * qty) * mark * m
+                loss = (price - mark) * side * qty * m
+                E2 = E - (loss if loss > 0 else 0) - fee_res
+                im_after = A.im[slot] - im + tiers(after)
+                ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
+                                                     A.mm[slot] - mm + inst.mm_tiers(after))
+            if not ok:
+                return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     # -- accepted: from here on the state changes
     if r is None:
         r = L.row(slot)
@@ -172,8 +190,12 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         L.sf[r] = sf
         L.cs[r] = cs
     L.req[r] = req2
-    A.req[slot] = REQ2
-    hold = req2 - req if req2 > req else 0
+    REQ = A.req[slot]
+    if covered and slot in opts.pm_slots:
+        opts.commit_pm(slot)  # the portfolio's requirement now holds the order
+    else:
+        A.req[slot] = REQ2
+    hold = REQ2 - REQ if REQ2 > REQ else 0
     oid = eng.next_order_id
     eng.next_order_id = oid + 1
     order = Order(oid, aid, sym, side, price, qty, hold, fee_ppm, fee_res, reduce_only, clid)
@@ -266,11 +288,14 @@ def amend_request(eng: ClearingEngine, cmd: AmendRequest, out: list, ts: int) ->
     change_leaves(eng, inst, order, leaves, RELEASED, price, move_hold=False)
     REQ2 = A.req[slot]
     ok = E >= REQ2
-    if not ok and E < REQ:
-        mm_new = inst.mm_tiers(abs(s + side * leaves) * mark * inst.mult)
+    if not ok and E < REQ and inst.pm_col is not None and eng.options.covers(inst, slot):
+        ok = REQ2 <= REQ  # options / portfolio: an amend that does not raise the requirement
+    elif not ok and E < REQ:
+        after = abs(s + side * leaves) * mark * inst.mult
         loss = (price - mark) * side * leaves * inst.mult
         E2 = E - (loss if loss > 0 else 0) - order.fee_res
-        ok = risk_reducing(E, MM, E2, MM - L.mm[r] + mm_new)
+        im_after = A.im[slot] - L.im[r] + inst.im_tiers(after)
+        ok = im_after <= E2 or risk_reducing(E, MM, E2, MM - L.mm[r] + inst.mm_tiers(after))
     if not ok:
         change_leaves(eng, inst, order, prev[2], RELEASED, prev[0], move_hold=False)
         return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)

@@ -71,6 +71,10 @@ def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, 
         inst.im_tiers, inst.mm_tiers, new, m, size, bq, _view(L.bv, n), _view(L.bf, n), sq,
         _view(L.sv, n), _view(L.sf, n))  # fmt: skip
     slots = _view(L.slot, n)
+    if inst.pm_col is not None and eng.options.pm_slots:  # portfolio rows: no tier charges
+        pm = eng.options.pm_mask[slots]
+        for arr in (im, mm, cb, cs, req):
+            arr[pm] = 0
     na = A.n
     eq_a, im_a, mm_a, req_a = (_view(A.eq, na), _view(A.im, na), _view(A.mm, na),
                                _view(A.req, na))  # fmt: skip

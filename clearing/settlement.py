@@ -232,8 +232,9 @@ def trade(eng: ClearingEngine, inst: InstrumentState, acct: Account, d: int, pri
     fee = trade_fee(abs(d) * price * m, fee_ppm) if fee_ppm else 0
     eng.add_cash(acct, -d * price * m - fee)
     eng.fee_pool[eng.settle] += fee
-    mark = inst.mark if inst.mark is not None else price
-    eng.table.eq[acct.slot] += d * mark * m
+    if inst.opt is None:  # an option's value enters equity through its row (refresh_row)
+        mark = inst.mark if inst.mark is not None else price
+        eng.table.eq[acct.slot] += d * mark * m
     L.size[r] = size2
     L.cost[r] = cost2
     pos.realized_pnl += realized

@@ -35,7 +35,7 @@ def open_account(eng: ClearingEngine, cmd: OpenAccount, out: list, ts: int) -> N
     if type(aid) is not int or aid < 0 or aid >= 1 << 63:
         return _reject(eng, out, ts, aid, "OpenAccount", Reason.INVALID_REQUEST,
                        text="account id must be a non-negative 64-bit integer")
-    if aid in eng.accounts:
+    if aid in eng.accounts or (eng.options is not None and aid == (1 << 63) - 1):
         return _reject(eng, out, ts, aid, "OpenAccount", Reason.ACCOUNT_EXISTS)
     eng.open(aid)
     out.append(AccountOpened(ts, aid))

@@ -176,3 +176,50 @@ def test_position_limit() -> None:
     p = Pipeline.from_config(make_config(X={"max_position_notional": 50_000}))
     r = rejected(p.submit(order(1, 3, 1, 501, 100)))
     assert (r.reason, r.required, r.available) == (Reason.POSITION_LIMIT_EXCEEDED, 50_100, 50_000)
+
+
+def _below_im_two_instruments() -> Pipeline:
+    """Account 1: long X (IMF 20 % / MMF 2 %) and long Y (IMF 10 % / MMF 9 %), X down 5 %.
+
+    X 1,000 @ 100 and Y 500 @ 100 with equity 25,000 = IM. Index X -> 95: E = 20,000,
+    IM = 19,000 + 5,000 = 24,000, MM = 1,900 + 4,500 = 6,400 (below IM, above MM).
+    """
+    y = {"kind": "perpetual", "index": "Y", "contract_size": "0.000001", "imf_ppm": 100_000,
+         "mmf_ppm": 90_000, "maker_fee_ppm": 0, "taker_fee_ppm": 0, "max_qty": 1_000_000,
+         "mark_band_ppm": 0}  # fmt: skip
+    cfg = make_config(X={"imf_ppm": 200_000, "mmf_ppm": 20_000}, instruments_add={"Y": y},
+                      indices={"Y": 100})  # fmt: skip
+    p = Pipeline.from_config(cfg)
+    p.submit(Deposit(1, 1, "USD", 15_000))
+    trade(p, 2, buyer=1, seller=3, qty=1_000, price=100)
+    trade(p, 3, buyer=1, seller=3, qty=500, price=100, symbol="Y")
+    index(p, 4, 95)
+    s = p.clearing.account_summary(1)
+    assert (s["equity"], s["initial_margin"], s["maintenance_margin"]) == (20_000, 24_000, 6_400)
+    return p
+
+
+def test_below_im_order_restoring_im_is_admitted_even_if_e_over_mm_falls() -> None:
+    p = _below_im_two_instruments()
+    # sell all X at 88, 7 under the mark: open loss 7,000 -> E' = 13,000 >= IM' = 5,000
+    # (Y alone), although E/MM falls from 20,000/6,400 to 13,000/4,500
+    out = p.submit(order(5, 1, -1, 1_000, 88))
+    assert of(out, OrderAdmitted), out
+    assert not of(out, PreTradeRejected)
+
+
+def test_below_im_partial_sale_restoring_im_is_admitted() -> None:
+    p = _below_im_two_instruments()
+    # sell 600 X at 88: open loss 4,200 -> E' = 15,800 >= IM' = 400 x 95 x 20 % + 5,000
+    # = 12,600, although E/MM falls (15,800 / 5,260 < 20,000 / 6,400)
+    assert of(p.submit(order(5, 1, -1, 600, 88)), OrderAdmitted)
+
+
+def test_below_im_order_neither_restoring_im_nor_reducing_risk_is_refused() -> None:
+    p = _below_im_two_instruments()
+    # selling 100 X at 60: E' = 20,000 - 3,500 = 16,500 < IM' = 900 x 95 x 20 % + 5,000
+    # = 22,100, and E/MM falls (16,500 / 6,210 < 20,000 / 6,400): refused
+    r = rejected(p.submit(order(5, 1, -1, 100, 60)))
+    assert r.reason == Reason.INSUFFICIENT_MARGIN
+    # a small reduction at the mark still passes the risk-reducing rule (E/MM rises)
+    assert of(p.submit(order(6, 1, -1, 100, 95)), OrderAdmitted)
