@@ -13,8 +13,9 @@ Rules:
 3. Enumerations are the matcher's ints (``matching.enums``); validation of ranges and
    types happened at the gateway (``gateway.protocol``); the core checks what only state
    can tell (unknown orders, duplicates, limits, margin).
-4. Clearing's own commands (``IndexPrice``, ``Tick``, ``Deposit``, ``Withdraw``,
-   ``OpenAccount``, ``MarketHalt``, ``MarketResume``) are inputs as they are.
+4. Clearing's own commands (``IndexPrice``, ``IVUpdate``, ``Tick``, ``Deposit``,
+   ``Withdraw``, ``OpenAccount``, ``MarketHalt``, ``MarketResume``, ``SetMarginMode``) are
+   inputs as they are.
 5. ``pack_input`` / ``unpack_input`` give the journal's compact form: ``[code, *fields]``
    with the codes of ``INPUT_TYPES`` (append only: a code never changes meaning).
 """
@@ -26,9 +27,11 @@ from typing import Any, NamedTuple
 from clearing.commands import (
     Deposit,
     IndexPrice,
+    IVUpdate,
     MarketHalt,
     MarketResume,
     OpenAccount,
+    SetMarginMode,
     Tick,
     Withdraw,
 )
@@ -169,6 +172,8 @@ INPUT_TYPES: tuple[type, ...] = (
     OpenAccount,
     MarketHalt,
     MarketResume,
+    IVUpdate,
+    SetMarginMode,
 )
 """Journal codes: ``INPUT_TYPES[code]``. Append only."""
 
