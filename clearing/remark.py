@@ -17,6 +17,12 @@ The arrays are int64; the requirement arithmetic splits products at 1e6 so nothi
 overflows while position notionals stay below the configured cap (1e15 minor units by
 default). If a (very) large move could overflow, the rows are re-marked one by one with
 exact Python ints instead.
+
+An instrument with at most ``SMALL_ROWS`` rows is re-marked with plain Python ints, row by
+row, with the very same arithmetic and the same picking rule: numpy's fixed cost per call
+(about a hundred microseconds for the dozen array operations) would dominate, and the mark
+moves with the book, so this runs on most orders. A test runs random flows both ways and
+compares every state and output.
 """
 
 from __future__ import annotations
@@ -34,6 +40,8 @@ if TYPE_CHECKING:
     from clearing.engine import ClearingEngine, InstrumentState
 
 _LIMIT = float(1 << 61)
+SMALL_ROWS = 32
+"""Rows up to which the re-mark runs in Python ints rather than numpy (same results)."""
 
 
 def _view(arr: object, n: int) -> np.ndarray:
@@ -58,6 +66,8 @@ def remark(eng: ClearingEngine, inst: InstrumentState, new: int, ts: int, out: l
 def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, m: int,
                 n: int) -> list[int]:
     """Apply the re-mark to the arrays; return the slots that need a closer look."""
+    if n <= SMALL_ROWS and not (inst.pm_col is not None and eng.options.pm_slots):
+        return _remark_small(eng, inst, old, new, m, n)
     L = inst.ledger
     A = eng.table
     size = _view(L.size, n)
@@ -99,6 +109,30 @@ def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, 
     picked = slots[flag].tolist()
     del size, bq, sq, im, mm, cb, cs, req, slots, eq_a, im_a, mm_a, req_a
     del im_old, mm_old, req_old, E, MM, REQ, q, rem, warn, flag
+    return picked
+
+
+def _remark_small(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, m: int,
+                  n: int) -> list[int]:
+    """``remark_rows`` for a few rows, in Python ints: the same figures, the same picks."""
+    L = inst.ledger
+    A = eng.table
+    eq, im_a, mm_a, req_a = A.eq, A.im, A.mm, A.req
+    size, slot_of = L.size, L.slot
+    d = (new - old) * m
+    refresh = eng.refresh_row
+    for r in range(n):
+        if d:
+            eq[slot_of[r]] += size[r] * d
+        refresh(inst, r)
+    ratio = eng.risk.margin_call_ratio_ppm
+    picked = []
+    for r in range(n):
+        slot = slot_of[r]
+        E, MM, REQ = eq[slot], mm_a[slot], req_a[slot]
+        q, rem = divmod(MM, PPM)
+        if q * ratio + (rem * ratio + (PPM - 1)) // PPM > E or (E < REQ and im_a[slot] < REQ):
+            picked.append(slot)
     return picked
 
 

@@ -17,9 +17,10 @@
   carries on.
 
 Producers call ``publish_events`` / ``publish_mark`` / ``publish_funding`` from their own
-task: translation (and the book mirror the snapshots come from) is updated synchronously,
-the messages are queued and the PUB task sends them. A snapshot therefore always matches
-the sequence number it carries. L3 snapshots read the matcher's live book through
+task: translation (and the book mirror the snapshots come from) is updated and the
+messages are sent on the PUB socket in the same call (a PUB send never blocks), so no
+task wakes per message; the PUB task only sends the heartbeats. A snapshot therefore
+always matches the sequence number it carries. L3 snapshots read the matcher's live book through
 ``l3_source``, so they are only offered in the process that runs the matcher, and
 ``publish_events`` must be called right after each ``engine.apply`` with no ``await`` in
 between (then the live book and the mirror are the same state).
@@ -32,7 +33,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -43,7 +43,7 @@ import zmq.asyncio
 from gateway.auth import CurveAuthenticator, curve_server
 from gateway.keys import KeyPair
 from gateway.md_translate import MD_VERSION, MarketDataTranslator, Message, public_l3
-from gateway.zmq_util import Wakeup, bound_endpoint, close_socket, wait_for_work
+from gateway.zmq_util import bound_endpoint, close_socket
 from matching.reasons import Reason
 
 MAX_REQUEST_BYTES = 4096
@@ -140,8 +140,7 @@ class MarketDataPublisher:
         self.heartbeats = 0
         self.snapshots_served = 0
         self.bad_requests = 0
-        self._queue: deque[Message] = deque()
-        self._wake = Wakeup()
+        self.sent = 0
         self._pub = ctx.socket(zmq.PUB)
         self._snap = ctx.socket(zmq.ROUTER)
         try:
@@ -158,14 +157,20 @@ class MarketDataPublisher:
             raise
         self.pub_endpoint = bound_endpoint(self._pub)
         self.snapshot_endpoint = bound_endpoint(self._snap)
+        self._raw_pub = zmq.Socket.shadow(self._pub.underlying)
 
     # -- producers (any task) ------------------------------------------------------------
     def publish_events(self, events: Iterable[Any]) -> int:
-        """Translate one batch of matcher events and queue its messages; returns how many."""
+        """Translate one batch of matcher events and send its messages; returns how many."""
         messages = self.translator.on_events(events)
         if messages:
-            self._queue.extend(messages)
-            self._wake.set()
+            send = self._raw_pub.send_multipart
+            packb = msgpack.packb
+            ts_send = self.clock_ns()
+            for topic, body in messages:
+                body["ts_send"] = ts_send
+                send([topic, packb(body)])  # PUB never blocks
+            self.sent += len(messages)
         return len(messages)
 
     def publish_mark(self, symbol: str, ts: int, mark: int, index: int | None = None) -> None:
@@ -178,8 +183,10 @@ class MarketDataPublisher:
 
     def _enqueue(self, message: Message | None) -> None:
         if message is not None:
-            self._queue.append(message)
-            self._wake.set()
+            topic, body = message
+            body["ts_send"] = self.clock_ns()
+            self._raw_pub.send_multipart([topic, msgpack.packb(body)])
+            self.sent += 1
 
     # -- the socket tasks ----------------------------------------------------------------
     async def run(self) -> None:
@@ -199,27 +206,14 @@ class MarketDataPublisher:
         self.close()
 
     async def _pub_loop(self) -> None:
-        raw = zmq.Socket.shadow(self._pub.underlying)
-        queue = self._queue
-        packb = msgpack.packb
-        last_hb = self.clock() - self.heartbeat_ivl
+        """The heartbeats (every message before them is on the wire already)."""
+        raw = self._raw_pub
         while True:
-            self._wake.clear()
-            if queue:
-                ts_send = self.clock_ns()
-                while queue:
-                    topic, body = queue.popleft()
-                    body["ts_send"] = ts_send
-                    raw.send_multipart([topic, packb(body)])  # PUB never blocks
-            now = self.clock()
-            if now - last_hb >= self.heartbeat_ivl:
-                # the queue is empty here, so the seqs in the heartbeat are all on the wire
-                topic, body = self.translator.heartbeat()
-                body["ts_send"] = self.clock_ns()
-                raw.send_multipart([topic, packb(body)])
-                self.heartbeats += 1
-                last_hb = now
-            await wait_for_work(None, self._wake, self.heartbeat_ivl - (now - last_hb))
+            topic, body = self.translator.heartbeat()
+            body["ts_send"] = self.clock_ns()
+            raw.send_multipart([topic, msgpack.packb(body)])
+            self.heartbeats += 1
+            await asyncio.sleep(self.heartbeat_ivl)
 
     async def _snapshot_loop(self) -> None:
         sock = self._snap

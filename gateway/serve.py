@@ -132,6 +132,9 @@ class Exchange:
         self.gateway = GatewayRole(self.ctx, cfg, server_keys=keys.server,
                                    authenticator=self.authenticator, clock=self.clock)  # fmt: skip
         self.endpoints = {**self.gateway.bound, **self.matching.bound, **self.clearing.bound}
+        # one process: clearing hands each message straight on to its co-located peers
+        self.matching.pumped = True
+        self.clearing.colocated = [self.matching.pump, self.gateway.pump_link]
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [

@@ -202,6 +202,10 @@ class ClearingRole:
         self.snap_seqs: list[int] = [rec.snapshot_seq] if rec.snapshot else []
         self.wake = Wakeup()
         self.mwake = Wakeup()
+        self.colocated: list[Any] = []
+        """``pump()`` of the roles running in this process (one-process mode): called right
+        after each send on a link, so a co-located peer answers without an event-loop
+        round trip. The messages still cross the inproc ZeroMQ links."""
         eps = config.endpoints
         self.link = ctx.socket(zmq.ROUTER)
         self.mlink = ctx.socket(zmq.ROUTER)
@@ -400,6 +404,9 @@ class ClearingRole:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
             log.warning("matcher unreachable; waiting for it")
+            return
+        for pump in self.colocated:
+            pump()
 
     def _matcher_message(self, frames: list) -> list | None:
         """A matcher message; ``hello`` is handled here (a new matcher run: MatcherLost)."""
@@ -600,6 +607,8 @@ class ClearingRole:
                     break
                 peer.backlog.popleft()
                 peer.last_sent = now
+        for pump in self.colocated:
+            pump()
 
     # ------------------------------------------------------------------ queries -----
     def _answer_queries(self) -> None:

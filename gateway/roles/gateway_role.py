@@ -73,7 +73,7 @@ from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
-from gateway.roles.waiting import SocketWaiter
+from gateway.roles.waiting import SocketWaiter, drain
 from gateway.zmq_util import Wakeup, bound_endpoint, close_socket
 from matching.enums import EndReason
 from matching.reasons import Reason
@@ -417,20 +417,28 @@ class GatewayRole:
             self._last_link_send = self.clock.monotonic()
             self._link_wake.set()
 
+    def pump_link(self) -> int:
+        """Deliver what clearing sent, now (a co-located clearing calls this after it
+        sends); return how many link messages."""
+        raw = self._link_raw
+        if raw is None:
+            return 0
+        n = drain(raw, self._on_link, _DRAIN)
+        self._flush_link()
+        if self.stats.sent != self._sent_mark:
+            # a send on the bots' socket may swallow its read edge: ring the bot loop
+            self._sent_mark = self.stats.sent
+            self._bot_wake.set()
+        return n
+
     async def _link_loop(self) -> None:
         assert self.link is not None and self._link_raw is not None
-        raw = self._link_raw
-        wake = self._link_wake
-        waiter = SocketWaiter(raw, wake)
+        waiter = SocketWaiter(self._link_raw, wake := self._link_wake)
         try:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
-                waiter.drain(self._on_link, _DRAIN)
-                self._flush_link()
-                if self.stats.sent != self._sent_mark:
-                    self._sent_mark = self.stats.sent
-                    self._bot_wake.set()
+                self.pump_link()
         finally:
             waiter.close()
 

@@ -35,7 +35,7 @@ from gateway.keys import KeyPair
 from gateway.marketdata import MarketDataPublisher
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.waiting import SocketWaiter
+from gateway.roles.waiting import SocketWaiter, drain
 from gateway.zmq_util import Wakeup, close_socket
 from matching.engine import MatchingEngine
 from matching.enums import InstrumentStatus
@@ -90,6 +90,9 @@ class MatchingRole:
         self.bound = {"market_data": self.md.pub_endpoint, "snapshots": self.md.snapshot_endpoint}
         self.link: zmq.asyncio.Socket | None = None
         self._raw: zmq.Socket | None = None
+        self.pumped = False
+        """True when clearing runs in this process and calls ``pump`` after each send:
+        then this role's own task only says hello and keeps the heartbeat."""
         self._last_sent = 0.0
         self._last_heard = clock.monotonic()
 
@@ -127,24 +130,35 @@ class MatchingRole:
         self.md.close()
         close_socket(self.link)
 
+    def pump(self) -> int:
+        """Handle what is ready on the matcher link now; return how many messages."""
+        raw = self._raw
+        if raw is None:
+            return 0
+        n = drain(raw, self._on_frames, _DRAIN)
+        if n:
+            self._last_heard = self.clock.monotonic()
+        return n
+
     async def _link_loop(self) -> None:
         raw = self._raw
         assert raw is not None
-        wake = Wakeup()
-        waiter = SocketWaiter(raw, wake)
         mono = self.clock.monotonic
+        waiter = None if self.pumped else SocketWaiter(raw, wake := Wakeup())
         try:
             self._hello()
             while True:
-                await waiter.wait(self.hb)
-                wake.clear()
-                n = waiter.drain(self._on_frames, _DRAIN)
-                if n:
-                    self._last_heard = mono()
+                if waiter is None:
+                    await asyncio.sleep(self.hb)
+                else:
+                    await waiter.wait(self.hb)
+                    wake.clear()
+                self.pump()
                 if mono() - self._last_sent >= self.hb:
                     self._hello()
         finally:
-            waiter.close()
+            if waiter is not None:
+                waiter.close()
 
     def _send(self, data: bytes) -> None:
         """Never blocks: with clearing gone (no peer) the message is dropped; clearing
