@@ -316,6 +316,11 @@ def sustained(entries: list[dict[str, Any]]) -> float:
     return max((e["rate"] for e in entries if e.get("held")), default=0)
 
 
+def at_rate(entries: list[dict[str, Any]], rate: float, key: str) -> Any:
+    """``key`` of the step at ``rate`` (None when there is no such step or key)."""
+    return next((e.get(key) for e in entries if e["rate"] == rate), None)
+
+
 def next_rate(tried: list[dict[str, Any]], rates: tuple[int, ...], refine_left: int,
               all_rates: bool) -> int | None:  # fmt: skip
     """The next target rate: the next step up while all held, then bisection; None = done."""
@@ -373,13 +378,11 @@ def target_check(entries: list[dict[str, Any]], sustained_rate: float, mode: str
 
 # -- the environment -------------------------------------------------------------------------
 def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (all its threads), from /proc; None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+    """CPU seconds of a process and its descendants, reaped ones included (``bench.cpu``)."""
+    from bench import cpu
+
+    readings = cpu.read_cpu(cpu.tree_pids([pid]))
+    return sum(readings.values()) if readings else None
 
 
 def _environment(mode: str) -> dict[str, Any]:
@@ -507,7 +510,8 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             cpu0["generator"] = time.process_time()
             rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
             t0 = time.monotonic()
-            entry, recs = _step(client, flow, rate, args.duration, warmup)
+            entry, recs = _step(client, flow, rate, args.duration, warmup, list(pids.values()),
+                                sum(idle.values()) if idle else None)
             wall = time.monotonic() - t0
             cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
             cpu1["generator"] = time.process_time()
@@ -553,6 +557,7 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
         ctx.destroy(linger=0)
     entries.sort(key=lambda e: e["rate"])
     rate_sustained = sustained(entries)
+    cpu_at_sustained = at_rate(entries, rate_sustained, "server_cpu_us_per_order")
     if args.plot:
         _plot(entries, hists, args.plot, mode)
     env = _environment(mode)
@@ -570,7 +575,8 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             "abort_backlog_s": BACKLOG_S,
             "text": held_rule_text(),
         },
-        "targets": target_check(entries, rate_sustained, mode, None),
+        "server_cpu_us_per_order": cpu_at_sustained,
+        "targets": target_check(entries, rate_sustained, mode, cpu_at_sustained),
         "duration_s": args.duration,
         "warmup_s": warmup,
         "flow": {
@@ -604,24 +610,58 @@ def _command(args: argparse.Namespace) -> str:
     return shlex.join(words)
 
 
-def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float
+def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
+          server_pids: list[int], idle_busy: float | None,
           ) -> tuple[dict[str, Any], dict[str, Recorder]]:  # fmt: skip
+    """One rate step; ``server_pids`` are the roots of the server's process tree, charged
+    from the first counted planned send to the end of the drain (``bench.cpu``);
+    ``idle_busy`` is the tree's CPU share with no requests (timers), taken out of the
+    ``..._above_idle`` figure."""
+    from bench import cpu
     from bench.pacing import count_for, plan_times
 
     n = count_for(rate, warmup + duration)
     frames = flow.build(n)
+    tree = cpu.tree_pids(server_pids)
+    readings: dict[str, Any] = {}
+
+    def window_opens() -> None:  # called by the send loop just before request w0 goes out
+        readings["server"] = cpu.read_cpu(tree)
+        readings["generator"] = time.process_time()
+        readings["t"] = time.monotonic()
+
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
         plan = plan_times(rate, n, time.monotonic_ns() + 20_000_000)
+        w0 = window_start(plan, int(warmup * 1e9))
         data = client.run_step(frames, plan, rate, drain_timeout_s=10.0,
-                               max_backlog=max(1_000, int(rate * BACKLOG_S)))  # fmt: skip
+                               max_backlog=max(1_000, int(rate * BACKLOG_S)),
+                               at=(w0, window_opens))  # fmt: skip
+        server_after = cpu.read_cpu(cpu.tree_pids(server_pids))
+        generator_after = time.process_time()
+        window_s = time.monotonic() - readings["t"] if readings else None
     finally:
         gc.enable()
         gc.unfreeze()
     entry, recs = analyse_step(data, int(warmup * 1e9))
     entry = {"rate": rate, **{k: v for k, v in entry.items() if k != "rate"}}
+    if readings:
+        server_s = cpu.spent(readings["server"], server_after)
+        entry["server_cpu_us_per_order"] = cpu.us_per_request(server_s, entry["requests"])
+        entry["generator_cpu_us_per_request"] = cpu.us_per_request(
+            generator_after - readings["generator"], entry["requests"])
+        entry["cpu_window_s"] = round(window_s, 3) if window_s is not None else None
+        busy = server_s / window_s if server_s is not None and window_s else None
+        entry["server_cpu_busy_in_window"] = None if busy is None else round(busy, 2)
+        above = (None if server_s is None or idle_busy is None or window_s is None
+                 else max(0.0, server_s - idle_busy * window_s))  # fmt: skip
+        entry["server_cpu_us_per_order_above_idle"] = cpu.us_per_request(above, entry["requests"])
+    else:  # the step aborted before its window opened
+        for key in ("server_cpu_us_per_order", "server_cpu_us_per_order_above_idle",
+                    "generator_cpu_us_per_request"):
+            entry[key] = None
     entry["histograms"] = {k: r.hist.encode().decode("ascii") for k, r in recs.items()
                            if r.count}  # fmt: skip
     return entry, recs

@@ -46,7 +46,7 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import msgpack
@@ -364,11 +364,13 @@ class LoadClient:
     def run_step(
         self, step: StepFrames, plan: array, rate: float, drain_timeout_s: float,
         max_backlog: int | None = None, quiet_s: float = 0.05,
+        at: tuple[int, Callable[[], None]] | None = None,
     ) -> StepData:  # fmt: skip
         """Send ``step`` at ``plan`` (monotonic ns), collect replies, drain; the data.
 
         With ``max_backlog``, sending stops early (``StepData.aborted``) once more than
-        that many sent requests are waiting for their first reply.
+        that many sent requests are waiting for their first reply. With ``at=(i, fn)``,
+        ``fn()`` is called just before request ``i`` is sent (never, if it is not).
         """
         n = len(step.frames)
         frames, sock_of, kind = step.frames, step.sock, step.kind
@@ -439,7 +441,11 @@ class LoadClient:
             if ns > SPIN_NS:
                 sel(fds, (), (), (ns - SPIN_NS) / 1e9)
 
+        mark, hook = at if at is not None else (-1, None)
+
         def send(i: int) -> None:
+            if i == mark:
+                hook()
             sends[sock_of[i]](frames[i], nowait)
             sent_n[0] = i + 1
 

@@ -38,4 +38,9 @@ def test_bench_e2e_smoke(tmp_path: Path) -> None:
     assert step["taker_fills"] > 0  # the flow trades
     assert 0 < step["fill"]["p50_us"] <= step["fill"]["p99_us"] <= step["fill"]["max_us"]
     assert set(step["hop_medians_us"]) >= {"gw_in_to_clr_in", "me_in_to_me_out"}
+    # CPU per counted request of the exchange's process tree, over the measured window
+    assert step["server_cpu_us_per_order"] > 0 and step["generator_cpu_us_per_request"] > 0
+    assert step["cpu_window_s"] >= 1.0
+    held = step["held"]
+    assert result["server_cpu_us_per_order"] == (step["server_cpu_us_per_order"] if held else None)
     assert plot.read_bytes()[:4] == b"\x89PNG"
