@@ -387,6 +387,8 @@ def _cpu_seconds(pid: int) -> float | None:
 
 def _environment(mode: str) -> dict[str, Any]:
     from bench.environment import describe
+    from bench.loadgen import TICK_NS
+    from bench.reply_log import receiver_name
 
     env = describe()
     try:
@@ -402,7 +404,9 @@ def _environment(mode: str) -> dict[str, Any]:
         "server_event_loop": uv or "asyncio",
         "server_uvloop": uv is not None and mode != "sink",
         "generator_event_loop": "none: one thread, select() on the sockets' fds with µs "
-                                "timeouts (asyncio/uvloop timers tick in whole ms)",
+                                "timeouts (asyncio/uvloop timers tick in whole ms); above "
+                                f"{1e9 / TICK_NS:,.0f}/s one wake-up per {TICK_NS // 1000} µs",
+        "generator_receive": receiver_name(),
         "generator_uvloop": False,
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(),
