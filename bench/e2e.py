@@ -5,31 +5,14 @@ starts the exchange itself (``bench.e2e_server``: ``crossbook serve`` in a subpr
 the three roles as three processes with ``--processes``) on the embedded default
 configuration, logs the six demo accounts on (three makers, three takers; one CURVE
 DEALER each) and drives the maker/taker/cancel flow of ``bench.loadgen`` at stepped target
-rates. Per step (docs/benchmarks.md):
+rates (docs/benchmarks.md). This module runs things; what a step measured is
+``bench.e2e_analysis``'s, whether it held and what comes next ``bench.e2e_rules``'.
 
-1. ``warm-up + duration`` seconds of requests are planned at the target rate (absolute
-   deadlines); those planned in the warm-up are sent and answered but not counted;
-2. every request is timed from its *planned* send time to its first reply (order -> ack)
-   and, for a taker order, to its first fill (order -> fill): a stall anywhere, the
-   generator included, is charged to every request it delayed (coordinated omission
-   corrected). The same replies timed from the *actual* send give the uncorrected
-   histograms, kept for comparison;
-3. the step is **held** when (a) every counted request was answered, (b) the achieved
-   rate (answered requests / time from the first counted planned send to the last
-   answer) is at least ``HELD_ACHIEVED`` of the target, (c) latency does not grow during
-   the step (median of the last third of the window at most ``GROWTH_FACTOR`` times the
-   first third's plus ``GROWTH_SLACK_US``: a server that falls behind builds a queue, and
-   the queue shows as latency rising with time), (d) the corrected order -> ack p99 is at
-   most ``HELD_P99_US``, and (e) at most ``MAX_ERROR_FRACTION`` of the counted requests
-   were refused (rejects, cancel rejects, rate limiting);
-4. rates step upward until a step is not held; then ``--refine`` bisection steps between
-   the last held and the first failed rate. ``sustained_orders_per_s`` is the highest
-   held rate. A step whose backlog of unanswered requests passes ``BACKLOG_S`` seconds
-   of its rate stops sending early (``aborted``): it cannot be held anyway.
-
-A "request" is an order-entry message: new orders (maker and taker) and cancels; the rate
-counts all of them, as exchange-core counts every command. ``p50_us``..``max_us`` of a
-step are order -> ack of new orders; cancels and fills have their own summaries.
+Per step: ``warm-up + duration`` seconds of requests are planned at the target rate
+(absolute deadlines); those planned in the warm-up are sent and answered but not counted;
+the server's process tree is charged for its CPU from the first counted planned send to
+the end of the drain (``bench.cpu``). Rates step upward until a step is not held, then
+``--refine`` bisection steps; ``sustained_orders_per_s`` is the highest held rate.
 """
 
 from __future__ import annotations
@@ -41,22 +24,27 @@ import shlex
 import sys
 import tempfile
 import time
-from array import array
-from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.latency import Recorder, percentile_curve, summary
+from bench.e2e_analysis import analyse_step, window_start
+from bench.e2e_rules import (
+    BACKLOG_S,
+    DEFAULT_RATES,
+    GROWTH_FACTOR,
+    GROWTH_SLACK_US,
+    HELD_ACHIEVED,
+    HELD_P99_US,
+    MAX_ERROR_FRACTION,
+    at_rate,
+    held,
+    held_rule_text,
+    next_rate,
+    sustained,
+    target_check,
+)
+from bench.latency import Recorder, percentile_curve
 
-DEFAULT_RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 50_000)
-"""probes past the issue-8 target (20,000/s) up to 50,000/s; 1,000 and 5,000 carry targets"""
-HELD_ACHIEVED = 0.95
-HELD_P99_US = 10_000.0
-GROWTH_FACTOR = 2.0
-GROWTH_SLACK_US = 1_000.0
-TIMELINE_BIN_MS = 100
-MAX_ERROR_FRACTION = 0.01
-BACKLOG_S = 0.5
 IDLE_S = 1.0
 MAKERS = 3
 TAKERS = 3
@@ -71,17 +59,6 @@ TARGETS: dict[str, Any] = {
     "server_cpu_us_per_order": 40.0,
 }  # fmt: skip
 """issue 8 ("Speed"): embedded mode, journal on, the generator sharing the 2 cores"""
-HOP_SEGMENTS = (
-    ("client_to_gw_in", None, "ts_gw_in"),
-    ("gw_in_to_clr_in", "ts_gw_in", "ts_clr_in"),
-    ("clr_in_to_clr_out", "ts_clr_in", "ts_clr_out"),
-    ("clr_out_to_me_in", "ts_clr_out", "ts_me_in"),
-    ("me_in_to_me_out", "ts_me_in", "ts_me_out"),
-    ("me_out_to_gw_out", "ts_me_out", "ts_gw_out"),
-    ("gw_out_to_client", "ts_gw_out", None),
-)
-ERROR_REPLIES = ("8", "reject", "cancel_reject")
-CANCEL_TOO_LATE = ("cancel_reject:UNKNOWN_ORDER",)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -119,261 +96,6 @@ def _rates(text: str) -> tuple[int, ...]:
     if not rates or rates[0] <= 0:
         raise argparse.ArgumentTypeError("rates must be positive")
     return rates
-
-
-# -- analysis (pure) ------------------------------------------------------------------------
-def window_start(plan: array, warmup_ns: int) -> int:
-    """Index of the first request planned at or after ``plan[0] + warmup_ns``."""
-    if not plan:
-        return 0
-    limit = plan[0] + warmup_ns
-    lo, hi = 0, len(plan)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if plan[mid] < limit:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _median_p99(values: list[int]) -> tuple[float, float]:
-    values.sort()
-    n = len(values)
-    return (round(values[n // 2] / 1000.0, 1),
-            round(values[min(n - 1, (99 * n) // 100)] / 1000.0, 1))  # fmt: skip
-
-
-def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, Recorder]]:
-    """One step's entry for ``rates`` and its histograms, from a ``loadgen.StepData``.
-
-    Counted requests: planned at or after the warm-up, actually sent, not fillers.
-    """
-    from bench.loadgen import CANCEL, FILLER, KIND_NAMES, MAKER, TAKER
-
-    plan, sent, ack, fill = data.plan, data.sent, data.ack, data.fill
-    kind = data.frames.kind
-    n_sent = data.sent_count
-    w0 = window_start(plan, warmup_ns)
-    names = ("ack", "ack_uncorrected", "fill", "fill_uncorrected", "cancel", "send_lag")
-    recs = {name: Recorder() for name in names}
-    counted = Counter()
-    unanswered = 0
-    filled = 0
-    first_plan = plan[w0] if w0 < n_sent else 0
-    last_answer = 0
-    for i in range(w0, n_sent):
-        k = kind[i]
-        if k == FILLER:
-            continue
-        counted[KIND_NAMES[k]] += 1
-        recs["send_lag"].record(sent[i] - plan[i])
-        a = ack[i]
-        if not a:
-            unanswered += 1
-            continue
-        last_answer = max(last_answer, a)
-        if k == CANCEL:
-            recs["cancel"].record(a - plan[i])
-        else:
-            recs["ack"].record(a - plan[i])
-            recs["ack_uncorrected"].record(a - sent[i])
-        if k == TAKER and fill[i]:
-            filled += 1
-            recs["fill"].record(fill[i] - plan[i])
-            recs["fill_uncorrected"].record(fill[i] - sent[i])
-            last_answer = max(last_answer, fill[i])
-    thirds, timeline = _trend_and_timeline(plan, ack, kind, w0, n_sent)
-    total = sum(counted.values())
-    answered = total - unanswered
-    span_s = (last_answer - first_plan) / 1e9 if last_answer > first_plan else 0.0
-    achieved = answered / span_s if span_s > 0 else 0.0
-    last_sent = max((sent[i] for i in range(w0, n_sent)), default=0)
-    sent_span = (last_sent - first_plan) / 1e9 if last_sent > first_plan else 0.0
-    # refusals: rejects, rejected orders, and cancel rejects other than "the order is gone"
-    # (a cancel that meets an order already filled is the flow's race, counted apart)
-    too_late = sum(v for k, v in data.replies.items() if k in CANCEL_TOO_LATE)
-    errors = sum(v for k, v in data.replies.items() if k in ERROR_REPLIES) - too_late
-    ack_sum = summary(recs["ack"])
-    entry: dict[str, Any] = {"rate": data.rate}
-    for key in ("p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "mean_us"):
-        entry[key] = ack_sum[key]
-    entry.update({
-        "achieved_orders_per_s": round(achieved, 1),
-        "sent_per_s": round(total / sent_span, 1) if sent_span > 0 else 0.0,
-        "requests": total,
-        "requests_by_kind": {KIND_NAMES[k]: counted[KIND_NAMES[k]] for k in (MAKER, TAKER, CANCEL)},
-        "answered": answered,
-        "unanswered": unanswered,
-        "taker_orders": counted[KIND_NAMES[TAKER]],
-        "taker_fills": filled,
-        "errors": errors,
-        "cancels_too_late": too_late,
-        "aborted": bool(data.aborted),
-        "ack": ack_sum,
-        "ack_uncorrected": summary(recs["ack_uncorrected"]),
-        "fill": summary(recs["fill"]),
-        "fill_uncorrected": summary(recs["fill_uncorrected"]),
-        "cancel": summary(recs["cancel"]),
-        "send_lag": summary(recs["send_lag"]),
-        "replies": dict(sorted(data.replies.items())),
-        "unmatched_replies": data.unmatched,
-        "median_by_third_us": thirds,
-        "timeline": timeline,
-    })  # fmt: skip
-    entry["hop_medians_us"], entry["hop_p99_us"], entry["hop_samples"] = hop_stats(data, w0)
-    return entry, recs
-
-
-def _trend_and_timeline(
-    plan: array, ack: array, kind: bytearray, w0: int, n_sent: int
-) -> tuple[list[float | None], dict[str, Any]]:
-    """Median order -> ack latency (µs) of each third of the window, by planned time; and
-    the max / median per ``TIMELINE_BIN_MS`` bin (the "hiccup" series)."""
-    from bench.loadgen import CANCEL, FILLER
-
-    if w0 >= n_sent:
-        return [None, None, None], {"bin_ms": TIMELINE_BIN_MS, "max_us": [], "p50_us": []}
-    t0 = plan[w0]
-    span = max(1, plan[n_sent - 1] - t0 + 1)
-    bin_ns = TIMELINE_BIN_MS * 1_000_000
-    thirds: list[list[int]] = [[], [], []]
-    bins: list[list[int]] = [[] for _ in range((span + bin_ns - 1) // bin_ns)]
-    for i in range(w0, n_sent):
-        if kind[i] in (FILLER, CANCEL) or not ack[i]:
-            continue
-        lat = ack[i] - plan[i]
-        off = plan[i] - t0
-        thirds[min(2, 3 * off // span)].append(lat)
-        bins[off // bin_ns].append(lat)
-
-    def med(v: list[int]) -> float | None:
-        return round(sorted(v)[len(v) // 2] / 1000.0, 1) if v else None
-
-    timeline = {"bin_ms": TIMELINE_BIN_MS,
-                "max_us": [round(max(b) / 1000.0, 1) if b else None for b in bins],
-                "p50_us": [med(b) for b in bins]}  # fmt: skip
-    return [med(t) for t in thirds], timeline
-
-
-def hop_stats(data: Any, w0: int) -> tuple[dict[str, float], dict[str, float], int]:
-    """Median and p99 (µs) of each hop segment over the sampled acknowledgements."""
-    from gateway.protocol import HOP_FIELDS
-
-    where = {name: i for i, name in enumerate(HOP_FIELDS)}
-    segs: dict[str, list[int]] = {name: [] for name, _, _ in HOP_SEGMENTS}
-    off = data.wall_offset_ns
-    used = 0
-    for idx, received, stamps in data.hops:
-        if idx < w0 or not all(stamps):
-            continue
-        used += 1
-        for name, a, b in HOP_SEGMENTS:
-            start = data.sent[idx] + off if a is None else stamps[where[a]]
-            end = received + off if b is None else stamps[where[b]]
-            segs[name].append(end - start)
-    med: dict[str, float] = {}
-    p99: dict[str, float] = {}
-    for name, values in segs.items():
-        if values:
-            med[name], p99[name] = _median_p99(values)
-    return med, p99, used
-
-
-def held(entry: dict[str, Any]) -> tuple[bool, list[str]]:
-    """Whether a step held its rate, and the reasons it did not (docs/benchmarks.md)."""
-    why: list[str] = []
-    rate = entry["rate"]
-    if entry.get("aborted"):
-        why.append(f"aborted: more than {BACKLOG_S} s of requests waiting for an answer")
-    if entry["requests"] == 0:
-        why.append("no request was counted")
-    if entry["unanswered"]:
-        why.append(f"{entry['unanswered']} requests unanswered")
-    if entry["achieved_orders_per_s"] < HELD_ACHIEVED * rate:
-        why.append(f"achieved {entry['achieved_orders_per_s']:.0f}/s < "
-                   f"{HELD_ACHIEVED:.0%} of {rate}/s")  # fmt: skip
-    first, _, last = entry.get("median_by_third_us") or (None, None, None)
-    if first is not None and last is not None and last > GROWTH_FACTOR * first + GROWTH_SLACK_US:
-        why.append(f"latency grew during the step (median {first} -> {last} us)")
-    p99 = entry["p99_us"]
-    if p99 is None or p99 > HELD_P99_US:
-        why.append(f"p99 {p99} us > {HELD_P99_US:.0f} us")
-    if entry["errors"] > MAX_ERROR_FRACTION * max(1, entry["requests"]):
-        why.append(f"{entry['errors']} refused requests > {MAX_ERROR_FRACTION:.0%}")
-    return not why, why
-
-
-def held_rule_text() -> str:
-    return (f"held = every counted request answered, achieved rate >= {HELD_ACHIEVED:.0%} of "
-            f"the target, median latency of the last third of the step <= {GROWTH_FACTOR:g} x "
-            f"the first third's + {GROWTH_SLACK_US / 1000:g} ms, corrected order->ack p99 <= "
-            f"{HELD_P99_US / 1000:g} ms, <= {MAX_ERROR_FRACTION:.0%} refused")
-
-
-def sustained(entries: list[dict[str, Any]]) -> float:
-    """The highest rate among held steps (0 when none held)."""
-    return max((e["rate"] for e in entries if e.get("held")), default=0)
-
-
-def at_rate(entries: list[dict[str, Any]], rate: float, key: str) -> Any:
-    """``key`` of the step at ``rate`` (None when there is no such step or key)."""
-    return next((e.get(key) for e in entries if e["rate"] == rate), None)
-
-
-def next_rate(tried: list[dict[str, Any]], rates: tuple[int, ...], refine_left: int,
-              all_rates: bool) -> int | None:  # fmt: skip
-    """The next target rate: the next step up while all held, then bisection; None = done."""
-    done = {e["rate"] for e in tried}
-    failed = [e["rate"] for e in tried if not e.get("held")]
-    if all_rates or not failed:
-        rest = [r for r in rates if r not in done]
-        return rest[0] if rest else None
-    if refine_left <= 0:
-        return None
-    lo = max((e["rate"] for e in tried if e.get("held")), default=0)
-    hi = min(r for r in failed if r > lo) if any(r > lo for r in failed) else None
-    if hi is None:
-        return None
-    mid = _round_rate((lo + hi) / 2)
-    if mid in done or mid <= lo or mid >= hi:
-        return None
-    return mid
-
-
-def _round_rate(r: float) -> int:
-    """Two significant digits, so refined rates read well (15000, 12000, 7500...)."""
-    if r < 100:
-        return max(1, round(r))
-    digits = len(str(int(r))) - 2
-    return int(round(r / 10**digits) * 10**digits)
-
-
-def target_check(entries: list[dict[str, Any]], sustained_rate: float, mode: str,
-                 cpu_us_per_order: float | None) -> list[dict[str, Any]]:  # fmt: skip
-    """Each of the issue's targets (``TARGETS``): what was measured and whether it was met
-    (``met`` None when this run has no figure for it, e.g. a rate that was not stepped)."""
-    sustained_key = ("sustained_orders_per_s_processes" if mode == "processes"
-                     else "sustained_orders_per_s")  # fmt: skip
-    checks: list[dict[str, Any]] = [{
-        "what": "sustained_orders_per_s", "mode": mode, "at_least": TARGETS[sustained_key],
-        "measured": sustained_rate, "met": sustained_rate >= TARGETS[sustained_key],
-    }]  # fmt: skip
-    by_rate = {e["rate"]: e for e in entries}
-    for target in TARGETS["ack_at_rate"]:
-        step = by_rate.get(target["rate"])
-        for key in ("p50_us", "p99_us"):
-            if key not in target:
-                continue
-            value = None if step is None else step.get(key)
-            checks.append({"what": f"ack {key} at {target['rate']}/s", "at_most": target[key],
-                           "measured": value,
-                           "met": None if value is None else value <= target[key]})  # fmt: skip
-    limit = TARGETS["server_cpu_us_per_order"]
-    cpu = cpu_us_per_order
-    checks.append({"what": "server_cpu_us_per_order at the sustained rate", "at_most": limit,
-                   "measured": cpu, "met": None if cpu is None else cpu <= limit})  # fmt: skip
-    return checks
 
 
 # -- the environment -------------------------------------------------------------------------

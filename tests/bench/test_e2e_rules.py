@@ -11,7 +11,9 @@ from pathlib import Path
 import pytest
 
 from bench import e2e
-from bench.e2e import held, next_rate, sustained, window_start
+from bench import e2e_rules as rules
+from bench.e2e_analysis import window_start
+from bench.e2e_rules import held, next_rate, sustained
 from bench.latency import Recorder, percentile_curve, summary
 from bench.plots import Series, Timeline, percentile_plot
 
@@ -28,7 +30,7 @@ def test_held_rule() -> None:
     assert held(_entry(1000, achieved_orders_per_s=950.0))[0]
     ok, why = held(_entry(1000, achieved_orders_per_s=949.0))
     assert not ok and "achieved" in why[0]
-    assert e2e.HELD_P99_US == 10_000.0  # issue 8: CO-corrected p99 <= 10 ms
+    assert rules.HELD_P99_US == 10_000.0  # issue 8: CO-corrected p99 <= 10 ms
     ok, why = held(_entry(1000, p99_us=10_000.1))
     assert not ok and why == ["p99 10000.1 us > 10000 us"]
     assert held(_entry(1000, p99_us=10_000.0))[0]
@@ -44,16 +46,16 @@ def test_held_rule() -> None:
 
 
 def test_the_default_ladder_probes_the_targets() -> None:
-    rates = e2e.DEFAULT_RATES
+    rates = rules.DEFAULT_RATES
     assert list(rates) == sorted(set(rates))
     assert {1_000, 5_000} <= set(rates) and rates[-1] >= 50_000
-    assert "p99 <= 10 ms" in e2e.held_rule_text()
+    assert "p99 <= 10 ms" in rules.held_rule_text()
 
 
 def test_targets_are_checked_against_the_steps() -> None:
     steps = [{"rate": 1_000, "p50_us": 140.0, "p99_us": 1_100.0},
              {"rate": 5_000, "p50_us": 300.0, "p99_us": 1_900.0}]  # fmt: skip
-    checks = {c["what"]: c for c in e2e.target_check(steps, 20_000, "embedded", 41.0)}
+    checks = {c["what"]: c for c in rules.target_check(steps, 20_000, "embedded", 41.0)}
     assert checks["sustained_orders_per_s"]["met"] is True
     assert checks["sustained_orders_per_s"]["at_least"] == 20_000
     assert checks["ack p50_us at 1000/s"]["met"] is True
@@ -62,11 +64,11 @@ def test_targets_are_checked_against_the_steps() -> None:
     assert "ack p50_us at 5000/s" not in checks  # the issue sets no p50 there
     assert checks["server_cpu_us_per_order at the sustained rate"]["met"] is False
     # three processes have their own bound; a rate not stepped and no CPU figure: unknown
-    checks = {c["what"]: c for c in e2e.target_check(steps[:1], 15_000, "processes", None)}
+    checks = {c["what"]: c for c in rules.target_check(steps[:1], 15_000, "processes", None)}
     assert checks["sustained_orders_per_s"]["met"] is True
     assert checks["ack p99_us at 5000/s"]["met"] is None
     assert checks["server_cpu_us_per_order at the sustained rate"]["met"] is None
-    checks = e2e.target_check([], 19_999, "embedded", None)
+    checks = rules.target_check([], 19_999, "embedded", None)
     assert checks[0]["met"] is False
 
 
