@@ -21,9 +21,11 @@ import argparse
 import gc
 import os
 import shlex
-import sys
+import subprocess
 import tempfile
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -31,12 +33,14 @@ from bench.e2e_analysis import analyse_step, window_start
 from bench.e2e_rules import (
     BACKLOG_S,
     DEFAULT_RATES,
+    FLOOR_RATES,
     GROWTH_FACTOR,
     GROWTH_SLACK_US,
     HELD_ACHIEVED,
     HELD_P99_US,
     MAX_ERROR_FRACTION,
     at_rate,
+    floor_keys,
     held,
     held_rule_text,
     next_rate,
@@ -72,6 +76,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--rates", type=_rates, default=DEFAULT_RATES, metavar="R1,R2,...",
                         help="target rates in requests/s, stepped upward "
                              "(default " + ",".join(map(str, DEFAULT_RATES)) + ")")
+    parser.add_argument("--floor-rates", type=_rates, default=FLOOR_RATES, metavar="R1,R2,...",
+                        help="the echo's rates for the floor (default "
+                             + ",".join(map(str, FLOOR_RATES)) + ")")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floor (the bare ZeroMQ echo measured before the exchange)")
     parser.add_argument("--warmup", type=float, default=None, metavar="SECONDS",
                         help="discarded warm-up per step (default min(1, duration/4))")
     parser.add_argument("--refine", type=int, default=2, metavar="N",
@@ -178,122 +187,56 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass
+class _Target:
+    """What a ladder of steps runs against: a server (process tree) and a logged-on client."""
+
+    name: str
+    pids: dict[str, int]
+    client: Any
+    flow: Any
+    idle: dict[str, float]
+    after_step: Callable[[], None] | None = None
+
+
 def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> dict[str, Any]:
     import zmq
 
-    from bench.e2e_server import ExchangeProcesses, ServerError
-    from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
+    from bench.e2e_server import ServerError
     from gateway.cli import CliError
 
+    loadavg_before = [round(x, 2) for x in os.getloadavg()]
     ctx = zmq.Context()
-    server: Any = None
-    client = watcher = None
-    idle: dict[str, float] = {}
     try:
-        if mode == "sink":
-            server, endpoint, server_public, pairs = _start_sink(workdir)
-            pids = {"sink": server.pid}
-            ticks = {s: 1 for s in SYMBOLS}
-            marks = {s: 100_000 for s in SYMBOLS}
-        else:
-            server = ExchangeProcesses(workdir, args.processes)
-            server.start()
-            server_public, pairs = server.wait_for_keys()
-            endpoint = server.endpoints["order_entry"]
-            pids = server.pids()
-        client = LoadClient(endpoint, server_public, pairs[: MAKERS + TAKERS], ctx)
-        try:
-            client.logon(timeout_s=60.0)
-        except ClientError as exc:
-            if mode != "sink":
-                server.check_alive()
-            raise CliError(f"bench e2e: {exc}") from None
-        if mode != "sink":
-            ticks = _ticks(client)
-            watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
-                                  SYMBOLS, ctx)  # fmt: skip
-            marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
-        idle = _idle_cpu(pids, IDLE_S)
-        quoted = dict(marks)
-        flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
-        entries: list[dict[str, Any]] = []
-        hists: dict[float, dict[str, Recorder]] = {}
-        refine_left = args.refine
-        while True:
-            rate = next_rate(entries, args.rates, refine_left, args.all_rates)
-            if rate is None:
-                break
-            if any(not e.get("held") for e in entries):
-                refine_left -= 1
-            profiling = {}
-            if args.profile and mode != "sink":
-                from bench import profile
-
-                for name, pid in pids.items():
-                    out = args.profile / f"{name}-{rate}.txt"
-                    profiling[name] = (profile.start(pid, warmup + args.duration, out), out)
-            cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
-            cpu0["generator"] = time.process_time()
-            rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
-            t0 = time.monotonic()
-            entry, recs = _step(client, flow, rate, args.duration, warmup, list(pids.values()),
-                                sum(idle.values()) if idle else None)
-            wall = time.monotonic() - t0
-            cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
-            cpu1["generator"] = time.process_time()
-            rq1 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
-            entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
-                                 if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
-            entry["cpu_wait"] = {k: round((rq1[k] - rq0[k]) / wall, 2) for k in rq0
-                                 if rq0[k] is not None and rq1[k] is not None}  # fmt: skip
-            if profiling:
-                from bench import profile
-
-                entry["profile"] = {name: profile.finish(proc, out)
-                                    for name, (proc, out) in profiling.items()}  # fmt: skip
-            entry["refine"] = any(not e.get("held") for e in entries)
-            entry["held"], entry["not_held_because"] = held(entry)
-            entries.append(entry)
-            hists[rate] = recs
-            print(_step_line(entry), flush=True)
-            if mode != "sink":
-                server.check_alive()
-                client.mass_cancel(MAKERS)
-                flow.forget_makers()
-                marks = marks | (watcher.poll() if watcher else {})
-                if any(abs(marks[s] - quoted[s]) * 1_000_000 > REQUOTE_PPM * quoted[s]
-                       for s in SYMBOLS):  # fmt: skip
-                    quoted = dict(marks)
-                    flow.set_quotes([quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
-            client.discard_pending()
+        floor = None
+        if mode != "sink" and not args.no_floor:
+            floor = _floor(args, warmup, workdir / "echo", ctx)
+        run = _sink(args, warmup, workdir, ctx) if mode == "sink" else _exchange(
+            args, mode, warmup, workdir, ctx)
     except ServerError as exc:
         raise CliError(f"bench e2e: {exc}") from None
     finally:
-        if watcher is not None:
-            watcher.close()
-        if client is not None:
-            client.close()
-        exit_codes: Any = None
-        if server is not None:
-            if mode == "sink":
-                server.terminate()
-                exit_codes = {"sink": server.wait(10)}
-            else:
-                exit_codes = server.stop()
         ctx.destroy(linger=0)
-    entries.sort(key=lambda e: e["rate"])
+    entries, hists = run.pop("entries"), run.pop("hists")
     rate_sustained = sustained(entries)
     cpu_at_sustained = at_rate(entries, rate_sustained, "server_cpu_us_per_order")
+    floor_entries = floor["rates"] if floor else None
     if args.plot:
-        _plot(entries, hists, args.plot, mode)
+        _plot(entries, hists, args.plot, mode, floor_entries)
+    if floor:
+        floor.pop("hists")
     env = _environment(mode)
+    env["loadavg_before"] = loadavg_before
     env["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return {
         "harness": "e2e",
         "mode": mode,
         "command": _command(args),
         "sustained_orders_per_s": rate_sustained,
+        **floor_keys(floor_entries, rate_sustained),
+        "server_cpu_us_per_order": cpu_at_sustained,
         "rates": entries,
+        "floor": floor,
         "held_rule": {
             "achieved_at_least": HELD_ACHIEVED, "p99_us_at_most": HELD_P99_US,
             "growth_factor": GROWTH_FACTOR, "growth_slack_us": GROWTH_SLACK_US,
@@ -301,7 +244,6 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             "abort_backlog_s": BACKLOG_S,
             "text": held_rule_text(),
         },
-        "server_cpu_us_per_order": cpu_at_sustained,
         "targets": target_check(entries, rate_sustained, mode, cpu_at_sustained),
         "duration_s": args.duration,
         "warmup_s": warmup,
@@ -309,12 +251,179 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
             "makers": MAKERS, "takers": TAKERS, "instruments": list(SYMBOLS),
             "cycle": "maker post-only GTC 2 lots; taker IOC 1 lot at the same price; cancel "
                      "of the maker order placed 8 cycles earlier",
-            "marks_at_start": marks, "tick_sizes": ticks,
+            "marks_at_start": run.pop("marks"), "tick_sizes": run.pop("ticks"),
         },
-        "exit_codes": exit_codes,
-        "idle_cpu_busy": idle,
+        **run,
         "environment": env,
     }  # fmt: skip
+
+
+def _exchange(args: argparse.Namespace, mode: str, warmup: float, workdir: Path,
+              ctx: Any) -> dict[str, Any]:  # fmt: skip
+    """The ladder against the exchange (embedded or three processes)."""
+    from bench.e2e_server import ExchangeProcesses
+    from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
+    from gateway.cli import CliError
+
+    server = ExchangeProcesses(workdir, args.processes)
+    client = watcher = None
+    exit_codes: Any = None
+    try:
+        server.start()
+        server_public, pairs = server.wait_for_keys()
+        client = LoadClient(server.endpoints["order_entry"], server_public,
+                            pairs[: MAKERS + TAKERS], ctx)  # fmt: skip
+        try:
+            client.logon(timeout_s=60.0)
+        except ClientError as exc:
+            server.check_alive()
+            raise CliError(f"bench e2e: {exc}") from None
+        ticks = _ticks(client)
+        watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
+                              SYMBOLS, ctx)  # fmt: skip
+        marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
+        start_marks, quoted = dict(marks), dict(marks)
+        flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+
+        def after_step() -> None:
+            nonlocal marks, quoted
+            server.check_alive()
+            client.mass_cancel(MAKERS)
+            flow.forget_makers()
+            marks = marks | watcher.poll()
+            if any(abs(marks[s] - quoted[s]) * 1_000_000 > REQUOTE_PPM * quoted[s]
+                   for s in SYMBOLS):  # fmt: skip
+                quoted = dict(marks)
+                flow.set_quotes([quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+
+        pids = server.pids()
+        target = _Target("exchange", pids, client, flow, _idle_cpu(pids, IDLE_S), after_step)
+        print(f"exchange ({mode}):", flush=True)
+        entries, hists = _ladder(target, args.rates, args, warmup)
+    finally:
+        if watcher is not None:
+            watcher.close()
+        if client is not None:
+            client.close()
+        exit_codes = server.stop()
+    return {"entries": entries, "hists": hists, "marks": start_marks, "ticks": ticks,
+            "exit_codes": exit_codes, "idle_cpu_busy": target.idle}  # fmt: skip
+
+
+def _sink(args: argparse.Namespace, warmup: float, workdir: Path, ctx: Any) -> dict[str, Any]:
+    """The ladder against ``bench.sink``: the load generator alone."""
+    entries, hists, idle, code = _stand_in("bench.sink", args.rates, args, warmup, workdir, ctx)
+    return {"entries": entries, "hists": hists, "marks": dict.fromkeys(SYMBOLS, 100_000),
+            "ticks": dict.fromkeys(SYMBOLS, 1), "exit_codes": {"sink": code},
+            "idle_cpu_busy": idle}  # fmt: skip
+
+
+def _floor(args: argparse.Namespace, warmup: float, workdir: Path, ctx: Any) -> dict[str, Any]:
+    """The ladder against ``bench.echo``: the floor, in its own process, same client."""
+    from bench.echo import ACK
+
+    entries, hists, idle, code = _stand_in("bench.echo", args.floor_rates, args, warmup,
+                                           workdir, ctx)  # fmt: skip
+    for e in entries:  # the echo has no hops: its acks carry constant stamps
+        for key in ("hop_medians_us", "hop_p99_us", "hop_samples"):
+            e.pop(key, None)
+    echo = sustained(entries)
+    return {
+        "server": "bench.echo: CURVE ROUTER, decodes each request, answers one "
+                  "acknowledgement-shaped frame",
+        "reply_bytes": ACK.size,
+        "rates": entries,
+        "server_cpu_us_per_request": at_rate(entries, echo, "server_cpu_us_per_order"),
+        "idle_cpu_busy": idle,
+        "exit_code": code,
+        "hists": hists,
+    }  # fmt: skip
+
+
+def _stand_in(module: str, rates: tuple[int, ...], args: argparse.Namespace, warmup: float,
+              workdir: Path, ctx: Any) -> tuple[list, dict, dict, int | None]:  # fmt: skip
+    """Start a stand-in server (``bench.stand_in.start``), log on, run the ladder, stop it:
+    (entries, histograms, idle CPU, exit code)."""
+    from bench import stand_in
+    from bench.loadgen import ClientError, Flow, LoadClient, quote_around
+    from gateway.cli import CliError
+
+    name = module.rsplit(".", 1)[-1]
+    proc, endpoint, public, pairs = stand_in.start(module, workdir, MAKERS + TAKERS)
+    client = None
+    try:
+        client = LoadClient(endpoint, public, pairs, ctx)
+        try:
+            client.logon(timeout_s=30.0)
+        except ClientError as exc:
+            raise CliError(f"bench e2e ({name}): {exc}") from None
+        pids = {name: proc.pid}
+        flow = Flow(MAKERS, TAKERS, [quote_around(s, 100_000, 1) for s in SYMBOLS])
+        target = _Target(name, pids, client, flow, _idle_cpu(pids, IDLE_S))
+        print(f"{name} ({module}):", flush=True)
+        entries, hists = _ladder(target, rates, args, warmup)
+    finally:
+        if client is not None:
+            client.close()
+        proc.terminate()
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    return entries, hists, target.idle, code
+
+
+def _ladder(target: _Target, rates: tuple[int, ...], args: argparse.Namespace, warmup: float
+            ) -> tuple[list[dict[str, Any]], dict[float, dict[str, Recorder]]]:  # fmt: skip
+    """Step the rates against ``target`` (module rules); the entries by rate, histograms."""
+    pids, client, flow = target.pids, target.client, target.flow
+    idle_busy = sum(target.idle.values()) if target.idle else None
+    entries: list[dict[str, Any]] = []
+    hists: dict[float, dict[str, Recorder]] = {}
+    refine_left = args.refine
+    while True:
+        rate = next_rate(entries, rates, refine_left, args.all_rates)
+        if rate is None:
+            break
+        if any(not e.get("held") for e in entries):
+            refine_left -= 1
+        profiling = {}
+        if args.profile and target.name == "exchange":
+            from bench import profile
+
+            for name, pid in pids.items():
+                out = args.profile / f"{name}-{rate}.txt"
+                profiling[name] = (profile.start(pid, warmup + args.duration, out), out)
+        cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
+        cpu0["generator"] = time.process_time()
+        rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
+        t0 = time.monotonic()
+        entry, recs = _step(client, flow, rate, args.duration, warmup, list(pids.values()),
+                            idle_busy)  # fmt: skip
+        wall = time.monotonic() - t0
+        cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
+        cpu1["generator"] = time.process_time()
+        rq1 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
+        entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
+                             if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
+        entry["cpu_wait"] = {k: round((rq1[k] - rq0[k]) / wall, 2) for k in rq0
+                             if rq0[k] is not None and rq1[k] is not None}  # fmt: skip
+        if profiling:
+            from bench import profile
+
+            entry["profile"] = {name: profile.finish(proc, out)
+                                for name, (proc, out) in profiling.items()}  # fmt: skip
+        entry["refine"] = any(not e.get("held") for e in entries)
+        entry["held"], entry["not_held_because"] = held(entry)
+        entries.append(entry)
+        hists[rate] = recs
+        print(_step_line(entry), flush=True)
+        if target.after_step is not None:
+            target.after_step()
+        client.discard_pending()
+    entries.sort(key=lambda e: e["rate"])
+    return entries, hists
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -330,7 +439,9 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--warmup", f"{args.warmup:g}"]
     if args.refine != 2:
         words += ["--refine", str(args.refine)]
-    for flag in ("all_rates", "sink"):
+    if args.floor_rates != FLOOR_RATES:
+        words += ["--floor-rates", ",".join(str(r) for r in args.floor_rates)]
+    for flag in ("all_rates", "sink", "no_floor"):
         if getattr(args, flag):
             words.append("--" + flag.replace("_", "-"))
     return shlex.join(words)
@@ -435,25 +546,9 @@ def _fallback_marks() -> dict[str, int]:
     return {s: int(cfg.indices[cfg.instruments[s].index]) for s in SYMBOLS}
 
 
-def _start_sink(workdir: Path) -> tuple[Any, str, bytes, list]:
-    import subprocess
-
-    from bench.e2e_server import free_ports
-    from gateway import keys as keyfiles
-
-    server = keyfiles.create_keypair(workdir, keyfiles.SERVER_NAME)
-    pairs = [keyfiles.create_keypair(workdir, keyfiles.account_name(a))
-             for a in range(1, MAKERS + TAKERS + 1)]  # fmt: skip
-    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
-    key = str(keyfiles.secret_path(workdir, "server"))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.sink", "--endpoint", endpoint,
-                             "--server-key", key])  # fmt: skip
-    return proc, endpoint, server.public, pairs
-
-
 def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]], path: Path,
-          mode: str) -> None:  # fmt: skip
-    from bench.plots import Series, Timeline, percentile_plot
+          mode: str, floor: list[dict[str, Any]] | None) -> None:  # fmt: skip
+    from bench.plots import RateLine, Series, Timeline, percentile_plot
 
     ack: list[Series] = []
     fill: list[Series] = []
@@ -468,12 +563,19 @@ def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]]
         fill.append(Series(label, percentile_curve(recs["fill"])))
         tl = e.get("timeline") or {}
         lines.append(Timeline(label, tl.get("bin_ms", 100), tl.get("max_us", [])))
+    server = "sink" if mode == "sink" else "exchange"
+    by_rate = [(server, entries, False)] + ([("echo floor", floor, True)] if floor else [])
+    rate_lines = [RateLine(f"{who} {key[:3]}", [(e["rate"], e[key], bool(e.get("held")))
+                                                for e in steps], dashed)
+                  for who, steps, dashed in by_rate for key in ("p50_us", "p99_us")]  # fmt: skip
     env = _environment(mode)
     title = (f"crossbook bench e2e ({mode}): latency by percentile, corrected for coordinated "
              f"omission (dashed: uncorrected)\n{env['cpu']}, {env['cores']} cores shared by "
              f"generator and server, Python {env['python']}")  # fmt: skip
     percentile_plot([("order -> ack (new orders)", ack), ("order -> first fill (taker IOC)", fill)],
-                    path, title, ("order -> ack over time: max per 100 ms", lines))  # fmt: skip
+                    path, title, ("order -> ack over time: max per 100 ms", lines),
+                    ("order -> ack p50 / p99 by target rate (dashed: the echo floor)",
+                     rate_lines, HELD_P99_US))  # fmt: skip
 
 
 def _step_line(e: dict[str, Any]) -> str:
@@ -485,5 +587,12 @@ def _step_line(e: dict[str, Any]) -> str:
 
 
 def _report(result: dict[str, Any], path: Path) -> str:
-    return (f"bench e2e ({result['mode']}): sustained {result['sustained_orders_per_s']:,} "
-            f"requests/s over {len(result['rates'])} steps -> {path}")
+    text = (f"bench e2e ({result['mode']}): sustained {result['sustained_orders_per_s']:,} "
+            f"requests/s over {len(result['rates'])} steps")  # fmt: skip
+    if result.get("floor_echo_per_s") is not None:
+        text += (f"; floor (echo): {result['floor_echo_per_s']:,} requests/s, round trip p50 "
+                 f"{result['floor_rtt_p50_us']} us at {result['floor_rtt_rate']:,}/s; "
+                 f"sustained / floor {result['sustained_to_floor_ratio']}")  # fmt: skip
+    if result.get("server_cpu_us_per_order") is not None:
+        text += f"; server CPU {result['server_cpu_us_per_order']} us per order"
+    return f"{text} -> {path}"

@@ -13,7 +13,8 @@ next, what the run is checked against (pure functions on the steps' entries).
 - ``next_rate``: rates step upward until a step is not held, then bisect between the
   last held and the first failed rate; ``sustained`` is the highest held rate.
 - ``target_check``: issue 8's targets (``TARGETS``), each with what was measured.
-- The same rules judge the exchange, the sink and the echo that measures the floor.
+- The same rules judge the exchange, the sink and the echo that measures the floor;
+  ``floor_keys`` sets the exchange beside the echo.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any
 
 DEFAULT_RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 30_000, 50_000)
 """probes past the issue-8 target (20,000/s) up to 50,000/s; 1,000 and 5,000 carry targets"""
+FLOOR_RATES = (1_000, 5_000, 10_000, 20_000, 30_000, 50_000, 70_000, 100_000)
+"""the echo's ladder: it starts at the low rate its round trip is quoted at"""
 HELD_ACHIEVED = 0.95
 HELD_P99_US = 10_000.0
 GROWTH_FACTOR = 2.0
@@ -132,3 +135,26 @@ def target_check(entries: list[dict[str, Any]], sustained_rate: float, mode: str
     checks.append({"what": "server_cpu_us_per_order at the sustained rate", "at_most": limit,
                    "measured": cpu, "met": None if cpu is None else cpu <= limit})  # fmt: skip
     return checks
+
+
+def floor_keys(floor_entries: list[dict[str, Any]] | None,
+               sustained_rate: float) -> dict[str, Any]:  # fmt: skip
+    """The floor's top-level keys, from the echo's steps (None: the floor was not run).
+
+    ``floor_echo_per_s`` is the highest rate the echo held (the same rule as the
+    exchange); ``floor_rtt_p50_us`` the echo's order -> ack p50 at its lowest stepped
+    rate (``floor_rtt_rate``), the same measure as the exchange's ``p50_us``;
+    ``sustained_to_floor_ratio`` the exchange's sustained rate over the echo's.
+    """
+    if not floor_entries:
+        return {"floor_rtt_p50_us": None, "floor_rtt_rate": None, "floor_echo_per_s": None,
+                "sustained_to_floor_ratio": None}  # fmt: skip
+    echo = sustained(floor_entries)
+    low = min(floor_entries, key=lambda e: e["rate"])
+    return {
+        "floor_rtt_p50_us": low.get("p50_us"),
+        "floor_rtt_rate": low["rate"],
+        "floor_echo_per_s": echo,
+        "sustained_to_floor_ratio": round(sustained_rate / echo, 3) if echo else None,
+    }
+

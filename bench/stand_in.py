@@ -13,13 +13,16 @@ with a different ``answer`` function. Rules:
   with the request's id spliced in, of the same size every time. Nothing is packed per
   reply.
 - A ``logon`` is always answered with a ``logon_ack`` (the generator logs on first).
-- SIGTERM ends the loop within ``POLL_MS``.
+- SIGTERM ends the loop within ``POLL_MS``. ``start`` runs a stand-in in its own process,
+  as the exchange runs in its own.
 """
 
 from __future__ import annotations
 
 import argparse
 import signal
+import subprocess
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -97,6 +100,23 @@ def serve(endpoint: str, server_key: Path, answer: Answer) -> None:
         sock.close(linger=0)
         auth.stop()
         ctx.term()
+
+
+def start(module: str, workdir: Path, accounts: int) -> tuple[subprocess.Popen, str, bytes, list]:
+    """Run ``python -m module`` (a stand-in) on a free 127.0.0.1 port with fresh CURVE keys
+    under ``workdir``: (process, endpoint, server public key, ``accounts`` client key pairs).
+    """
+    from bench.e2e_server import free_ports
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    server = keyfiles.create_keypair(workdir, keyfiles.SERVER_NAME)
+    pairs = [keyfiles.create_keypair(workdir, keyfiles.account_name(a))
+             for a in range(1, accounts + 1)]  # fmt: skip
+    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
+    key = str(keyfiles.secret_path(workdir, "server"))
+    proc = subprocess.Popen([sys.executable, "-m", module, "--endpoint", endpoint,
+                             "--server-key", key])  # fmt: skip
+    return proc, endpoint, server.public, pairs
 
 
 def main(description: str, answer: Answer) -> None:

@@ -15,7 +15,7 @@ from bench import e2e_rules as rules
 from bench.e2e_analysis import window_start
 from bench.e2e_rules import held, next_rate, sustained
 from bench.latency import Recorder, percentile_curve, summary
-from bench.plots import Series, Timeline, percentile_plot
+from bench.plots import RateLine, Series, Timeline, percentile_plot
 
 
 def _entry(rate: int, **kw) -> dict:
@@ -72,6 +72,23 @@ def test_targets_are_checked_against_the_steps() -> None:
     assert checks[0]["met"] is False
 
 
+def test_floor_keys_set_the_exchange_beside_the_echo() -> None:
+    echo = [{"rate": 1_000, "p50_us": 95.0, "held": True},
+            {"rate": 5_000, "p50_us": 120.0, "held": True},
+            {"rate": 40_000, "p50_us": 400.0, "held": True},
+            {"rate": 50_000, "p50_us": 9_000.0, "held": False}]  # fmt: skip
+    assert rules.floor_keys(echo, 10_000) == {
+        "floor_rtt_p50_us": 95.0, "floor_rtt_rate": 1_000, "floor_echo_per_s": 40_000,
+        "sustained_to_floor_ratio": 0.25}  # fmt: skip
+    # the round trip is the lowest step's, held or not; nothing held: no ratio
+    low = [{"rate": 2_000, "p50_us": 20_000.0, "held": False}]
+    keys = rules.floor_keys(low, 1_000)
+    assert keys["floor_rtt_p50_us"] == 20_000.0 and keys["floor_rtt_rate"] == 2_000
+    assert keys["floor_echo_per_s"] == 0 and keys["sustained_to_floor_ratio"] is None
+    assert set(rules.floor_keys(None, 1_000).values()) == {None}  # the floor was skipped
+    assert rules.FLOOR_RATES[0] == 1_000 and rules.FLOOR_RATES[-1] >= 50_000
+
+
 def test_rates_step_up_then_bisect() -> None:
     rates = (1000, 2000, 5000, 10000)
     tried: list[dict] = []
@@ -119,7 +136,11 @@ def test_plot_is_written(tmp_path: Path) -> None:
     out = percentile_plot([("ack", [Series("1,000/s", curve), Series("1,000/s unc", curve,
                                                                       dashed=True)]),
                            ("fill", [])], tmp_path / "p.png", "title",
-                          ("over time", [Timeline("1,000/s", 100, [5.0, None, 50.0])]))  # fmt: skip
+                          ("over time", [Timeline("1,000/s", 100, [5.0, None, 50.0])]),
+                          ("by rate", [RateLine("exchange p99", [(1e3, 80.0, True),
+                                                                 (2e3, None, False)]),
+                                       RateLine("echo p99", [(1e3, 60.0, True)], dashed=True)],
+                           10_000.0))  # fmt: skip
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
