@@ -10,8 +10,8 @@ rates (docs/benchmarks.md). This module runs things; what a step measured is
 
 Per step: ``warm-up + duration`` seconds of requests are planned at the target rate
 (absolute deadlines); those planned in the warm-up are sent and answered but not counted;
-the server's process tree is charged for its CPU from the first counted planned send to
-the end of the drain (``bench.cpu``). Rates step upward until a step is not held, then
+the server's process tree is charged for its CPU from the first counted planned send until
+the sockets go quiet after the last send (``bench.cpu``). Rates step upward until a step is not held, then
 ``--refine`` bisection steps; ``sustained_orders_per_s`` is the highest held rate.
 """
 
@@ -451,7 +451,9 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
           server_pids: list[int], idle_busy: float | None,
           ) -> tuple[dict[str, Any], dict[str, Recorder]]:  # fmt: skip
     """One rate step; ``server_pids`` are the roots of the server's process tree, charged
-    from the first counted planned send to the end of the drain (``bench.cpu``);
+    from the first counted planned send until the sockets go quiet after the last send
+    (``bench.cpu``; the generator likewise: reading the replies afterwards is not its
+    cost under load);
     ``idle_busy`` is the tree's CPU share with no requests (timers), taken out of the
     ``..._above_idle`` figure."""
     from bench import cpu
@@ -467,6 +469,12 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
         readings["generator"] = time.process_time()
         readings["t"] = time.monotonic()
 
+    def window_closes() -> None:  # the sockets went quiet after the last send
+        if readings:
+            readings["server_after"] = cpu.read_cpu(cpu.tree_pids(server_pids))
+            readings["generator_after"] = time.process_time()
+            readings["window_s"] = time.monotonic() - readings["t"]
+
     gc.collect()
     gc.freeze()
     gc.disable()
@@ -475,24 +483,22 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
         w0 = window_start(plan, int(warmup * 1e9))
         data = client.run_step(frames, plan, rate, drain_timeout_s=10.0,
                                max_backlog=max(1_000, int(rate * BACKLOG_S)),
-                               at=(w0, window_opens))  # fmt: skip
-        server_after = cpu.read_cpu(cpu.tree_pids(server_pids))
-        generator_after = time.process_time()
-        window_s = time.monotonic() - readings["t"] if readings else None
+                               at=(w0, window_opens), when_quiet=window_closes)  # fmt: skip
     finally:
         gc.enable()
         gc.unfreeze()
     entry, recs = analyse_step(data, int(warmup * 1e9))
     entry = {"rate": rate, **{k: v for k, v in entry.items() if k != "rate"}}
     if readings:
-        server_s = cpu.spent(readings["server"], server_after)
+        server_s = cpu.spent(readings["server"], readings["server_after"])
+        window_s = readings["window_s"]
         entry["server_cpu_us_per_order"] = cpu.us_per_request(server_s, entry["requests"])
         entry["generator_cpu_us_per_request"] = cpu.us_per_request(
-            generator_after - readings["generator"], entry["requests"])
-        entry["cpu_window_s"] = round(window_s, 3) if window_s is not None else None
+            readings["generator_after"] - readings["generator"], entry["requests"])
+        entry["cpu_window_s"] = round(window_s, 3)
         busy = server_s / window_s if server_s is not None and window_s else None
         entry["server_cpu_busy_in_window"] = None if busy is None else round(busy, 2)
-        above = (None if server_s is None or idle_busy is None or window_s is None
+        above = (None if server_s is None or idle_busy is None
                  else max(0.0, server_s - idle_busy * window_s))  # fmt: skip
         entry["server_cpu_us_per_order_above_idle"] = cpu.us_per_request(above, entry["requests"])
     else:  # the step aborted before its window opened

@@ -539,7 +539,7 @@ class LoadClient:
                 now = clock()
                 if got:
                     last = now
-                elif now - last >= quiet_ns or now >= deadline:
+                if now - last >= quiet_ns or now >= deadline:
                     break
             if when_quiet is not None:
                 when_quiet()
