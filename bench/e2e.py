@@ -11,8 +11,9 @@ rates (docs/benchmarks.md). This module runs things; what a step measured is
 Per step: ``warm-up + duration`` seconds of requests are planned at the target rate
 (absolute deadlines); those planned in the warm-up are sent and answered but not counted;
 the server's process tree is charged for its CPU from the first counted planned send until
-the sockets go quiet after the last send (``bench.cpu``). Rates step upward until a step is not held, then
-``--refine`` bisection steps; ``sustained_orders_per_s`` is the highest held rate.
+the sockets go quiet after the last send (``bench.cpu``). Rates step upward until a step
+is not held, then ``--refine`` bisection steps; ``sustained_orders_per_s`` is the highest
+held rate.
 """
 
 from __future__ import annotations

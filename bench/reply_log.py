@@ -5,9 +5,11 @@ runs it does no per-reply Python work beyond taking each reply off its socket: n
 unpacking, no scanning, no object per reply. ``ReplyLog`` stores the replies; the
 analysis reads them after the sockets go quiet (``bench.loadgen``). Rules:
 
-- A reply is copied into large preallocated byte chunks (``CHUNK`` bytes each) at most
-  ``MAX_REPLY`` bytes long (a longer one keeps its first ``MAX_REPLY`` bytes and is
-  counted in ``oversize``); its offset, length, receive time and socket go into arrays.
+- A reply is copied into large byte chunks (``CHUNK`` bytes each, anonymous ``mmap``:
+  reserved up front for the whole step, the pages only touched as replies land, no
+  zero-filling) at most ``MAX_REPLY`` bytes long (a longer one keeps its first
+  ``MAX_REPLY`` bytes and is counted in ``oversize``); its offset, length, receive time
+  and socket go into arrays.
 - The receive time is read right after the reply is taken off the socket, so it is never
   earlier than the moment the generator could have seen it: a reply that waited in the
   socket while the generator was busy is charged that wait (conservative, like every
@@ -26,6 +28,7 @@ analysis reads them after the sockets go quiet (``bench.loadgen``). Rules:
 from __future__ import annotations
 
 import ctypes
+import mmap
 import os
 import time
 from array import array
@@ -84,7 +87,7 @@ class ReplyLog:
     """The replies of one step: raw bytes in chunks plus parallel arrays, in arrival order."""
 
     def __init__(self, expected_bytes: int = CHUNK) -> None:
-        self.chunks: list[bytearray] = []
+        self.chunks: list[mmap.mmap] = []
         self._views: list[ctypes.Array] = []  # keeps each chunk's buffer exported (pinned)
         self.offset = array("q")
         """start of each reply: chunk index * CHUNK + position in the chunk"""
@@ -97,18 +100,18 @@ class ReplyLog:
             self._add_chunk()
 
     def _add_chunk(self) -> None:
-        chunk = bytearray(CHUNK)
+        chunk = mmap.mmap(-1, CHUNK)
         self.chunks.append(chunk)
         self._views.append((ctypes.c_char * CHUNK).from_buffer(chunk))
 
     def __len__(self) -> int:
         return len(self.time)
 
-    def frame(self, k: int) -> bytearray:
+    def frame(self, k: int) -> bytes:
         c, pos = divmod(self.offset[k], CHUNK)
         return self.chunks[c][pos : pos + self.length[k]]
 
-    def frames(self, start: int = 0) -> Iterator[tuple[int, bytearray, int]]:
+    def frames(self, start: int = 0) -> Iterator[tuple[int, bytes, int]]:
         """(socket, reply, receive time) of every reply from the ``start``-th on."""
         chunks, offset, length, times, sock = (self.chunks, self.offset, self.length,
                                                self.time, self.sock)  # fmt: skip
