@@ -5,31 +5,15 @@ starts the exchange itself (``bench.e2e_server``: ``crossbook serve`` in a subpr
 the three roles as three processes with ``--processes``) on the embedded default
 configuration, logs the six demo accounts on (three makers, three takers; one CURVE
 DEALER each) and drives the maker/taker/cancel flow of ``bench.loadgen`` at stepped target
-rates. Per step (docs/benchmarks.md):
+rates (docs/benchmarks.md). This module runs things; what a step measured is
+``bench.e2e_analysis``'s, whether it held and what comes next ``bench.e2e_rules``'.
 
-1. ``warm-up + duration`` seconds of requests are planned at the target rate (absolute
-   deadlines); those planned in the warm-up are sent and answered but not counted;
-2. every request is timed from its *planned* send time to its first reply (order -> ack)
-   and, for a taker order, to its first fill (order -> fill): a stall anywhere, the
-   generator included, is charged to every request it delayed (coordinated omission
-   corrected). The same replies timed from the *actual* send give the uncorrected
-   histograms, kept for comparison;
-3. the step is **held** when (a) every counted request was answered, (b) the achieved
-   rate (answered requests / time from the first counted planned send to the last
-   answer) is at least ``HELD_ACHIEVED`` of the target, (c) latency does not grow during
-   the step (median of the last third of the window at most ``GROWTH_FACTOR`` times the
-   first third's plus ``GROWTH_SLACK_US``: a server that falls behind builds a queue, and
-   the queue shows as latency rising with time), (d) the corrected order -> ack p99 is at
-   most ``HELD_P99_US``, and (e) at most ``MAX_ERROR_FRACTION`` of the counted requests
-   were refused (rejects, cancel rejects, rate limiting);
-4. rates step upward until a step is not held; then ``--refine`` bisection steps between
-   the last held and the first failed rate. ``sustained_orders_per_s`` is the highest
-   held rate. A step whose backlog of unanswered requests passes ``BACKLOG_S`` seconds
-   of its rate stops sending early (``aborted``): it cannot be held anyway.
-
-A "request" is an order-entry message: new orders (maker and taker) and cancels; the rate
-counts all of them, as exchange-core counts every command. ``p50_us``..``max_us`` of a
-step are order -> ack of new orders; cancels and fills have their own summaries.
+Per step: ``warm-up + duration`` seconds of requests are planned at the target rate
+(absolute deadlines); those planned in the warm-up are sent and answered but not counted;
+the server's process tree is charged for its CPU from the first counted planned send until
+the sockets go quiet after the last send (``bench.cpu``). Rates step upward until a step
+is not held, then ``--refine`` bisection steps; ``sustained_orders_per_s`` is the highest
+held rate.
 """
 
 from __future__ import annotations
@@ -38,43 +22,48 @@ import argparse
 import gc
 import os
 import shlex
-import sys
+import subprocess
 import tempfile
 import time
-from array import array
-from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.latency import Recorder, percentile_curve, summary
+from bench.e2e_analysis import analyse_step, window_start
+from bench.e2e_rules import (
+    BACKLOG_S,
+    DEFAULT_RATES,
+    FLOOR_RATES,
+    GROWTH_FACTOR,
+    GROWTH_SLACK_US,
+    HELD_ACHIEVED,
+    HELD_P99_US,
+    MAX_ERROR_FRACTION,
+    at_rate,
+    floor_keys,
+    held,
+    held_rule_text,
+    next_rate,
+    sustained,
+    target_check,
+)
+from bench.latency import Recorder, percentile_curve
 
-DEFAULT_RATES = (1_000, 2_000, 5_000, 10_000, 20_000, 50_000)
-HELD_ACHIEVED = 0.95
-HELD_P99_US = 50_000.0
-GROWTH_FACTOR = 2.0
-GROWTH_SLACK_US = 1_000.0
-TIMELINE_BIN_MS = 100
-MAX_ERROR_FRACTION = 0.01
-BACKLOG_S = 0.5
 IDLE_S = 1.0
 MAKERS = 3
 TAKERS = 3
 SYMBOLS = ("BTC-PERP", "ETH-PERP")
 REQUOTE_PPM = 10_000
 """re-centre the maker prices when the mark moved more than this (1 %) since the last quote"""
-TARGETS = {"sustained_orders_per_s": 50_000, "latency_at_rate": 5_000, "p50_us": 100.0,
-           "p99_us": 1_000.0}  # fmt: skip
-HOP_SEGMENTS = (
-    ("client_to_gw_in", None, "ts_gw_in"),
-    ("gw_in_to_clr_in", "ts_gw_in", "ts_clr_in"),
-    ("clr_in_to_clr_out", "ts_clr_in", "ts_clr_out"),
-    ("clr_out_to_me_in", "ts_clr_out", "ts_me_in"),
-    ("me_in_to_me_out", "ts_me_in", "ts_me_out"),
-    ("me_out_to_gw_out", "ts_me_out", "ts_gw_out"),
-    ("gw_out_to_client", "ts_gw_out", None),
-)
-ERROR_REPLIES = ("8", "reject", "cancel_reject")
-CANCEL_TOO_LATE = ("cancel_reject:UNKNOWN_ORDER",)
+TARGETS: dict[str, Any] = {
+    "sustained_orders_per_s": 20_000,
+    "sustained_orders_per_s_processes": 15_000,
+    "ack_at_rate": [{"rate": 1_000, "p50_us": 150.0, "p99_us": 1_000.0},
+                    {"rate": 5_000, "p99_us": 2_000.0}],
+    "server_cpu_us_per_order": 40.0,
+}  # fmt: skip
+"""issue 8 ("Speed"): embedded mode, journal on, the generator sharing the 2 cores"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -87,7 +76,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="run the three roles as three processes (default: one process)")
     parser.add_argument("--rates", type=_rates, default=DEFAULT_RATES, metavar="R1,R2,...",
                         help="target rates in requests/s, stepped upward "
-                             "(default 1000,2000,5000,10000,20000,50000)")
+                             "(default " + ",".join(map(str, DEFAULT_RATES)) + ")")
+    parser.add_argument("--floor-rates", type=_rates, default=FLOOR_RATES, metavar="R1,R2,...",
+                        help="the echo's rates for the floor (default "
+                             + ",".join(map(str, FLOOR_RATES)) + ")")
+    parser.add_argument("--no-floor", action="store_true",
+                        help="skip the floor (the bare ZeroMQ echo measured before the exchange)")
     parser.add_argument("--warmup", type=float, default=None, metavar="SECONDS",
                         help="discarded warm-up per step (default min(1, duration/4))")
     parser.add_argument("--refine", type=int, default=2, metavar="N",
@@ -114,248 +108,19 @@ def _rates(text: str) -> tuple[int, ...]:
     return rates
 
 
-# -- analysis (pure) ------------------------------------------------------------------------
-def window_start(plan: array, warmup_ns: int) -> int:
-    """Index of the first request planned at or after ``plan[0] + warmup_ns``."""
-    if not plan:
-        return 0
-    limit = plan[0] + warmup_ns
-    lo, hi = 0, len(plan)
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if plan[mid] < limit:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo
-
-
-def _median_p99(values: list[int]) -> tuple[float, float]:
-    values.sort()
-    n = len(values)
-    return (round(values[n // 2] / 1000.0, 1),
-            round(values[min(n - 1, (99 * n) // 100)] / 1000.0, 1))  # fmt: skip
-
-
-def analyse_step(data: Any, warmup_ns: int) -> tuple[dict[str, Any], dict[str, Recorder]]:
-    """One step's entry for ``rates`` and its histograms, from a ``loadgen.StepData``.
-
-    Counted requests: planned at or after the warm-up, actually sent, not fillers.
-    """
-    from bench.loadgen import CANCEL, FILLER, KIND_NAMES, MAKER, TAKER
-
-    plan, sent, ack, fill = data.plan, data.sent, data.ack, data.fill
-    kind = data.frames.kind
-    n_sent = data.sent_count
-    w0 = window_start(plan, warmup_ns)
-    names = ("ack", "ack_uncorrected", "fill", "fill_uncorrected", "cancel", "send_lag")
-    recs = {name: Recorder() for name in names}
-    counted = Counter()
-    unanswered = 0
-    filled = 0
-    first_plan = plan[w0] if w0 < n_sent else 0
-    last_answer = 0
-    for i in range(w0, n_sent):
-        k = kind[i]
-        if k == FILLER:
-            continue
-        counted[KIND_NAMES[k]] += 1
-        recs["send_lag"].record(sent[i] - plan[i])
-        a = ack[i]
-        if not a:
-            unanswered += 1
-            continue
-        last_answer = max(last_answer, a)
-        if k == CANCEL:
-            recs["cancel"].record(a - plan[i])
-        else:
-            recs["ack"].record(a - plan[i])
-            recs["ack_uncorrected"].record(a - sent[i])
-        if k == TAKER and fill[i]:
-            filled += 1
-            recs["fill"].record(fill[i] - plan[i])
-            recs["fill_uncorrected"].record(fill[i] - sent[i])
-            last_answer = max(last_answer, fill[i])
-    thirds, timeline = _trend_and_timeline(plan, ack, kind, w0, n_sent)
-    total = sum(counted.values())
-    answered = total - unanswered
-    span_s = (last_answer - first_plan) / 1e9 if last_answer > first_plan else 0.0
-    achieved = answered / span_s if span_s > 0 else 0.0
-    last_sent = max((sent[i] for i in range(w0, n_sent)), default=0)
-    sent_span = (last_sent - first_plan) / 1e9 if last_sent > first_plan else 0.0
-    # refusals: rejects, rejected orders, and cancel rejects other than "the order is gone"
-    # (a cancel that meets an order already filled is the flow's race, counted apart)
-    too_late = sum(v for k, v in data.replies.items() if k in CANCEL_TOO_LATE)
-    errors = sum(v for k, v in data.replies.items() if k in ERROR_REPLIES) - too_late
-    ack_sum = summary(recs["ack"])
-    entry: dict[str, Any] = {"rate": data.rate}
-    for key in ("p50_us", "p90_us", "p99_us", "p999_us", "p9999_us", "max_us", "mean_us"):
-        entry[key] = ack_sum[key]
-    entry.update({
-        "achieved_orders_per_s": round(achieved, 1),
-        "sent_per_s": round(total / sent_span, 1) if sent_span > 0 else 0.0,
-        "requests": total,
-        "requests_by_kind": {KIND_NAMES[k]: counted[KIND_NAMES[k]] for k in (MAKER, TAKER, CANCEL)},
-        "answered": answered,
-        "unanswered": unanswered,
-        "taker_orders": counted[KIND_NAMES[TAKER]],
-        "taker_fills": filled,
-        "errors": errors,
-        "cancels_too_late": too_late,
-        "aborted": bool(data.aborted),
-        "ack": ack_sum,
-        "ack_uncorrected": summary(recs["ack_uncorrected"]),
-        "fill": summary(recs["fill"]),
-        "fill_uncorrected": summary(recs["fill_uncorrected"]),
-        "cancel": summary(recs["cancel"]),
-        "send_lag": summary(recs["send_lag"]),
-        "replies": dict(sorted(data.replies.items())),
-        "unmatched_replies": data.unmatched,
-        "median_by_third_us": thirds,
-        "timeline": timeline,
-    })  # fmt: skip
-    entry["hop_medians_us"], entry["hop_p99_us"], entry["hop_samples"] = hop_stats(data, w0)
-    return entry, recs
-
-
-def _trend_and_timeline(
-    plan: array, ack: array, kind: bytearray, w0: int, n_sent: int
-) -> tuple[list[float | None], dict[str, Any]]:
-    """Median order -> ack latency (µs) of each third of the window, by planned time; and
-    the max / median per ``TIMELINE_BIN_MS`` bin (the "hiccup" series)."""
-    from bench.loadgen import CANCEL, FILLER
-
-    if w0 >= n_sent:
-        return [None, None, None], {"bin_ms": TIMELINE_BIN_MS, "max_us": [], "p50_us": []}
-    t0 = plan[w0]
-    span = max(1, plan[n_sent - 1] - t0 + 1)
-    bin_ns = TIMELINE_BIN_MS * 1_000_000
-    thirds: list[list[int]] = [[], [], []]
-    bins: list[list[int]] = [[] for _ in range((span + bin_ns - 1) // bin_ns)]
-    for i in range(w0, n_sent):
-        if kind[i] in (FILLER, CANCEL) or not ack[i]:
-            continue
-        lat = ack[i] - plan[i]
-        off = plan[i] - t0
-        thirds[min(2, 3 * off // span)].append(lat)
-        bins[off // bin_ns].append(lat)
-
-    def med(v: list[int]) -> float | None:
-        return round(sorted(v)[len(v) // 2] / 1000.0, 1) if v else None
-
-    timeline = {"bin_ms": TIMELINE_BIN_MS,
-                "max_us": [round(max(b) / 1000.0, 1) if b else None for b in bins],
-                "p50_us": [med(b) for b in bins]}  # fmt: skip
-    return [med(t) for t in thirds], timeline
-
-
-def hop_stats(data: Any, w0: int) -> tuple[dict[str, float], dict[str, float], int]:
-    """Median and p99 (µs) of each hop segment over the sampled acknowledgements."""
-    from gateway.protocol import HOP_FIELDS
-
-    where = {name: i for i, name in enumerate(HOP_FIELDS)}
-    segs: dict[str, list[int]] = {name: [] for name, _, _ in HOP_SEGMENTS}
-    off = data.wall_offset_ns
-    used = 0
-    for idx, received, stamps in data.hops:
-        if idx < w0 or not all(stamps):
-            continue
-        used += 1
-        for name, a, b in HOP_SEGMENTS:
-            start = data.sent[idx] + off if a is None else stamps[where[a]]
-            end = received + off if b is None else stamps[where[b]]
-            segs[name].append(end - start)
-    med: dict[str, float] = {}
-    p99: dict[str, float] = {}
-    for name, values in segs.items():
-        if values:
-            med[name], p99[name] = _median_p99(values)
-    return med, p99, used
-
-
-def held(entry: dict[str, Any]) -> tuple[bool, list[str]]:
-    """Whether a step held its rate, and the reasons it did not (docs/benchmarks.md)."""
-    why: list[str] = []
-    rate = entry["rate"]
-    if entry.get("aborted"):
-        why.append(f"aborted: more than {BACKLOG_S} s of requests waiting for an answer")
-    if entry["requests"] == 0:
-        why.append("no request was counted")
-    if entry["unanswered"]:
-        why.append(f"{entry['unanswered']} requests unanswered")
-    if entry["achieved_orders_per_s"] < HELD_ACHIEVED * rate:
-        why.append(f"achieved {entry['achieved_orders_per_s']:.0f}/s < "
-                   f"{HELD_ACHIEVED:.0%} of {rate}/s")  # fmt: skip
-    first, _, last = entry.get("median_by_third_us") or (None, None, None)
-    if first is not None and last is not None and last > GROWTH_FACTOR * first + GROWTH_SLACK_US:
-        why.append(f"latency grew during the step (median {first} -> {last} us)")
-    p99 = entry["p99_us"]
-    if p99 is None or p99 > HELD_P99_US:
-        why.append(f"p99 {p99} us > {HELD_P99_US:.0f} us")
-    if entry["errors"] > MAX_ERROR_FRACTION * max(1, entry["requests"]):
-        why.append(f"{entry['errors']} refused requests > {MAX_ERROR_FRACTION:.0%}")
-    return not why, why
-
-
-def sustained(entries: list[dict[str, Any]]) -> float:
-    """The highest rate among held steps (0 when none held)."""
-    return max((e["rate"] for e in entries if e.get("held")), default=0)
-
-
-def next_rate(tried: list[dict[str, Any]], rates: tuple[int, ...], refine_left: int,
-              all_rates: bool) -> int | None:  # fmt: skip
-    """The next target rate: the next step up while all held, then bisection; None = done."""
-    done = {e["rate"] for e in tried}
-    failed = [e["rate"] for e in tried if not e.get("held")]
-    if all_rates or not failed:
-        rest = [r for r in rates if r not in done]
-        return rest[0] if rest else None
-    if refine_left <= 0:
-        return None
-    lo = max((e["rate"] for e in tried if e.get("held")), default=0)
-    hi = min(r for r in failed if r > lo) if any(r > lo for r in failed) else None
-    if hi is None:
-        return None
-    mid = _round_rate((lo + hi) / 2)
-    if mid in done or mid <= lo or mid >= hi:
-        return None
-    return mid
-
-
-def _round_rate(r: float) -> int:
-    """Two significant digits, so refined rates read well (15000, 12000, 7500...)."""
-    if r < 100:
-        return max(1, round(r))
-    digits = len(str(int(r))) - 2
-    return int(round(r / 10**digits) * 10**digits)
-
-
-def target_check(entries: list[dict[str, Any]], sustained_rate: float) -> dict[str, Any]:
-    at = next((e for e in entries if e["rate"] == TARGETS["latency_at_rate"]), None)
-    out: dict[str, Any] = {**TARGETS, "sustained_met": sustained_rate >= TARGETS[
-        "sustained_orders_per_s"]}
-    if at is None:
-        out["latency_met"] = None
-    else:
-        out["latency_met"] = bool(at["p50_us"] is not None and at["p99_us"] is not None
-                                  and at["p50_us"] <= TARGETS["p50_us"]
-                                  and at["p99_us"] <= TARGETS["p99_us"])  # fmt: skip
-    return out
-
-
 # -- the environment -------------------------------------------------------------------------
 def _cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a process (all its threads), from /proc; None if unreadable."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
+    """CPU seconds of a process and its descendants, reaped ones included (``bench.cpu``)."""
+    from bench import cpu
+
+    readings = cpu.read_cpu(cpu.tree_pids([pid]))
+    return sum(readings.values()) if readings else None
 
 
 def _environment(mode: str) -> dict[str, Any]:
     from bench.environment import describe
+    from bench.loadgen import TICK_NS
+    from bench.reply_log import receiver_name
 
     env = describe()
     try:
@@ -371,7 +136,9 @@ def _environment(mode: str) -> dict[str, Any]:
         "server_event_loop": uv or "asyncio",
         "server_uvloop": uv is not None and mode != "sink",
         "generator_event_loop": "none: one thread, select() on the sockets' fds with µs "
-                                "timeouts (asyncio/uvloop timers tick in whole ms)",
+                                "timeouts (asyncio/uvloop timers tick in whole ms); above "
+                                f"{1e9 / TICK_NS:,.0f}/s one wake-up per {TICK_NS // 1000} µs",
+        "generator_receive": receiver_name(),
         "generator_uvloop": False,
         "pyzmq": zmq.__version__,
         "libzmq": zmq.zmq_version(),
@@ -421,142 +188,243 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+@dataclass
+class _Target:
+    """What a ladder of steps runs against: a server (process tree) and a logged-on client."""
+
+    name: str
+    pids: dict[str, int]
+    client: Any
+    flow: Any
+    idle: dict[str, float]
+    after_step: Callable[[], None] | None = None
+
+
 def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> dict[str, Any]:
     import zmq
 
-    from bench.e2e_server import ExchangeProcesses, ServerError
-    from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
+    from bench.e2e_server import ServerError
     from gateway.cli import CliError
 
+    loadavg_before = [round(x, 2) for x in os.getloadavg()]
     ctx = zmq.Context()
-    server: Any = None
-    client = watcher = None
-    idle: dict[str, float] = {}
     try:
-        if mode == "sink":
-            server, endpoint, server_public, pairs = _start_sink(workdir)
-            pids = {"sink": server.pid}
-            ticks = {s: 1 for s in SYMBOLS}
-            marks = {s: 100_000 for s in SYMBOLS}
-        else:
-            server = ExchangeProcesses(workdir, args.processes)
-            server.start()
-            server_public, pairs = server.wait_for_keys()
-            endpoint = server.endpoints["order_entry"]
-            pids = server.pids()
-        client = LoadClient(endpoint, server_public, pairs[: MAKERS + TAKERS], ctx)
-        try:
-            client.logon(timeout_s=60.0)
-        except ClientError as exc:
-            if mode != "sink":
-                server.check_alive()
-            raise CliError(f"bench e2e: {exc}") from None
-        if mode != "sink":
-            ticks = _ticks(client)
-            watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
-                                  SYMBOLS, ctx)  # fmt: skip
-            marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
-        idle = _idle_cpu(pids, IDLE_S)
-        quoted = dict(marks)
-        flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
-        entries: list[dict[str, Any]] = []
-        hists: dict[float, dict[str, Recorder]] = {}
-        refine_left = args.refine
-        while True:
-            rate = next_rate(entries, args.rates, refine_left, args.all_rates)
-            if rate is None:
-                break
-            if any(not e.get("held") for e in entries):
-                refine_left -= 1
-            profiling = {}
-            if args.profile and mode != "sink":
-                from bench import profile
-
-                for name, pid in pids.items():
-                    out = args.profile / f"{name}-{rate}.txt"
-                    profiling[name] = (profile.start(pid, warmup + args.duration, out), out)
-            cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
-            cpu0["generator"] = time.process_time()
-            rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
-            t0 = time.monotonic()
-            entry, recs = _step(client, flow, rate, args.duration, warmup)
-            wall = time.monotonic() - t0
-            cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
-            cpu1["generator"] = time.process_time()
-            rq1 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
-            entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
-                                 if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
-            entry["cpu_wait"] = {k: round((rq1[k] - rq0[k]) / wall, 2) for k in rq0
-                                 if rq0[k] is not None and rq1[k] is not None}  # fmt: skip
-            if profiling:
-                from bench import profile
-
-                entry["profile"] = {name: profile.finish(proc, out)
-                                    for name, (proc, out) in profiling.items()}  # fmt: skip
-            entry["refine"] = any(not e.get("held") for e in entries)
-            entry["held"], entry["not_held_because"] = held(entry)
-            entries.append(entry)
-            hists[rate] = recs
-            print(_step_line(entry), flush=True)
-            if mode != "sink":
-                server.check_alive()
-                client.mass_cancel(MAKERS)
-                flow.forget_makers()
-                marks = marks | (watcher.poll() if watcher else {})
-                if any(abs(marks[s] - quoted[s]) * 1_000_000 > REQUOTE_PPM * quoted[s]
-                       for s in SYMBOLS):  # fmt: skip
-                    quoted = dict(marks)
-                    flow.set_quotes([quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
-            client.discard_pending()
+        floor = None
+        if mode != "sink" and not args.no_floor:
+            floor = _floor(args, warmup, workdir / "echo", ctx)
+        run = _sink(args, warmup, workdir, ctx) if mode == "sink" else _exchange(
+            args, mode, warmup, workdir, ctx)
     except ServerError as exc:
         raise CliError(f"bench e2e: {exc}") from None
     finally:
-        if watcher is not None:
-            watcher.close()
-        if client is not None:
-            client.close()
-        exit_codes: Any = None
-        if server is not None:
-            if mode == "sink":
-                server.terminate()
-                exit_codes = {"sink": server.wait(10)}
-            else:
-                exit_codes = server.stop()
         ctx.destroy(linger=0)
-    entries.sort(key=lambda e: e["rate"])
+    entries, hists = run.pop("entries"), run.pop("hists")
     rate_sustained = sustained(entries)
+    cpu_at_sustained = at_rate(entries, rate_sustained, "server_cpu_us_per_order")
+    floor_entries = floor["rates"] if floor else None
     if args.plot:
-        _plot(entries, hists, args.plot, mode)
+        _plot(entries, hists, args.plot, mode, floor_entries)
+    if floor:
+        floor.pop("hists")
     env = _environment(mode)
+    env["loadavg_before"] = loadavg_before
     env["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     return {
         "harness": "e2e",
         "mode": mode,
         "command": _command(args),
         "sustained_orders_per_s": rate_sustained,
+        **floor_keys(floor_entries, rate_sustained),
+        "server_cpu_us_per_order": cpu_at_sustained,
         "rates": entries,
+        "floor": floor,
         "held_rule": {
             "achieved_at_least": HELD_ACHIEVED, "p99_us_at_most": HELD_P99_US,
             "growth_factor": GROWTH_FACTOR, "growth_slack_us": GROWTH_SLACK_US,
             "refused_fraction_at_most": MAX_ERROR_FRACTION, "unanswered": 0,
             "abort_backlog_s": BACKLOG_S,
-            "text": "held = every counted request answered, achieved rate >= 95 % of the "
-                    "target, median latency of the last third of the step <= 2 x the first "
-                    "third's + 1 ms, corrected order->ack p99 <= 50 ms, <= 1 % refused",
+            "text": held_rule_text(),
         },
-        "targets": target_check(entries, rate_sustained),
+        "targets": target_check(entries, rate_sustained, mode, cpu_at_sustained),
         "duration_s": args.duration,
         "warmup_s": warmup,
         "flow": {
             "makers": MAKERS, "takers": TAKERS, "instruments": list(SYMBOLS),
             "cycle": "maker post-only GTC 2 lots; taker IOC 1 lot at the same price; cancel "
                      "of the maker order placed 8 cycles earlier",
-            "marks_at_start": marks, "tick_sizes": ticks,
+            "marks_at_start": run.pop("marks"), "tick_sizes": run.pop("ticks"),
         },
-        "exit_codes": exit_codes,
-        "idle_cpu_busy": idle,
+        **run,
         "environment": env,
     }  # fmt: skip
+
+
+def _exchange(args: argparse.Namespace, mode: str, warmup: float, workdir: Path,
+              ctx: Any) -> dict[str, Any]:  # fmt: skip
+    """The ladder against the exchange (embedded or three processes)."""
+    from bench.e2e_server import ExchangeProcesses
+    from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
+    from gateway.cli import CliError
+
+    server = ExchangeProcesses(workdir, args.processes)
+    client = watcher = None
+    exit_codes: Any = None
+    try:
+        server.start()
+        server_public, pairs = server.wait_for_keys()
+        client = LoadClient(server.endpoints["order_entry"], server_public,
+                            pairs[: MAKERS + TAKERS], ctx)  # fmt: skip
+        try:
+            client.logon(timeout_s=60.0)
+        except ClientError as exc:
+            server.check_alive()
+            raise CliError(f"bench e2e: {exc}") from None
+        ticks = _ticks(client)
+        watcher = MarkWatcher(server.endpoints["market_data"], server_public, pairs[0],
+                              SYMBOLS, ctx)  # fmt: skip
+        marks = _fallback_marks() | watcher.wait(SYMBOLS, 3.0)
+        start_marks, quoted = dict(marks), dict(marks)
+        flow = Flow(MAKERS, TAKERS, [quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+
+        def after_step() -> None:
+            nonlocal marks, quoted
+            server.check_alive()
+            client.mass_cancel(MAKERS)
+            flow.forget_makers()
+            marks = marks | watcher.poll()
+            if any(abs(marks[s] - quoted[s]) * 1_000_000 > REQUOTE_PPM * quoted[s]
+                   for s in SYMBOLS):  # fmt: skip
+                quoted = dict(marks)
+                flow.set_quotes([quote_around(s, marks[s], ticks[s]) for s in SYMBOLS])
+
+        pids = server.pids()
+        target = _Target("exchange", pids, client, flow, _idle_cpu(pids, IDLE_S), after_step)
+        print(f"exchange ({mode}):", flush=True)
+        entries, hists = _ladder(target, args.rates, args, warmup)
+    finally:
+        if watcher is not None:
+            watcher.close()
+        if client is not None:
+            client.close()
+        exit_codes = server.stop()
+    return {"entries": entries, "hists": hists, "marks": start_marks, "ticks": ticks,
+            "exit_codes": exit_codes, "idle_cpu_busy": target.idle}  # fmt: skip
+
+
+def _sink(args: argparse.Namespace, warmup: float, workdir: Path, ctx: Any) -> dict[str, Any]:
+    """The ladder against ``bench.sink``: the load generator alone."""
+    entries, hists, idle, code = _stand_in("bench.sink", args.rates, args, warmup, workdir, ctx)
+    return {"entries": entries, "hists": hists, "marks": dict.fromkeys(SYMBOLS, 100_000),
+            "ticks": dict.fromkeys(SYMBOLS, 1), "exit_codes": {"sink": code},
+            "idle_cpu_busy": idle}  # fmt: skip
+
+
+def _floor(args: argparse.Namespace, warmup: float, workdir: Path, ctx: Any) -> dict[str, Any]:
+    """The ladder against ``bench.echo``: the floor, in its own process, same client."""
+    from bench.echo import ACK
+
+    entries, hists, idle, code = _stand_in("bench.echo", args.floor_rates, args, warmup,
+                                           workdir, ctx)  # fmt: skip
+    for e in entries:  # the echo has no hops: its acks carry constant stamps
+        for key in ("hop_medians_us", "hop_p99_us", "hop_samples"):
+            e.pop(key, None)
+    echo = sustained(entries)
+    return {
+        "server": "bench.echo: CURVE ROUTER, decodes each request, answers one "
+                  "acknowledgement-shaped frame",
+        "reply_bytes": ACK.size,
+        "rates": entries,
+        "server_cpu_us_per_request": at_rate(entries, echo, "server_cpu_us_per_order"),
+        "idle_cpu_busy": idle,
+        "exit_code": code,
+        "hists": hists,
+    }  # fmt: skip
+
+
+def _stand_in(module: str, rates: tuple[int, ...], args: argparse.Namespace, warmup: float,
+              workdir: Path, ctx: Any) -> tuple[list, dict, dict, int | None]:  # fmt: skip
+    """Start a stand-in server (``bench.stand_in.start``), log on, run the ladder, stop it:
+    (entries, histograms, idle CPU, exit code)."""
+    from bench import stand_in
+    from bench.loadgen import ClientError, Flow, LoadClient, quote_around
+    from gateway.cli import CliError
+
+    name = module.rsplit(".", 1)[-1]
+    proc, endpoint, public, pairs = stand_in.start(module, workdir, MAKERS + TAKERS)
+    client = None
+    try:
+        client = LoadClient(endpoint, public, pairs, ctx)
+        try:
+            client.logon(timeout_s=30.0)
+        except ClientError as exc:
+            raise CliError(f"bench e2e ({name}): {exc}") from None
+        pids = {name: proc.pid}
+        flow = Flow(MAKERS, TAKERS, [quote_around(s, 100_000, 1) for s in SYMBOLS])
+        target = _Target(name, pids, client, flow, _idle_cpu(pids, IDLE_S))
+        print(f"{name} ({module}):", flush=True)
+        entries, hists = _ladder(target, rates, args, warmup)
+    finally:
+        if client is not None:
+            client.close()
+        proc.terminate()
+        try:
+            code = proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = proc.wait()
+    return entries, hists, target.idle, code
+
+
+def _ladder(target: _Target, rates: tuple[int, ...], args: argparse.Namespace, warmup: float
+            ) -> tuple[list[dict[str, Any]], dict[float, dict[str, Recorder]]]:  # fmt: skip
+    """Step the rates against ``target`` (module rules); the entries by rate, histograms."""
+    pids, client, flow = target.pids, target.client, target.flow
+    idle_busy = sum(target.idle.values()) if target.idle else None
+    entries: list[dict[str, Any]] = []
+    hists: dict[float, dict[str, Recorder]] = {}
+    refine_left = args.refine
+    while True:
+        rate = next_rate(entries, rates, refine_left, args.all_rates)
+        if rate is None:
+            break
+        if any(not e.get("held") for e in entries):
+            refine_left -= 1
+        profiling = {}
+        if args.profile and target.name == "exchange":
+            from bench import profile
+
+            for name, pid in pids.items():
+                out = args.profile / f"{name}-{rate}.txt"
+                profiling[name] = (profile.start(pid, warmup + args.duration, out), out)
+        cpu0 = {k: _cpu_seconds(p) for k, p in pids.items()}
+        cpu0["generator"] = time.process_time()
+        rq0 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
+        t0 = time.monotonic()
+        entry, recs = _step(client, flow, rate, args.duration, warmup, list(pids.values()),
+                            idle_busy)  # fmt: skip
+        wall = time.monotonic() - t0
+        cpu1 = {k: _cpu_seconds(p) for k, p in pids.items()}
+        cpu1["generator"] = time.process_time()
+        rq1 = {k: _runqueue_wait_s(p) for k, p in {**pids, "generator": os.getpid()}.items()}
+        entry["cpu_busy"] = {k: round((cpu1[k] - cpu0[k]) / wall, 2) for k in cpu0
+                             if cpu0[k] is not None and cpu1[k] is not None}  # fmt: skip
+        entry["cpu_wait"] = {k: round((rq1[k] - rq0[k]) / wall, 2) for k in rq0
+                             if rq0[k] is not None and rq1[k] is not None}  # fmt: skip
+        if profiling:
+            from bench import profile
+
+            entry["profile"] = {name: profile.finish(proc, out)
+                                for name, (proc, out) in profiling.items()}  # fmt: skip
+        entry["refine"] = any(not e.get("held") for e in entries)
+        entry["held"], entry["not_held_because"] = held(entry)
+        entries.append(entry)
+        hists[rate] = recs
+        print(_step_line(entry), flush=True)
+        if target.after_step is not None:
+            target.after_step()
+        client.discard_pending()
+    entries.sort(key=lambda e: e["rate"])
+    return entries, hists
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -572,30 +440,72 @@ def _command(args: argparse.Namespace) -> str:
         words += ["--warmup", f"{args.warmup:g}"]
     if args.refine != 2:
         words += ["--refine", str(args.refine)]
-    for flag in ("all_rates", "sink"):
+    if args.floor_rates != FLOOR_RATES:
+        words += ["--floor-rates", ",".join(str(r) for r in args.floor_rates)]
+    for flag in ("all_rates", "sink", "no_floor"):
         if getattr(args, flag):
             words.append("--" + flag.replace("_", "-"))
     return shlex.join(words)
 
 
-def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float
+def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
+          server_pids: list[int], idle_busy: float | None,
           ) -> tuple[dict[str, Any], dict[str, Recorder]]:  # fmt: skip
+    """One rate step; ``server_pids`` are the roots of the server's process tree, charged
+    from the first counted planned send until the sockets go quiet after the last send
+    (``bench.cpu``; the generator likewise: reading the replies afterwards is not its
+    cost under load);
+    ``idle_busy`` is the tree's CPU share with no requests (timers), taken out of the
+    ``..._above_idle`` figure."""
+    from bench import cpu
     from bench.pacing import count_for, plan_times
 
     n = count_for(rate, warmup + duration)
     frames = flow.build(n)
+    tree = cpu.tree_pids(server_pids)
+    readings: dict[str, Any] = {}
+
+    def window_opens() -> None:  # called by the send loop just before request w0 goes out
+        readings["server"] = cpu.read_cpu(tree)
+        readings["generator"] = time.process_time()
+        readings["t"] = time.monotonic()
+
+    def window_closes() -> None:  # the sockets went quiet after the last send
+        if readings:
+            readings["server_after"] = cpu.read_cpu(cpu.tree_pids(server_pids))
+            readings["generator_after"] = time.process_time()
+            readings["window_s"] = time.monotonic() - readings["t"]
+
     gc.collect()
     gc.freeze()
     gc.disable()
     try:
         plan = plan_times(rate, n, time.monotonic_ns() + 20_000_000)
+        w0 = window_start(plan, int(warmup * 1e9))
         data = client.run_step(frames, plan, rate, drain_timeout_s=10.0,
-                               max_backlog=max(1_000, int(rate * BACKLOG_S)))  # fmt: skip
+                               max_backlog=max(1_000, int(rate * BACKLOG_S)),
+                               at=(w0, window_opens), when_quiet=window_closes)  # fmt: skip
     finally:
         gc.enable()
         gc.unfreeze()
     entry, recs = analyse_step(data, int(warmup * 1e9))
     entry = {"rate": rate, **{k: v for k, v in entry.items() if k != "rate"}}
+    if readings:
+        server_s = cpu.spent(readings["server"], readings["server_after"])
+        window_s = readings["window_s"]
+        entry["server_cpu_us_per_order"] = cpu.us_per_request(server_s, entry["requests"])
+        entry["generator_cpu_us_per_request"] = cpu.us_per_request(
+            readings["generator_after"] - readings["generator"], entry["requests"])
+        entry["cpu_window_s"] = round(window_s, 3)
+        busy = server_s / window_s if server_s is not None and window_s else None
+        entry["server_cpu_busy_in_window"] = None if busy is None else round(busy, 2)
+        above = (None if server_s is None or idle_busy is None
+                 else max(0.0, server_s - idle_busy * window_s))  # fmt: skip
+        entry["server_cpu_us_per_order_above_idle"] = cpu.us_per_request(above, entry["requests"])
+    else:  # the step aborted before its window opened
+        for key in ("server_cpu_us_per_order", "server_cpu_us_per_order_above_idle",
+                    "generator_cpu_us_per_request"):
+            entry[key] = None
     entry["histograms"] = {k: r.hist.encode().decode("ascii") for k, r in recs.items()
                            if r.count}  # fmt: skip
     return entry, recs
@@ -643,25 +553,9 @@ def _fallback_marks() -> dict[str, int]:
     return {s: int(cfg.indices[cfg.instruments[s].index]) for s in SYMBOLS}
 
 
-def _start_sink(workdir: Path) -> tuple[Any, str, bytes, list]:
-    import subprocess
-
-    from bench.e2e_server import free_ports
-    from gateway import keys as keyfiles
-
-    server = keyfiles.create_keypair(workdir, keyfiles.SERVER_NAME)
-    pairs = [keyfiles.create_keypair(workdir, keyfiles.account_name(a))
-             for a in range(1, MAKERS + TAKERS + 1)]  # fmt: skip
-    endpoint = f"tcp://127.0.0.1:{free_ports(1)[0]}"
-    key = str(keyfiles.secret_path(workdir, "server"))
-    proc = subprocess.Popen([sys.executable, "-m", "bench.sink", "--endpoint", endpoint,
-                             "--server-key", key])  # fmt: skip
-    return proc, endpoint, server.public, pairs
-
-
 def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]], path: Path,
-          mode: str) -> None:  # fmt: skip
-    from bench.plots import Series, Timeline, percentile_plot
+          mode: str, floor: list[dict[str, Any]] | None) -> None:  # fmt: skip
+    from bench.plots import RateLine, Series, Timeline, percentile_plot
 
     ack: list[Series] = []
     fill: list[Series] = []
@@ -676,12 +570,19 @@ def _plot(entries: list[dict[str, Any]], hists: dict[float, dict[str, Recorder]]
         fill.append(Series(label, percentile_curve(recs["fill"])))
         tl = e.get("timeline") or {}
         lines.append(Timeline(label, tl.get("bin_ms", 100), tl.get("max_us", [])))
+    server = "sink" if mode == "sink" else "exchange"
+    by_rate = [(server, entries, False)] + ([("echo floor", floor, True)] if floor else [])
+    rate_lines = [RateLine(f"{who} {key[:3]}", [(e["rate"], e[key], bool(e.get("held")))
+                                                for e in steps], dashed)
+                  for who, steps, dashed in by_rate for key in ("p50_us", "p99_us")]  # fmt: skip
     env = _environment(mode)
     title = (f"crossbook bench e2e ({mode}): latency by percentile, corrected for coordinated "
              f"omission (dashed: uncorrected)\n{env['cpu']}, {env['cores']} cores shared by "
              f"generator and server, Python {env['python']}")  # fmt: skip
     percentile_plot([("order -> ack (new orders)", ack), ("order -> first fill (taker IOC)", fill)],
-                    path, title, ("order -> ack over time: max per 100 ms", lines))  # fmt: skip
+                    path, title, ("order -> ack over time: max per 100 ms", lines),
+                    ("order -> ack p50 / p99 by target rate (dashed: the echo floor)",
+                     rate_lines, HELD_P99_US))  # fmt: skip
 
 
 def _step_line(e: dict[str, Any]) -> str:
@@ -693,5 +594,12 @@ def _step_line(e: dict[str, Any]) -> str:
 
 
 def _report(result: dict[str, Any], path: Path) -> str:
-    return (f"bench e2e ({result['mode']}): sustained {result['sustained_orders_per_s']:,} "
-            f"requests/s over {len(result['rates'])} steps -> {path}")
+    text = (f"bench e2e ({result['mode']}): sustained {result['sustained_orders_per_s']:,} "
+            f"requests/s over {len(result['rates'])} steps")  # fmt: skip
+    if result.get("floor_echo_per_s") is not None:
+        text += (f"; floor (echo): {result['floor_echo_per_s']:,} requests/s, round trip p50 "
+                 f"{result['floor_rtt_p50_us']} us at {result['floor_rtt_rate']:,}/s; "
+                 f"sustained / floor {result['sustained_to_floor_ratio']}")  # fmt: skip
+    if result.get("server_cpu_us_per_order") is not None:
+        text += f"; server CPU {result['server_cpu_us_per_order']} us per order"
+    return f"{text} -> {path}"

@@ -17,19 +17,27 @@ cycle, at most two orders per price, positions swinging back and forth. Where cy
 taker and cancel slots send heartbeats instead (``FILLER``, not counted). The cycle
 counter and request ids run on across steps.
 
-How it is fast enough (rules):
+How it is fast enough (rules; ``crossbook bench e2e --sink`` measures it):
 
-- every frame of a step is encoded before the step starts (``build``); sending is
-  ``socket.send(frame, NOBLOCK)`` on a DEALER with no send high-water mark, so the
-  generator never blocks on a slow server: a backlog shows up as latency;
-- pacing with absolute deadlines (``bench.pacing.drive``); the waits use ``select`` on the
-  sockets' file descriptors with microsecond timeouts, timer slack cut to 1 µs, and a short
-  spin for the last ``SPIN_NS``: asyncio (and uvloop) timers tick in whole milliseconds,
-  which at 5,000 requests/s would put up to 1 ms of the generator's own lateness on every
-  order;
-- replies are not fully unpacked: ``scan`` finds ``type``, ``req_id``, ``exec_type`` and
-  ``client_order_id`` in the msgpack bytes; one acknowledgement in ``HOP_SAMPLE`` is unpacked
-  in full for its hop timestamps.
+- every frame of a step is encoded before the step starts (``build``); sending is a
+  non-blocking send on a DEALER with no send high-water mark (pyzmq's Cython ``send``,
+  not its Python wrapper), so the generator never blocks on a slow server: a backlog
+  shows up as latency;
+- pacing with absolute deadlines (``bench.pacing.drive``): each wake-up sends every
+  request already due, then empties the sockets that have replies. Below ``1 / TICK_NS``
+  requests/s the loop sleeps in ``select`` on the sockets' descriptors with microsecond
+  timeouts (timer slack cut to 1 µs), so it wakes for a reply as for a send, and spins
+  the last ``SPIN_NS`` before a send, but never more than ``1 / SPIN_SHARE`` of the
+  interval: asyncio (and uvloop) timers tick in whole milliseconds, which at 5,000/s
+  would put up to 1 ms of the generator's own lateness on every order. Above it, it
+  wakes once per ``TICK_NS`` and sends a batch: fewer wake-ups for the cores the server
+  needs, at most a tick of lateness, charged to the requests like any other;
+- while a step runs, replies are only copied into a ``bench.reply_log.ReplyLog`` with
+  their receive time (no unpacking, no object per reply, no exception on an empty
+  socket); ``read_replies`` matches them to requests once the sockets are quiet, finding
+  ``type``, ``req_id``, ``exec_type`` and ``client_order_id`` in the msgpack bytes
+  (``scan``); one acknowledgement in ``HOP_SAMPLE`` is unpacked in full for its hop
+  timestamps.
 
 Each request's planned time, send time, acknowledgement time and (for takers) first-fill
 time are recorded in arrays indexed by its position in the step (``StepData``); the
@@ -46,13 +54,16 @@ import sys
 import time
 from array import array
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import msgpack
 import zmq
+import zmq.backend
 
 from bench.pacing import drive
+from bench.reply_log import ReplyLog
 from gateway.auth import curve_client
 from gateway.keys import KeyPair
 from gateway.protocol import HOP_FIELDS, PROTOCOL_VERSION, encode
@@ -61,7 +72,15 @@ MAKER, TAKER, CANCEL, FILLER = 0, 1, 2, 3
 KIND_NAMES = ("maker", "taker", "cancel", "filler")
 MAKER_QTY = 2
 SPIN_NS = int(os.environ.get("CROSSBOOK_BENCH_SPIN_NS", "60000"))
-"""below this much time to the next send the loop spins instead of sleeping"""
+"""below this much time to the next send the loop spins instead of sleeping ..."""
+SPIN_SHARE = 10
+"""... but never more than a tenth of the interval between requests: at 1,000/s the spin
+takes 6 % of a core, at high rates it would take the core the server needs"""
+TICK_NS = int(os.environ.get("CROSSBOOK_BENCH_TICK_NS", "100000"))
+"""above 1 / TICK_NS requests/s the loop wakes once per tick: sends what is due, reads
+what came"""
+REPLY_BYTES_PER_REQUEST = 700
+"""reply bytes to preallocate per request (a New ack is ~350 bytes; an order has 1 or 2)"""
 HOP_SAMPLE = 4
 """unpack one acknowledgement in this many for its hop timestamps"""
 HEARTBEAT_MS = 60_000
@@ -255,6 +274,12 @@ class StepData:
     unmatched: int = 0
     """replies whose request could not be found in this step"""
     sent_count: int = 0
+    answered: int = 0
+    """requests with a first reply"""
+    acks_seen: int = 0
+    """first replies that were exec reports (one in ``HOP_SAMPLE`` is unpacked for hops)"""
+    oversize: int = 0
+    """replies longer than ``reply_log.MAX_REPLY`` (truncated)"""
     aborted: bool = False
     """sending stopped early: the backlog of unanswered requests passed its bound"""
     drained_ns: int = 0
@@ -279,6 +304,61 @@ def wall_offset_ns() -> int:
             best = (b - a, w - (a + b) // 2)
     assert best is not None
     return best[1]
+
+
+def read_replies(data: StepData, replies: Iterable[tuple[int, bytes | bytearray, int]]) -> None:
+    """Match logged replies ``(socket, frame, receive time)`` to ``data``'s requests.
+
+    The first reply to a request is its acknowledgement (``ack``); a taker's first ``F``
+    report is its fill. A reply names its request by ``req_id``; an execution report
+    without one (a cancel's ``Canceled``, a resting maker's fill) by its client order id
+    ``b<request id>``: a ``Canceled`` report answers the cancel sent ``3 * lag + 2``
+    requests after the order. Anything else counts in ``replies`` only; an id outside
+    the step counts in ``unmatched``.
+    """
+    step = data.frames
+    base, n, lag, kind = step.base, len(step.frames), step.lag, step.kind
+    ack, fill, counts, hops = data.ack, data.fill, data.replies, data.hops
+    unpackb = msgpack.unpackb
+    for _sock, frame, t in replies:
+        mtype, rid, etype, cid = scan(frame)
+        if rid is None and cid is not None and cid[:1] == "b" and cid[1:].isdigit():
+            rid = int(cid[1:])
+            if etype == "4":  # a cancel's report, named by the cancelled order
+                rid += 3 * lag + 2
+        if mtype == "exec_report":
+            counts[etype] += 1
+        else:
+            counts[mtype] += 1
+        if rid is None:
+            continue
+        idx = rid - base
+        if not 0 <= idx < n:
+            data.unmatched += 1
+            continue
+        if etype == "F" and kind[idx] == TAKER and not fill[idx]:
+            fill[idx] = t
+        if ack[idx]:
+            continue
+        ack[idx] = t
+        data.answered += 1
+        if mtype == "exec_report":
+            data.acks_seen += 1
+            if data.acks_seen % HOP_SAMPLE == 0:
+                m = unpackb(frame)
+                hops.append((idx, t, tuple(int(m.get(h) or 0) for h in HOP_FIELDS)))
+        elif mtype in ("reject", "cancel_reject"):
+            m = unpackb(frame)
+            counts[f"{mtype}:{m.get('reason_name')}"] += 1
+
+
+def _fast_send(sock: zmq.Socket) -> Callable[..., Any]:
+    """``sock.send`` without pyzmq's Python-level wrapper (which, for bytes with no
+    routing id or group, only forwards to this method: ~0.5 µs a call on this machine)."""
+    base = getattr(zmq.backend, "Socket", None)
+    if base is not None and isinstance(sock, base):
+        return base.send.__get__(sock)
+    return sock.send
 
 
 # -- the client -----------------------------------------------------------------------------
@@ -364,111 +444,111 @@ class LoadClient:
     def run_step(
         self, step: StepFrames, plan: array, rate: float, drain_timeout_s: float,
         max_backlog: int | None = None, quiet_s: float = 0.05,
+        at: tuple[int, Callable[[], None]] | None = None,
+        when_quiet: Callable[[], None] | None = None,
     ) -> StepData:  # fmt: skip
-        """Send ``step`` at ``plan`` (monotonic ns), collect replies, drain; the data.
+        """Send ``step`` at ``plan`` (monotonic ns), collect the replies, drain; the data.
+
+        While sending, replies are only logged (``bench.reply_log``); they are read once
+        the sockets have been quiet for ``quiet_s`` after the last send, and again after
+        each further quiet spell while requests are unanswered, up to ``drain_timeout_s``.
+        ``when_quiet()`` is called once, when the sockets first go quiet, before reading.
 
         With ``max_backlog``, sending stops early (``StepData.aborted``) once more than
-        that many sent requests are waiting for their first reply.
+        that many requests have been sent beyond the replies received. Every answered
+        request has at least one reply, so the backlog is then surely above the bound.
+        With ``at=(i, fn)``, ``fn()`` is called just before request ``i`` is sent (never,
+        if it is not).
         """
         n = len(step.frames)
-        frames, sock_of, kind = step.frames, step.sock, step.kind
-        base = step.base
-        lag = step.lag
+        frames, sock_of = step.frames, step.sock
         sent = array("q", bytes(8 * n))
         ack = array("q", bytes(8 * n))
         fill = array("q", bytes(8 * n))
         data = StepData(rate, step, plan, sent, ack, fill, wall_offset_ns=wall_offset_ns())
-        replies = data.replies
-        hops = data.hops
-        socks = self.socks
-        sends = [s.send for s in socks]
+        log = ReplyLog(expected_bytes=n * REPLY_BYTES_PER_REQUEST)
         clock = time.monotonic_ns
-        unpackb = msgpack.unpackb
-        poll = self.poller.poll
-        pending = [n]  # requests not yet acknowledged
-        sent_n = [0]
-        sampled = [0]
-        unmatched = [0]
+        drain = log.drainer(self.socks, clock)
+        sends = [_fast_send(s) for s in self.socks]
         nowait = zmq.NOBLOCK
-        again = zmq.Again
-
-        def handle(frame: bytes, t: int) -> None:
-            mtype, rid, etype, cid = scan(frame)
-            if rid is None and cid is not None and cid[:1] == "b" and cid[1:].isdigit():
-                rid = int(cid[1:])
-                if etype == "4":  # a cancel's report, named by the cancelled order
-                    rid += 3 * lag + 2
-            if mtype == "exec_report":
-                replies[etype] += 1
-            else:
-                replies[mtype] += 1
-            if rid is None:
-                return
-            idx = rid - base
-            if not 0 <= idx < n:
-                unmatched[0] += 1
-                return
-            if etype == "F" and kind[idx] == TAKER and not fill[idx]:
-                fill[idx] = t
-            if not ack[idx]:
-                ack[idx] = t
-                pending[0] -= 1
-                if mtype == "exec_report":
-                    sampled[0] += 1
-                    if sampled[0] % HOP_SAMPLE == 0:
-                        m = unpackb(frame)
-                        hops.append((idx, t, tuple(int(m.get(h) or 0) for h in HOP_FIELDS)))
-                elif mtype in ("reject", "cancel_reject"):
-                    m = unpackb(frame)
-                    replies[f"{mtype}:{m.get('reason_name')}"] += 1
-
-        def service() -> None:
-            for s, _ in poll(0):
-                recv = s.recv
-                while True:
-                    try:
-                        frame = recv(nowait)
-                    except again:
-                        break
-                    handle(frame, clock())
-
         fds = self.fds
+        sock_of_fd = {fd: i for i, fd in enumerate(fds)}
         sel = select.select
-
-        def wait(ns: int) -> None:
-            if ns > SPIN_NS:
-                sel(fds, (), (), (ns - SPIN_NS) / 1e9)
+        ready: list[int] = []
+        # sockets sent on since they were last emptied: a send may process the command
+        # that would have made the socket's descriptor readable, so select cannot be
+        # trusted for them (ZMQ_FD is edge-like): they are emptied after the burst
+        touched: set[int] = set()
+        touch = touched.add
+        received = log.time  # its length is the count of replies logged
+        sent_n = [0]
+        mark, hook = at if at is not None else (-1, None)
 
         def send(i: int) -> None:
-            sends[sock_of[i]](frames[i], nowait)
+            if i == mark:
+                hook()
+            k = sock_of[i]
+            sends[k](frames[i], nowait)
+            touch(k)
             sent_n[0] = i + 1
+
+        def service() -> None:
+            for fd in ready or sel(fds, (), (), 0)[0]:
+                touch(sock_of_fd[fd])
+            ready.clear()
+            for k in touched:
+                drain(k)
+            touched.clear()
+
+        spin_ns = min(SPIN_NS, int(1e9 / rate) // SPIN_SHARE)
+        tick_ns = TICK_NS if 1e9 / rate < TICK_NS else 0
+
+        if tick_ns:
+            none: tuple = ()
+
+            def wait(ns: int) -> None:
+                sel(none, none, none, max(ns, tick_ns) * 1e-9)
+        else:
+
+            def wait(ns: int) -> None:
+                if ns > spin_ns:
+                    ready.extend(sel(fds, (), (), (ns - spin_ns) * 1e-9)[0])
 
         stop = None
         if max_backlog is not None:
             bound = max_backlog
 
             def stop() -> bool:
-                # answered = n - pending; backlog = sent - answered
-                return sent_n[0] - (n - pending[0]) > bound
+                return sent_n[0] - len(received) > bound
 
         _set_timer_slack(1_000)
         data.sent_count = drive(plan, clock, send, service, wait, sent, stop)
         data.aborted = data.sent_count < n
-        pending[0] -= n - data.sent_count  # requests never sent are not waited for
-        # drain: until every request is answered and the sockets stay quiet for quiet_s
+        # drain: log until quiet, read; again while requests are unanswered
         deadline = clock() + int(drain_timeout_s * 1e9)
         quiet_ns = int(quiet_s * 1e9)
-        last = clock()
+        read = 0
+        for k in range(len(self.socks)):
+            drain(k)
         while True:
-            before = sum(replies.values())
-            service()
-            now = clock()
-            if sum(replies.values()) != before:
-                last = now
-            if now >= deadline or (pending[0] <= 0 and now - last >= quiet_ns):
+            last = clock()
+            while True:
+                got = 0
+                for fd in sel(fds, (), (), 0.005)[0]:
+                    got += drain(sock_of_fd[fd])
+                now = clock()
+                if got:
+                    last = now
+                if now - last >= quiet_ns or now >= deadline:
+                    break
+            if when_quiet is not None:
+                when_quiet()
+                when_quiet = None
+            read_replies(data, log.frames(read))
+            read = len(log)
+            if data.answered >= data.sent_count or clock() >= deadline:
                 break
-            sel(fds, (), (), 0.001)
-        data.unmatched = unmatched[0]
+        data.oversize = log.oversize
         data.drained_ns = clock()
         return data
 

@@ -49,12 +49,23 @@ class Timeline:
     values_us: Sequence[float | None]
 
 
+@dataclass(frozen=True, slots=True)
+class RateLine:
+    """One line of a latency-against-rate panel: (rate, µs or None, held) per step."""
+
+    label: str
+    points: Sequence[tuple[float, float | None, bool]]
+    dashed: bool = False
+
+
 def percentile_plot(
     panels: Sequence[tuple[str, Sequence[Series]]], path: Path, title: str,
     timelines: tuple[str, Sequence[Timeline]] | None = None,
+    rates: tuple[str, Sequence[RateLine], float | None] | None = None,
 ) -> Path:  # fmt: skip
     """Write one percentile-distribution panel per ``(heading, series)`` to ``path`` (PNG),
-    plus, with ``timelines``, a latency-over-time ("hiccup") panel."""
+    plus, with ``timelines``, a latency-over-time ("hiccup") panel and, with ``rates``
+    ``(heading, lines, bound_us)``, a latency-against-rate panel."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,13 +79,22 @@ def percentile_plot(
                     deepest = max(deepest, nines(pct))
     cap = min(MAX_NINES, max(2.0, math.ceil(deepest + 0.5)))
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
-    n = len(panels) + (1 if timelines else 0)
-    fig, axes = plt.subplots(1, n, figsize=(6.5 * n, 5.5), dpi=110, squeeze=False)
-    for ax, (heading, series) in zip(axes[0], panels):
+    n = len(panels) + (1 if timelines else 0) + (1 if rates else 0)
+    cols = 2 if n == 4 else n
+    rows = -(-n // cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(6.5 * cols, 5.5 * rows), dpi=110,
+                             squeeze=False)  # fmt: skip
+    axes = [ax for row in grid for ax in row]
+    for ax, (heading, series) in zip(axes, panels):
         _panel(ax, heading, series, cap, colors)
+    k = len(panels)
+    if rates:
+        _rate_panel(axes[k], rates[0], rates[1], rates[2], colors)
+        k += 1
     if timelines:
-        _timeline_panel(axes[0][-1], timelines[0], timelines[1], colors)
-    axes[0][0].set_ylabel("latency (log scale)")
+        _timeline_panel(axes[k], timelines[0], timelines[1], colors)
+    for row in grid:
+        row[0].set_ylabel("latency (log scale)")
     fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -121,11 +141,54 @@ def _timeline_panel(ax, heading: str, lines: Sequence[Timeline], colors: list[st
             ax.plot(xs, ys, label=line.label, color=colors[k % len(colors)], linewidth=1.0)
     ax.set_yscale("log")
     ax.yaxis.set_major_formatter(FuncFormatter(_us_label))
+    _minor_labels(ax)
     ax.set_xlabel("seconds into the step (after the warm-up)")
     ax.set_title(heading, fontsize=10)
     ax.grid(True, which="major", alpha=0.35)
     if lines:
         ax.legend(fontsize=7, loc="upper left", ncol=2)
+
+
+def _rate_panel(ax, heading: str, lines: Sequence[RateLine], bound_us: float | None,
+                colors: list[str]) -> None:  # fmt: skip
+    from matplotlib.ticker import FuncFormatter
+
+    for k, line in enumerate(lines):
+        color = colors[k % len(colors)]
+        pts = [(r, v, h) for r, v, h in line.points if v is not None]
+        if not pts:
+            continue
+        ax.plot([r for r, _, _ in pts], [max(v, 0.001) for _, v, _ in pts], label=line.label,
+                color=color, linestyle="--" if line.dashed else "-", linewidth=1.2)  # fmt: skip
+        for r, v, h in pts:
+            ax.plot([r], [max(v, 0.001)], marker="o", markersize=5, color=color,
+                    markerfacecolor=color if h else "white")  # fmt: skip
+    if bound_us is not None:
+        ax.axhline(bound_us, color="grey", linestyle=":", linewidth=1.0,
+                   label=f"held-rule p99 bound {_us_label(bound_us, 0)}")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _p: f"{x:,.0f}/s"))
+    ax.yaxis.set_major_formatter(FuncFormatter(_us_label))
+    _minor_labels(ax)
+    ax.set_xlabel("target rate (requests/s); filled = held, hollow = not held")
+    ax.set_title(heading, fontsize=10)
+    ax.grid(True, which="major", alpha=0.35)
+    if lines:
+        ax.legend(fontsize=7, loc="best")
+
+
+def _minor_labels(ax) -> None:
+    """Label the minor ticks of a log y axis only when it spans less than ~1.5 decades
+    (otherwise the major ones say enough), in µs / ms like the major ones."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    lo, hi = ax.get_ylim()
+    if lo > 0 and math.log10(hi / lo) < 1.5:
+        ax.yaxis.set_minor_formatter(FuncFormatter(_us_label))
+        ax.tick_params(axis="y", which="minor", labelsize=7)
+    else:
+        ax.yaxis.set_minor_formatter(NullFormatter())
 
 
 def _nines_label(x: float, _pos: int) -> str:

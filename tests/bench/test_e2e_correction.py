@@ -1,4 +1,4 @@
-"""Coordinated-omission correction: latency from the planned send time (bench/e2e.py).
+"""Coordinated-omission correction: latency from the planned send time (bench/e2e_analysis.py).
 
 A simulated open-loop run (bench.pacing.drive with a fake clock and a fake server that
 answers 20 µs after each send) checks what the corrected and uncorrected histograms show
@@ -10,7 +10,8 @@ from __future__ import annotations
 from array import array
 from collections import Counter
 
-from bench.e2e import analyse_step, held
+from bench.e2e_analysis import analyse_step
+from bench.e2e_rules import held
 from bench.latency import corrected_and_uncorrected
 from bench.loadgen import CANCEL, MAKER, TAKER, StepData, StepFrames
 from bench.pacing import drive, plan_times
