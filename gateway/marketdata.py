@@ -43,7 +43,7 @@ import zmq.asyncio
 from gateway.auth import CurveAuthenticator, curve_server
 from gateway.keys import KeyPair
 from gateway.md_translate import MD_VERSION, MarketDataTranslator, Message, public_l3
-from gateway.zmq_util import bound_endpoint, close_socket
+from gateway.zmq_util import SNDMORE, bound_endpoint, close_socket, send_frame
 from matching.reasons import Reason
 
 MAX_REQUEST_BYTES = 4096
@@ -158,18 +158,20 @@ class MarketDataPublisher:
         self.pub_endpoint = bound_endpoint(self._pub)
         self.snapshot_endpoint = bound_endpoint(self._snap)
         self._raw_pub = zmq.Socket.shadow(self._pub.underlying)
+        self._pack = msgpack.Packer().pack
 
     # -- producers (any task) ------------------------------------------------------------
     def publish_events(self, events: Iterable[Any]) -> int:
         """Translate one batch of matcher events and send its messages; returns how many."""
         messages = self.translator.on_events(events)
         if messages:
-            send = self._raw_pub.send_multipart
-            packb = msgpack.packb
+            raw = self._raw_pub
+            pack = self._pack
             ts_send = self.clock_ns()
             for topic, body in messages:
                 body["ts_send"] = ts_send
-                send([topic, packb(body)])  # PUB never blocks
+                send_frame(raw, topic, SNDMORE)  # PUB never blocks
+                send_frame(raw, pack(body), 0)
             self.sent += len(messages)
         return len(messages)
 

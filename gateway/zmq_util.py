@@ -12,6 +12,23 @@ import asyncio
 
 import zmq
 import zmq.asyncio
+from zmq.backend import Socket as _BackendSocket
+
+NOBLOCK = int(zmq.NOBLOCK)
+SNDMORE = int(zmq.SNDMORE)
+MORE_NOBLOCK = SNDMORE | NOBLOCK
+send_frame = _BackendSocket.send
+recv_frame = _BackendSocket.recv
+"""The backend's ``Socket.send`` (plain ``bytes``, int flags): the hot paths call it
+directly, skipping pyzmq's Python wrapper (its flag enums and type checks cost more than
+the send itself)."""
+
+
+def send_two(sock: zmq.Socket, first: bytes, second: bytes) -> None:
+    """A two-frame message (routing id + body) without blocking; raises ``zmq.Again`` at
+    the high-water mark and ``zmq.ZMQError`` (EHOSTUNREACH) for a gone ROUTER peer."""
+    send_frame(sock, first, MORE_NOBLOCK)
+    send_frame(sock, second, NOBLOCK)
 
 
 class Wakeup:

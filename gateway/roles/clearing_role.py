@@ -48,6 +48,7 @@ from typing import Any
 import msgpack
 import zmq
 import zmq.asyncio
+from zmq.backend import zmq_poll
 
 from clearing.commands import IndexPrice, Tick
 from clearing.core import BatchResult
@@ -76,7 +77,16 @@ from gateway.roles import links, views
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.index_feed import RandomWalkIndex
 from gateway.roles.waiting import SocketWaiter
-from gateway.zmq_util import Wakeup, bound_endpoint, close_socket
+from gateway.zmq_util import (
+    NOBLOCK,
+    SNDMORE,
+    Wakeup,
+    bound_endpoint,
+    close_socket,
+    recv_frame,
+    send_frame,
+    send_two,
+)
 from matching.reasons import Reason
 
 log = logging.getLogger("crossbook.clearing")
@@ -224,6 +234,7 @@ class ClearingRole:
             raise
         self._raw = zmq.Socket.shadow(self.link.underlying)
         self._mraw = zmq.Socket.shadow(self.mlink.underlying)
+        self._mpoll = [(self._mraw, int(zmq.POLLIN))]
         self.bound = {"clearing": bound_endpoint(self.link), "commands": bound_endpoint(self.mlink)}
 
     @property
@@ -370,11 +381,8 @@ class ClearingRole:
         last = started = mono()
         while True:
             wake.clear()
-            while True:
-                try:
-                    frames = self._mraw.recv_multipart(zmq.NOBLOCK)
-                except zmq.Again:
-                    break
+            while zmq_poll(self._mpoll, 0):
+                frames = self._recv_matcher()
                 reply = self._matcher_message(frames)
                 if reply is None:
                     continue
@@ -399,7 +407,8 @@ class ClearingRole:
         if rid is None:
             return
         try:
-            self._mraw.send_multipart([rid, msg])
+            send_frame(self._mraw, rid, SNDMORE)
+            send_frame(self._mraw, msg, 0)  # no high-water mark on this link
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
@@ -407,6 +416,16 @@ class ClearingRole:
             return
         for pump in self.colocated:
             pump()
+
+    def _recv_matcher(self) -> list:
+        """One whole message from the matcher link (its frames, however many)."""
+        raw = self._mraw
+        f = recv_frame(raw, NOBLOCK, False)
+        frames = [f.bytes]
+        while f.more:
+            f = recv_frame(raw, NOBLOCK, False)
+            frames.append(f.bytes)
+        return frames
 
     def _matcher_message(self, frames: list) -> list | None:
         """A matcher message; ``hello`` is handled here (a new matcher run: MatcherLost)."""
@@ -433,11 +452,8 @@ class ClearingRole:
     def _matcher_idle(self) -> None:
         """Read what the matcher said between batches (hellos; stray replies)."""
         self.mwake.clear()
-        while True:
-            try:
-                frames = self._mraw.recv_multipart(zmq.NOBLOCK)
-            except zmq.Again:
-                return
+        while zmq_poll(self._mpoll, 0):
+            frames = self._recv_matcher()
             with contextlib.suppress(MatcherLost):
                 self._matcher_message(frames)
 
@@ -597,7 +613,7 @@ class ClearingRole:
                 peer.backlog.append([peer.rid, body])
             while peer.backlog:
                 try:
-                    self._raw.send_multipart(peer.backlog[0], zmq.NOBLOCK)
+                    send_two(self._raw, *peer.backlog[0])
                 except zmq.Again:
                     break
                 except zmq.ZMQError as exc:

@@ -36,7 +36,7 @@ from gateway.marketdata import MarketDataPublisher
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.waiting import SocketWaiter, drain
-from gateway.zmq_util import Wakeup, close_socket
+from gateway.zmq_util import NOBLOCK, Wakeup, close_socket, send_frame
 from matching.engine import MatchingEngine
 from matching.enums import InstrumentStatus
 from matching.events import InstrumentStatusChanged, LevelChanged
@@ -135,7 +135,7 @@ class MatchingRole:
         raw = self._raw
         if raw is None:
             return 0
-        n = drain(raw, self._on_frames, _DRAIN)
+        n = drain(raw, self._on_frames, _DRAIN, frames=1)
         if n:
             self._last_heard = self.clock.monotonic()
         return n
@@ -165,7 +165,7 @@ class MatchingRole:
         resends what it still needs when it is back."""
         assert self._raw is not None
         try:
-            self._raw.send(data, zmq.NOBLOCK)
+            send_frame(self._raw, data, NOBLOCK)
         except zmq.Again:
             return
         self._last_sent = self.clock.monotonic()
