@@ -17,6 +17,9 @@ HARNESSES: dict[str, tuple[str, str]] = {
 }
 
 
+
+HELP = "run a benchmark harness and write JSON"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="harness", metavar="HARNESS")
     sub.required = True

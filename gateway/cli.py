@@ -1,7 +1,8 @@
 """The ``crossbook`` command line: one console script, one subcommand per job.
 
-Each subcommand lives in its own module exposing ``add_arguments(parser)`` and
-``run(args) -> int``; this file only wires them. Subcommand modules keep their heavy
+Each subcommand lives in its own module exposing ``HELP``, ``add_arguments(parser)`` and
+``run(args) -> int``, registered as an entry point (group ``crossbook.commands`` in
+pyproject.toml); this file only wires them. Subcommand modules keep their heavy
 imports inside ``run`` so that building the parser stays cheap. Bad input is reported as
 one line on stderr with a non-zero exit code, never a traceback.
 """
@@ -9,18 +10,20 @@ one line on stderr with a non-zero exit code, never a traceback.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from collections.abc import Sequence
+from importlib.metadata import EntryPoint, entry_points
 
-SUBCOMMANDS: dict[str, tuple[str, str]] = {
-    "replay": ("clients.replay.cli", "replay historical order flow through the matcher"),
-    "bench": ("bench.cli", "run a benchmark harness and write JSON"),
-    "serve": ("gateway.serve", "run the exchange (all roles, or one with --role)"),
-    "snapshot": ("gateway.snapshot_cli", "verify settlement snapshots, print inclusion proofs"),
-    "journal": ("gateway.journal.cli", "verify the input journal: CRCs, sequence, snapshot links"),
-    "bot": ("clients.bots.cli", "run an example trading bot against an exchange"),
-}
+ENTRY_POINTS = "crossbook.commands"
+"""Subcommands are entry points of this group (pyproject.toml), each a module with
+``HELP`` (one line), ``add_arguments(parser)`` and ``run(args) -> int``: this file names
+none of them, so the packages that bring commands (``clients``, ``bench``) may import
+``CliError`` from here without a cycle in the code."""
+
+
+def subcommands() -> dict[str, EntryPoint]:
+    """The installed subcommands by name."""
+    return {ep.name: ep for ep in sorted(entry_points(group=ENTRY_POINTS), key=lambda e: e.name)}
 
 
 class CliError(Exception):
@@ -31,16 +34,18 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="crossbook", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
-    for name, (module_name, help_text) in SUBCOMMANDS.items():
-        p = sub.add_parser(name, help=help_text, description=help_text)
-        p.set_defaults(_module=module_name)
+    for name, ep in subcommands().items():
         try:
-            module = importlib.import_module(module_name)
+            module = ep.load()
         except ModuleNotFoundError as exc:
-            if exc.name and module_name.startswith(exc.name):
+            if exc.name and ep.value.startswith(exc.name):
+                p = sub.add_parser(name, help="(not available in this build)")
                 p.set_defaults(_missing=True)
                 continue
             raise
+        help_text = getattr(module, "HELP", "")
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(_module=module)
         module.add_arguments(p)
     return parser
 
@@ -51,7 +56,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if getattr(args, "_missing", False):
         print(f"crossbook {args.command}: not available in this build", file=sys.stderr)
         return 2
-    module = importlib.import_module(args._module)
+    module = args._module
     try:
         return int(module.run(args) or 0)
     except CliError as exc:

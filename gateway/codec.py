@@ -24,6 +24,7 @@ from typing import Any
 
 import msgpack
 
+from gateway.reasons import Reason
 from gateway.schemas import (
     MAX_ARRAY_LEN,
     MAX_MAP_LEN,
@@ -36,7 +37,6 @@ from gateway.schemas import (
     SUPPORTED_VERSIONS,
     MessageSpec,
 )
-from matching.reasons import Reason
 
 _MALFORMED = Reason.MALFORMED_MESSAGE
 _INVALID = Reason.INVALID_FIELD

@@ -43,8 +43,8 @@ import zmq.asyncio
 from gateway.auth import CurveAuthenticator, curve_server
 from gateway.keys import KeyPair
 from gateway.md_translate import MD_VERSION, MarketDataTranslator, Message, public_l3
+from gateway.reasons import Reason
 from gateway.zmq_util import SNDMORE, bound_endpoint, close_socket, send_frame
-from matching.reasons import Reason
 
 MAX_REQUEST_BYTES = 4096
 MAX_DEPTH = 100_000

@@ -15,7 +15,7 @@ What is here:
   and the vocabularies: ``SIDE_CODES``, ``ORD_TYPE_CODES``, ``TIF_CODES``, ``STP_CODES``,
   ``END_REASON_CODES`` (wire string -> matcher int) with their inverses ``*_NAMES``;
   ``ExecType`` / ``OrdStatus`` (FIX 4.4 codes).
-- ``Reason`` (reject codes, re-exported from ``matching.reasons``) and ``book_checksum``
+- ``Reason`` (reject codes of every stage, from ``gateway.reasons``) and ``book_checksum``
   (re-exported from ``matching.checksum``) so a client needs nothing else.
 - ``decimal_ratio`` (exact decimal strings such as ``avg_px``) and ``to_decimal`` (integer
   units -> ``Decimal`` at the client's edge).
@@ -39,6 +39,7 @@ from gateway.codec import (
     encode,
     validate,
 )
+from gateway.reasons import Reason
 from gateway.schemas import (
     CHANNELS,
     CXL_REJ_RESPONSE_TO,
@@ -78,7 +79,6 @@ from gateway.schemas import (
     record_table,
 )
 from matching.checksum import CHECKSUM_DEPTH, book_checksum
-from matching.reasons import Reason
 
 __all__ = [
     "AVG_PX_DECIMALS",

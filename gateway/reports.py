@@ -45,8 +45,8 @@ from gateway.protocol import (
     OrdStatus,
     decimal_ratio,
 )
+from gateway.reasons import Reason
 from matching.enums import CxlRejResponseTo, StpMode
-from matching.reasons import Reason
 
 
 class Hops(NamedTuple):

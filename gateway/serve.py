@@ -52,6 +52,9 @@ GC_GEN0_THRESHOLD = 20_000
 log = logging.getLogger("crossbook.serve")
 
 
+
+HELP = "run the exchange (all roles, or one with --role)"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", type=Path,
                         help="exchange TOML (docs/serve.md); default: the embedded demo config")

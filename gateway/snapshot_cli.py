@@ -20,6 +20,7 @@ import json
 import sys
 from pathlib import Path
 
+HELP = "verify settlement snapshots, print inclusion proofs"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="snapshot_action", metavar="ACTION")

@@ -1,10 +1,13 @@
-"""Reject reasons: one closed enumeration for the whole exchange.
+"""Reject reasons the engines decide: one closed enumeration for matching and clearing.
 
 Codes are grouped by the stage that decides them, as in exchange-core's result codes:
-1xxx gateway (wire, session, rate limits), 2xxx clearing (margin, risk policy),
-3xxx matching (instrument, order shape, book state). A client can tell from the
-thousands digit which stage refused it. The enumeration lives in ``matching`` because it
-is the lowest layer every other package may import.
+2xxx clearing (margin, risk policy), 3xxx matching (instrument, order shape, book state),
+and two 1xxx codes the exchange core decides (``TOO_MANY_OPEN_ORDERS``,
+``DUPLICATE_REQUEST``: open-order limits and client order ids are journaled state; their
+numbers predate the core and never change). The codes only the gateway decides (wire
+format, sessions, rate limits) live in ``gateway.reasons``, whose ``Reason`` adds them to
+these for the wire. The enumeration lives in ``matching`` because it is the lowest layer
+every other package may import.
 """
 
 from __future__ import annotations
@@ -15,19 +18,9 @@ from enum import IntEnum
 class Reason(IntEnum):
     """Why a request was refused. Values are stable wire codes: never renumber."""
 
-    # -- gateway: 1xxx ---------------------------------------------------------------
-    MALFORMED_MESSAGE = 1001
-    UNKNOWN_MESSAGE_TYPE = 1002
-    UNSUPPORTED_VERSION = 1003
-    MESSAGE_TOO_LARGE = 1004
-    INVALID_FIELD = 1005
-    MISSING_FIELD = 1006
-    NOT_LOGGED_ON = 1007
-    AUTHENTICATION_FAILED = 1008
-    RATE_LIMITED = 1009
+    # -- the exchange core: 1xxx (numbered with the gateway's codes, gateway.reasons) --
     TOO_MANY_OPEN_ORDERS = 1010
     DUPLICATE_REQUEST = 1011
-    SERVICE_UNAVAILABLE = 1012
 
     # -- clearing: 2xxx --------------------------------------------------------------
     INSUFFICIENT_MARGIN = 2001

@@ -24,6 +24,9 @@ from typing import Any
 BOTS = ("marketmaker", "taker", "random")
 
 
+
+HELP = "run an example trading bot against an exchange"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("kind", choices=BOTS, help="which bot")
     conn = parser.add_argument_group("connection")

@@ -40,9 +40,9 @@ from clearing.pipeline import Pipeline
 from clients.replay.csv_replay import flow_report
 from clients.replay.csvflow import HEADER, FlowError, FlowRow, parse_row
 from clients.replay.rows import BadRow
+from gateway.reasons import Reason
 from matching.commands import AmendOrder, CancelOrder, NewOrder
 from matching.events import CancelRejected, Fill, OrderRejected
-from matching.reasons import Reason
 
 
 class IndexRow(NamedTuple):

@@ -35,6 +35,9 @@ FORMATS = ("lobster", "csv", "journal")
 MAX_PRINTED_BAD_ROWS = 20
 
 
+
+HELP = "replay historical order flow through the matcher"
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "file", type=Path, metavar="FILE",

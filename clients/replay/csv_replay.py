@@ -20,6 +20,7 @@ from typing import Any
 
 from clients.replay.csvflow import FlowRow
 from clients.replay.rows import BadRow
+from gateway.reasons import Reason
 from matching.commands import AddInstrument, NewOrder
 from matching.engine import MatchingEngine
 from matching.enums import EndReason
@@ -32,7 +33,6 @@ from matching.events import (
     OrderRejected,
 )
 from matching.instrument import Instrument
-from matching.reasons import Reason
 
 DEFAULT_MAX_QTY = 1 << 40
 TOP_LEVELS = 10

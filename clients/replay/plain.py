@@ -56,6 +56,7 @@ from clients.replay.lobster import (
     LobsterMessage,
 )
 from clients.replay.rows import BadRow
+from gateway.reasons import Reason
 from matching.commands import AmendOrder, CancelOrder, NewOrder
 from matching.engine import MatchingEngine
 from matching.enums import BUY, TimeInForce
@@ -67,7 +68,6 @@ from matching.events import (
     OrderRejected,
 )
 from matching.instrument import Instrument
-from matching.reasons import Reason
 
 LOBSTER_PRICE_DECIMALS = 4
 PLAIN_ACCOUNT = 1

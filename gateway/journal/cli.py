@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+HELP = "verify the input journal; replay a state directory offline"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="journal_action", metavar="ACTION")

@@ -26,8 +26,8 @@ from gateway.exchange_config import (
     load_exchange_config,
     recorded_config,
 )
+from gateway.reasons import Reason
 from gateway.recovery import recover
-from matching.reasons import Reason
 
 
 def state_dir_of(path: str | Path) -> Path:

@@ -71,6 +71,7 @@ from clearing.core.state import encode_batch, export_state, state_hash
 from gateway import recovery, snapshot_store
 from gateway.exchange_config import ExchangeConfig, record_config
 from gateway.journal import JournalWriter, prune
+from gateway.reasons import Reason
 from gateway.render import finished_record, order_record, trade_record
 from gateway.reports import reject_message
 from gateway.roles import links, views
@@ -87,7 +88,6 @@ from gateway.zmq_util import (
     send_frame,
     send_two,
 )
-from matching.reasons import Reason
 
 log = logging.getLogger("crossbook.clearing")
 

@@ -70,6 +70,7 @@ from gateway.protocol import (
     decode_request,
     encode,
 )
+from gateway.reasons import Reason
 from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
@@ -79,7 +80,6 @@ from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
 from gateway.zmq_util import NOBLOCK, Wakeup, bound_endpoint, close_socket, send_frame, send_two
 from matching.enums import EndReason
-from matching.reasons import Reason
 
 log = logging.getLogger("crossbook.gateway")
 

@@ -18,8 +18,8 @@ from gateway.auth import AccountDirectory, CurveAuthenticator
 from gateway.marketdata import MAX_REQUEST_BYTES, MarketDataPublisher
 from gateway.md_client import BookClient, MarketDataError
 from gateway.md_translate import HB_TOPIC, public_l3
+from gateway.reasons import Reason
 from matching import BUY, SELL, CancelOrder, Instrument, MatchingEngine, NewOrder
-from matching.reasons import Reason
 
 pytestmark = pytest.mark.timeout(60)
 

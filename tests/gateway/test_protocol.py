@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+import gateway.reasons
 import matching.checksum
-import matching.reasons
 from gateway import protocol as P
 from gateway.schemas import CHANNELS, MESSAGES, QUERIES, RECORDS, Field
 from matching.enums import EndReason, OrdType, Side, StpMode, TimeInForce
@@ -156,7 +156,7 @@ def test_vocabularies_follow_the_matcher_enums() -> None:
 
 
 def test_reexports_are_the_matching_objects() -> None:
-    assert P.Reason is matching.reasons.Reason
+    assert P.Reason is gateway.reasons.Reason
     assert P.book_checksum is matching.checksum.book_checksum
     assert P.book_checksum([(100, 7), (99, 1)], [(101, 5)]) == matching.checksum.book_checksum(
         [(100, 7), (99, 1)], [(101, 5)]

@@ -5,8 +5,8 @@ from __future__ import annotations
 from clearing.core import reports as rp
 from gateway.codec import encode
 from gateway.protocol import decode_push
+from gateway.reasons import Reason
 from gateway.render import figures, render
-from matching.reasons import Reason
 from tests.clearing.core.test_core import _pipe, _random_flow
 
 HOPS = (11, 12, 13, 14, 15)

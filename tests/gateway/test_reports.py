@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import protocol as P
+from gateway.reasons import Reason
 from gateway.reports import (
     Hops,
     OrderTracker,
@@ -38,7 +39,6 @@ from matching import (
     Resume,
 )
 from matching.enums import StpMode, TimeInForce
-from matching.reasons import Reason
 
 IOC, FOK, GTD = int(TimeInForce.IOC), int(TimeInForce.FOK), int(TimeInForce.GTD)
 TERMINAL = {"2", "4", "8", "C"}
