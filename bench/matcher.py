@@ -99,7 +99,7 @@ def generate_flow(ops: int, seed: int, accounts: int = 100) -> list:
             else:
                 # aggressive: an IOC limit 1..3 levels through the opposite side
                 levels = book.asks if side == BUY else book.bids
-                keys = levels.keys()
+                keys = book.ask_prices if side == BUY else book.bid_prices  # ascending
                 depth = randint(1, 3)
                 if not keys:
                     price = mid

@@ -320,14 +320,13 @@ class MatchingEngine:
     ) -> bool:
         """Whether an FOK order of ``qty`` would fill completely right now."""
         if side == 1:
-            hi = min(limit, book.band_high)
-            levels = book.asks.irange(maximum=hi)
+            prices = book.prices_through(-1, min(limit, book.band_high))
+            store = book.asks
         else:
-            lo = max(limit, book.band_low)
-            levels = book.bids.irange(minimum=lo, reverse=True)
+            prices = book.prices_through(1, max(limit, book.band_low))
+            store = book.bids
         need = qty
-        store = book.asks if side == 1 else book.bids
-        for price in levels:
+        for price in prices:
             if price < book.band_low or price > book.band_high:
                 return False
             o = store[price].head

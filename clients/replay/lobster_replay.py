@@ -32,9 +32,10 @@ takers. Depth comes from the orderbook file's column count; nothing here knows a
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from itertools import islice, zip_longest
+from itertools import zip_longest
 from typing import Any, TextIO
 
 from clients.replay.lobster import (
@@ -80,6 +81,11 @@ Observer = Callable[[object, list], None]
 
 def is_synthetic(order: Order) -> bool:
     return order.order_id < 0
+
+
+def _between(prices: list[int], low: int, high: int) -> list[int]:
+    """The prices of an ascending list within ``[low, high]``, ascending."""
+    return prices[bisect_left(prices, low) : bisect_right(prices, high)]
 
 
 @dataclass
@@ -196,11 +202,11 @@ class LobsterReplay:
     def top(self) -> tuple[int, ...]:
         """The engine's top ``depth`` levels as a LOBSTER orderbook row."""
         n = self.depth
-        asks = self.book.asks
-        bids = self.book.bids
-        get = dict.__getitem__  # SortedDict is a dict: skip its Python-level __getitem__
-        a = [get(asks, p) for p in islice(asks, n)]
-        b = [get(bids, p) for p in islice(reversed(bids), n)]
+        book = self.book
+        asks = book.asks
+        bids = book.bids
+        a = [asks[p] for p in book.ask_prices[:n]]
+        b = [bids[p] for p in book.bid_prices[: -n - 1 : -1]]
         na, nb = len(a), len(b)
         out: list[int] = []
         if na == n and nb == n:  # both sides full: no padding
@@ -256,11 +262,11 @@ class LobsterReplay:
         if side == BUY:
             limit = row[depth4 - 4 + off] if last_size else _NO_LIMIT_BID
             start = _NO_LIMIT_ASK if beyond is None else beyond - 1
-            keys = list(self.book.bids.irange(minimum=limit, maximum=start))
+            keys = _between(self.book.bid_prices, limit, start)
         else:
             limit = row[depth4 - 4 + off] if last_size else _NO_LIMIT_ASK
             start = _NO_LIMIT_BID if beyond is None else beyond + 1
-            keys = list(self.book.asks.irange(minimum=start, maximum=limit))
+            keys = _between(self.book.ask_prices, start, limit)
         want = {}
         for k in range(off, depth4, 4):
             price, size = row[k], row[k + 1]
@@ -396,12 +402,8 @@ class LobsterReplay:
 
     def _reachable(self, side: int, price: int, qty: int) -> dict[int, Order]:
         """Resting orders on ``side`` a taker with limit ``price`` and ``qty`` can reach."""
-        if side == BUY:
-            levels = self.book.bids
-            prices = levels.irange(minimum=price, reverse=True)
-        else:
-            levels = self.book.asks
-            prices = levels.irange(maximum=price)
+        levels = self.book.bids if side == BUY else self.book.asks
+        prices = self.book.prices_through(side, price)
         out: dict[int, Order] = {}
         need = qty
         for p in prices:
