@@ -64,6 +64,13 @@ from matching.events import (
 from matching.instrument import MAX_PRICE, Instrument
 from matching.order import Order, PriceLevel
 from matching.reasons import Reason
+from matching.validate import (
+    END_REASONS,
+    book_problem,
+    cancel_is_well_formed,
+    cancel_reason,
+    new_order_problem,
+)
 
 _new = tuple.__new__
 
@@ -73,17 +80,14 @@ _GTC = int(TimeInForce.GTC)
 _IOC = int(TimeInForce.IOC)
 _FOK = int(TimeInForce.FOK)
 _GTD = int(TimeInForce.GTD)
-_TIFS = frozenset((_GTC, _IOC, _FOK, _GTD))
 _STP_NONE = int(StpMode.NONE)
 _STP_EXPIRE_TAKER = int(StpMode.EXPIRE_TAKER)
 _STP_EXPIRE_MAKER = int(StpMode.EXPIRE_MAKER)
 _STP_EXPIRE_BOTH = int(StpMode.EXPIRE_BOTH)
 _STP_DECREMENT = int(StpMode.DECREMENT)
-_STP_MODES = frozenset(int(m) for m in StpMode)
 _TRADING = InstrumentStatus.TRADING
 _HALTED = InstrumentStatus.HALTED
 _AUCTION = InstrumentStatus.AUCTION
-_MAX_CLID = 64
 
 
 class MatchingEngine:
@@ -114,39 +118,84 @@ class MatchingEngine:
                 raise ValueError(f"bad instrument {instrument.symbol!r}: {problem}")
             self.books[instrument.symbol] = OrderBook(instrument)
 
-    # ------------------------------------------------------------------ entry point --
+    # ------------------------------------------------------------------ entry points -
     def apply(self, cmd: object) -> list:
-        """Apply one command; return the events it caused, in sequence order."""
+        """Apply one command from anywhere; return the events it caused, in sequence order.
+
+        The validating entry point: every field is checked (``matching.validate``) and a
+        malformed command is refused with its reason, whatever it holds.
+        """
         events: list = []
         kind = type(cmd)
-        if kind is NewOrder:
-            handler = self._new_order
-        elif kind is CancelOrder:
-            handler = self._cancel
-        else:
-            handler = self._handlers.get(kind)
+        handler = self._handlers.get(kind)
         if handler is None:
-            self._command_reject(events, 0, type(cmd).__name__, Reason.UNKNOWN_COMMAND)
+            self._command_reject(events, 0, kind.__name__, Reason.UNKNOWN_COMMAND)
             return events
         ts = cmd.ts  # type: ignore[attr-defined]
         if type(ts) is not int or ts < 0:
-            self._command_reject(events, 0, type(cmd).__name__, Reason.INVALID_TIMESTAMP)
+            self._command_reject(events, 0, kind.__name__, Reason.INVALID_TIMESTAMP)
             return events
         expiries = self._expiries
         if expiries and expiries[0][0] <= ts:
             self._expire_due(ts, events)
+        if kind is NewOrder:
+            problem = new_order_problem(cmd, self.books)  # type: ignore[arg-type]
+            if problem is not None:
+                self._reject(events, cmd, problem)  # type: ignore[arg-type]
+                return events
+        elif kind is CancelOrder:
+            if not cancel_is_well_formed(cmd):  # type: ignore[arg-type]
+                self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # type: ignore[arg-type]
+                return events
+            reason = cancel_reason(cmd.reason)  # type: ignore[attr-defined]
+            if reason is not cmd.reason:  # type: ignore[attr-defined]
+                cmd = cmd._replace(reason=reason)  # type: ignore[attr-defined]
         handler(cmd, events)
         return events
 
-    def apply_batch(self, cmds: Iterable[object]) -> list:
-        """Apply commands in order; return all their events in one list, in sequence order.
+    def apply_trusted(self, cmd: object) -> list:
+        """Apply one trusted command; the same events as ``apply`` gives it, sooner.
 
-        The same events as ``apply`` on each command in turn, concatenated.
+        Trusted: built by the exchange core from requests it has validated, so every
+        field passes ``matching.validate`` (types, enumerations, ranges). New orders and
+        cancels then skip those checks; everything the instrument or the engine's state
+        decides (lot, size limits, tick, halt, duplicates, band, post-only, ownership) is
+        still checked and refused with its reason. Other commands go through ``apply``.
+        """
+        kind = type(cmd)
+        if kind is not NewOrder and kind is not CancelOrder:
+            return self.apply(cmd)
+        events: list = []
+        ts = cmd.ts  # type: ignore[attr-defined]
+        expiries = self._expiries
+        if expiries and expiries[0][0] <= ts:
+            self._expire_due(ts, events)
+        if kind is NewOrder:
+            self._new_order(cmd, events)  # type: ignore[arg-type]
+        else:
+            self._cancel(cmd, events)  # type: ignore[arg-type]
+        return events
+
+    def apply_batch(self, cmds: Iterable[object]) -> list:
+        """Apply trusted commands in order; return all their events in one list.
+
+        The same events as ``apply_trusted`` on each command in turn, concatenated.
         """
         events: list = []
-        apply = self.apply
+        new_order, cancel, apply = self._new_order, self._cancel, self.apply
+        expiries = self._expiries
         for cmd in cmds:
-            events += apply(cmd)
+            kind = type(cmd)
+            if kind is NewOrder:
+                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
+                new_order(cmd, events)  # type: ignore[arg-type]
+            elif kind is CancelOrder:
+                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
+                cancel(cmd, events)  # type: ignore[arg-type]
+            else:
+                events += apply(cmd)
         return events
 
     # ------------------------------------------------------------------ new order ----
@@ -169,48 +218,17 @@ class MatchingEngine:
         )
 
     def _new_order(self, cmd: NewOrder, events: list) -> None:
+        """A trusted new order (see ``apply_trusted``): instrument and state checks only."""
         (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
          expire_ts) = cmd  # fmt: skip
         try:
             book = self.books[sym]
         except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
-        if type(oid) is not int:
-            return self._reject(events, cmd, Reason.INVALID_ORDER_ID)
-        if type(acct) is not int:
-            return self._reject(events, cmd, Reason.INVALID_ACCOUNT)
-        # 1.0 == 1 and True == 1 in Python: enumerated fields must really be ints
-        if (side != 1 and side != -1) or type(side) is bool or not isinstance(side, int):
-            return self._reject(events, cmd, Reason.INVALID_SIDE)
-        if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool or not isinstance(
-            otype, int
-        ):
-            return self._reject(events, cmd, Reason.INVALID_ORDER_TYPE)
-        if type(tif) is bool or not isinstance(tif, int) or tif not in _TIFS:
-            return self._reject(events, cmd, Reason.INVALID_TIME_IN_FORCE)
         lot, min_qty, max_qty, tick = book.limits
-        if type(qty) is not int or qty <= 0:
-            return self._reject(events, cmd, Reason.INVALID_QUANTITY)
-        if qty % lot:
-            return self._reject(events, cmd, Reason.OFF_LOT_QUANTITY)
-        if qty < min_qty:
-            return self._reject(events, cmd, Reason.QUANTITY_TOO_SMALL)
-        if qty > max_qty:
-            return self._reject(events, cmd, Reason.QUANTITY_TOO_LARGE)
-        if price is None and otype == _MARKET:
-            return self._reject(events, cmd, Reason.MISSING_PROTECTION_PRICE)
-        if type(price) is not int or price <= 0 or price > MAX_PRICE:
-            return self._reject(events, cmd, Reason.INVALID_PRICE)
-        if price % tick:
-            return self._reject(events, cmd, Reason.OFF_TICK_PRICE)
-        if type(clid) is not str or len(clid) > _MAX_CLID:
-            return self._reject(events, cmd, Reason.INVALID_CLIENT_ORDER_ID)
-        if type(post_only) is not bool or type(reduce_only) is not bool:
-            return self._reject(events, cmd, Reason.INVALID_FLAG)
-        if type(stp) is bool or not isinstance(stp, int) or stp not in _STP_MODES:
-            return self._reject(events, cmd, Reason.INVALID_STP_MODE)
-        if type(expire_ts) is not int or (tif == _GTD and expire_ts <= ts):
-            return self._reject(events, cmd, Reason.INVALID_EXPIRE_TIME)
+        if (qty % lot or qty < min_qty or qty > max_qty or price % tick
+                or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
+            return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
         if status != _TRADING:
             if status == _HALTED:
@@ -522,19 +540,12 @@ class MatchingEngine:
         return book, order
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
-        # hot path: the common case is inlined (lookup, unlink, indexes, two events)
+        """A trusted cancel (see ``apply_trusted``). Hot path: the common case is inline."""
         ts, sym, oid, acct, reason = cmd
-        order = self.orders.get(oid) if type(oid) is int else None
-        if (
-            order is None
-            or order.account != acct
-            or type(acct) is not int  # True == 1 and 1.0 == 1, but neither is account 1
-            or order.cmd.instrument != sym
-        ):
+        order = self.orders.get(oid)
+        if order is None or order.account != acct or order.cmd.instrument != sym:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
-            reason = _USER_CANCEL  # (a list is unhashable; an EndReason member is an int)
         book = self.books[sym]
         side = order.side
         level = (book.bids if side == 1 else book.asks)[order.price]
@@ -671,7 +682,7 @@ class MatchingEngine:
         if sym is not None and (type(sym) is not str or sym not in self.books):
             return self._command_reject(events, ts, "MassCancel", Reason.UNKNOWN_INSTRUMENT)
         reason = cmd.reason
-        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
+        if type(reason) is bool or not isinstance(reason, int) or reason not in END_REASONS:
             reason = EndReason.MASS_CANCEL
         acct_orders = self.accounts.get(acct, {})
         victims = [o for o in acct_orders.values() if sym is None or o.cmd.instrument == sym]
@@ -873,5 +884,3 @@ class MatchingEngine:
         ]
 
 
-_END_REASONS = frozenset(int(r) for r in EndReason)
-_USER_CANCEL = int(EndReason.USER_CANCEL)
