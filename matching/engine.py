@@ -73,6 +73,7 @@ from matching.validate import (
 )
 
 _new = tuple.__new__
+_alloc = object.__new__
 
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
@@ -235,19 +236,20 @@ class MatchingEngine:
                 return self._reject(events, cmd, Reason.INSTRUMENT_HALTED)
             if otype == _MARKET or tif == _IOC or tif == _FOK:
                 return self._reject(events, cmd, Reason.NOT_ALLOWED_IN_AUCTION)
-        if oid in self.orders:
+        orders = self.orders
+        if oid in orders:
             return self._reject(events, cmd, Reason.DUPLICATE_ORDER_ID)
         acct_orders = self.accounts.get(acct)
         if clid and acct_orders is not None and clid in acct_orders:
             return self._reject(events, cmd, Reason.DUPLICATE_CLIENT_ORDER_ID)
-        if otype == _LIMIT and (
-            price > book.band_high if side == 1 else price < book.band_low
-        ):
-            return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
         if side == 1:
+            if otype == _LIMIT and price > book.band_high:
+                return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_ask
             crosses = opp is not None and opp.price <= price
         else:
+            if otype == _LIMIT and price < book.band_low:
+                return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_bid
             crosses = opp is not None and opp.price >= price
         if crosses and status == _AUCTION:
@@ -256,32 +258,22 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.POST_ONLY_WOULD_TAKE)
 
         # accepted: from here on the command changes state
+        append = events.append
         seq = self.seq + 1
-        events.append(
-            _new(
-                OrderAccepted,
-                (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif, expire_ts,
-                 post_only, reduce_only, stp),
-            )
-        )  # fmt: skip
-        self.seq = seq
-        leaves = qty
-        cum = 0
-        end = 0
+        append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif,
+                                    expire_ts, post_only, reduce_only, stp)))  # fmt: skip
         if crosses:
+            self.seq = seq
             if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
                 self.seq = seq + 1
-                events.append(
-                    _new(
-                        OrderExpired,
-                        (seq + 1, ts, sym, oid, clid, acct, qty, 0, EndReason.FOK_NOT_FILLABLE),
-                    )
-                )
+                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
+                                           EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
                 return None
-            leaves, cum, stop = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
-                                           events)  # fmt: skip
-            if stop:
-                end = stop
+            leaves, cum, end = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
+                                          events)  # fmt: skip
+            seq = self.seq
+            if end:
+                pass
             elif leaves == 0:
                 return None
             elif otype == _MARKET or tif == _IOC or tif == _FOK:
@@ -294,43 +286,53 @@ class MatchingEngine:
                 opp = book.best_bid
                 if opp is not None and opp.price >= price:
                     end = EndReason.PRICE_BAND
-        elif tif == _FOK:
-            end = EndReason.FOK_NOT_FILLABLE
-        elif otype == _MARKET or tif == _IOC:
-            end = EndReason.IOC_REMAINDER
-        if end:
-            self.seq += 1
-            events.append(
-                _new(OrderExpired, (self.seq, ts, sym, oid, clid, acct, leaves, cum, end))
-            )
+            if end:
+                self.seq = seq + 1
+                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum, end)))
+                return None
+        elif tif == _FOK or tif == _IOC or otype == _MARKET:
+            self.seq = seq + 1
+            end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
+            append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
             return None
-        # rest the remainder
-        order = Order(cmd, oid, acct, side, price, leaves + cum)
+        else:
+            leaves = qty
+            cum = 0
+        # rest the remainder: an Order built in place (no __init__ call on the hot path)
+        order = _alloc(Order)
+        order.cmd = cmd
+        order.order_id = oid
+        order.account = acct
+        order.side = side
+        order.price = price
+        order.qty = leaves + cum
         order.leaves = leaves
         order.cum = cum
-        self.orders[oid] = order
+        order.next = None
+        orders[oid] = order
         if acct_orders is None:
             self.accounts[acct] = {clid or oid: order}
         else:
             acct_orders[clid or oid] = order
-        levels = book.bids if side == 1 else book.asks
-        level = levels.get(price)
+        level = (book.bids if side == 1 else book.asks).get(price)
         if level is None:
             level = book.level_for_insert(side, price)
         tail = level.tail
+        order.prev = tail
         if tail is None:
             level.head = order
         else:
             tail.next = order
-            order.prev = tail
         level.tail = order
-        level.total += leaves
-        level.count += 1
+        total = level.total + leaves
+        level.total = total
+        count = level.count + 1
+        level.count = count
         if tif == _GTD:
             heapq.heappush(self._expiries, (expire_ts, oid))
-        seq = self.seq + 1
+        seq += 1
         self.seq = seq
-        events.append(_new(LevelChanged, (seq, ts, sym, side, price, level.total, level.count)))
+        append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
         return None
 
     def _fok_fillable(
@@ -477,7 +479,19 @@ class MatchingEngine:
             seq += 1
             append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
             if level.head is None:
-                book.remove_level(maker_side, level)
+                # the best level is gone: drop it at the best end of its side
+                if side == 1:
+                    asks = book.asks
+                    del asks[lp]
+                    prices = book.ask_prices
+                    del prices[0]
+                    book.best_ask = asks[prices[0]] if prices else None
+                else:
+                    bids = book.bids
+                    del bids[lp]
+                    prices = book.bid_prices
+                    prices.pop()
+                    book.best_bid = bids[prices[-1]] if prices else None
             if stop:
                 break
         if last is not None:
@@ -542,13 +556,19 @@ class MatchingEngine:
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
         """A trusted cancel (see ``apply_trusted``). Hot path: the common case is inline."""
         ts, sym, oid, acct, reason = cmd
-        order = self.orders.get(oid)
-        if order is None or order.account != acct or order.cmd.instrument != sym:
+        orders = self.orders
+        order = orders.get(oid)
+        if order is None or order.account != acct:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
+            return
+        ocmd = order.cmd
+        if ocmd.instrument != sym:
+            self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
             return
         book = self.books[sym]
         side = order.side
-        level = (book.bids if side == 1 else book.asks)[order.price]
+        price = order.price
+        level = book.bids[price] if side == 1 else book.asks[price]
         leaves = order.leaves
         total = level.total - leaves
         level.total = total
@@ -566,15 +586,16 @@ class MatchingEngine:
             order.next = None
         count = level.count - 1
         level.count = count
-        del self.orders[oid]
-        del self.accounts[acct][order.cmd.client_order_id or oid]
+        del orders[oid]
+        clid = ocmd.client_order_id
+        del self.accounts[acct][clid or oid]
         if not count:
             book.remove_level(side, level)
         seq = self.seq
         append = events.append
-        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, order.cmd.client_order_id, acct,
-                                    leaves, order.cum, reason)))  # fmt: skip
-        append(_new(LevelChanged, (seq + 2, ts, sym, side, order.price, total, count)))
+        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
+                                    reason)))  # fmt: skip
+        append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
         self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
