@@ -22,10 +22,17 @@ Each flow then runs on fresh engines with its full event output:
 3. latency pass (default flow): a clock read around every ``apply_trusted``, recorded
    into an HdrHistogram.
 
-The garbage collector is frozen after setup (``gc.freeze``) as a server would do; it
-stays enabled. The JSON holds ``ops``, ``ops_per_s``, ``ratio_to_baseline``, ``p50_ns``,
-``p99_ns``, ``p999_ns``, ``max_ns`` for the default flow, ``validating`` (the same
-throughput through ``apply``), ``flows.modify`` and the machine it ran on.
+Collector policy (``--gc``), the same for the engine and the baseline: ``freeze`` (the
+default) freezes everything built during setup (``gc.freeze``) and turns automatic
+collection off for the measured pass, as a server whose hot path makes no cyclic garbage
+may; each pass then runs one full collection and the number of unreachable objects it
+finds (the garbage the pass would have left to the collector) goes into the JSON as
+``gc_unreachable`` (0: nothing was left). ``on`` keeps automatic collection on (after
+the same freeze), to see what its pauses cost.
+
+The JSON holds ``ops``, ``ops_per_s``, ``ratio_to_baseline``, ``p50_ns``, ``p99_ns``,
+``p999_ns``, ``max_ns`` for the default flow, ``validating`` (the same throughput through
+``apply``), ``flows.modify``, the collector policy and the machine it ran on.
 """
 
 from __future__ import annotations
@@ -62,6 +69,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, required=True, metavar="FILE", help="result file")
     parser.add_argument("--accounts", type=int, default=100, help="distinct accounts (100)")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs, best kept (3)")
+    parser.add_argument("--gc", choices=("freeze", "on"), default="freeze",
+                        help="collector during measured passes: freeze = gc.freeze after "
+                        "setup and automatic collection off (default); on = freeze only")
     parser.add_argument("--flow", choices=(*FLOWS, "all"), default="all",
                         help="also run the modify flow (modify, all: the default) or not "
                         "(default); the default flow always runs and gives the top-level "
@@ -193,17 +203,33 @@ def for_baseline(commands: list) -> list:
     return out
 
 
+class _Collector:
+    """The harness's collector policy around one measured pass (see the module doc)."""
+
+    automatic = False
+    unreachable = 0
+
+    def __enter__(self) -> None:
+        gc.collect()
+        gc.freeze()
+        if not self.automatic:
+            gc.disable()
+
+    def __exit__(self, *exc: object) -> None:
+        gc.enable()
+        _Collector.unreachable += gc.collect()
+        gc.unfreeze()
+
+
 def _throughput(commands: list, trusted: bool = True) -> tuple[float, int, str, int]:
     engine = MatchingEngine([INSTRUMENT])
     apply = engine.apply_trusted if trusted else engine.apply
-    gc.collect()
-    gc.freeze()
     events = 0
-    t0 = time.perf_counter_ns()
-    for cmd in commands:
-        events += len(apply(cmd))
-    elapsed = time.perf_counter_ns() - t0
-    gc.unfreeze()
+    with _Collector():
+        t0 = time.perf_counter_ns()
+        for cmd in commands:
+            events += len(apply(cmd))
+        elapsed = time.perf_counter_ns() - t0
     return elapsed / 1e9, events, engine.state_hash(), len(engine.orders)
 
 
@@ -212,13 +238,11 @@ def _baseline(commands: list) -> float:
 
     book = BaselineBook()
     apply = book.apply
-    gc.collect()
-    gc.freeze()
-    t0 = time.perf_counter_ns()
-    for cmd in commands:
-        apply(cmd)
-    elapsed = time.perf_counter_ns() - t0
-    gc.unfreeze()
+    with _Collector():
+        t0 = time.perf_counter_ns()
+        for cmd in commands:
+            apply(cmd)
+        elapsed = time.perf_counter_ns() - t0
     return elapsed / 1e9
 
 
@@ -227,13 +251,11 @@ def _latency(commands: list) -> array:
     apply = engine.apply_trusted
     clock = time.perf_counter_ns
     samples = array("q", bytes(8 * len(commands)))
-    gc.collect()
-    gc.freeze()
-    for i, cmd in enumerate(commands):
-        t0 = clock()
-        apply(cmd)
-        samples[i] = clock() - t0
-    gc.unfreeze()
+    with _Collector():
+        for i, cmd in enumerate(commands):
+            t0 = clock()
+            apply(cmd)
+            samples[i] = clock() - t0
     return samples
 
 
@@ -288,6 +310,8 @@ def run(args: argparse.Namespace) -> int:
 
     from bench.environment import describe, write_result
 
+    _Collector.automatic = args.gc == "on"
+    _Collector.unreachable = 0
     commands = generate_flow(args.ops, args.seed, args.accounts)
     default = measure_flow(commands, commands, args.repeat)
     flows = {"default": default}
@@ -314,11 +338,14 @@ def run(args: argparse.Namespace) -> int:
         "state_hash": default["state_hash"],
         "resting_orders_end": default["resting_orders_end"],
         "flows": {name: f for name, f in flows.items() if name != "default"},
+        "gc": args.gc,
+        "gc_unreachable": _Collector.unreachable,
         "environment": describe(),
         "notes": "single thread, in-process, full event output (the event NamedTuples "
         "callers get); throughput and latency through apply_trusted, the validating apply "
         "under 'validating'; latency pass times each call with perf_counter_ns (clock "
-        "overhead included); gc frozen after setup, still enabled",
+        "overhead included); gc frozen after setup, automatic collection "
+        + ("on" if args.gc == "on" else "off during measured passes (see gc_unreachable)"),
     }
     write_result(args.json, result)
     print(
