@@ -599,27 +599,31 @@ class MatchingEngine:
         self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
-        found = self._owned_order(cmd, events, CxlRejResponseTo.AMEND)
-        if found is None:
-            return
-        book, order = found
-        inst = book.instrument
-        new_price = order.price if cmd.price is None else cmd.price
-        new_qty = order.qty if cmd.qty is None else cmd.qty
+        """Amend (both entry points: its field checks sit among the state checks)."""
+        ts, sym, oid, acct, price, qty = cmd
+        order = self.orders.get(oid) if type(oid) is int else None
+        book = self.books.get(sym) if type(sym) is str else None
+        if (book is None or order is None or order.account != acct or type(acct) is not int
+                or order.cmd.instrument != sym):  # fmt: skip
+            self._owned_order(cmd, events, CxlRejResponseTo.AMEND)  # emits the reject
+            return None
+        new_price = order.price if price is None else price
+        new_qty = order.qty if qty is None else qty
         amend = CxlRejResponseTo.AMEND
+        lot, min_qty, max_qty, tick = book.limits
         if book.status == _HALTED:
             return self._cancel_reject(events, cmd, amend, Reason.INSTRUMENT_HALTED)
         if type(new_price) is not int or new_price <= 0 or new_price > MAX_PRICE:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_PRICE)
-        if new_price % inst.tick_size:
+        if new_price % tick:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_TICK_PRICE)
         if type(new_qty) is not int or new_qty <= 0:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
-        if new_qty % inst.lot_size:
+        if new_qty % lot:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
-        if new_qty < inst.min_qty:
+        if new_qty < min_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_SMALL)
-        if new_qty > inst.max_qty:
+        if new_qty > max_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_LARGE)
         if new_qty <= order.cum or (new_price == order.price and new_qty == order.qty):
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_AMEND)
@@ -637,21 +641,22 @@ class MatchingEngine:
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
 
-        ts, sym = cmd.ts, book.symbol
         clid = order.cmd.client_order_id
-        if new_price == order.price and new_qty < order.qty:
+        old_qty = order.qty
+        if new_price == order.price and new_qty < old_qty:
             # quantity down in place: keeps queue position
-            delta = order.qty - new_qty
+            leaves = order.leaves - (old_qty - new_qty)
             order.qty = new_qty
-            order.leaves -= delta
-            level = (book.bids if side == BUY else book.asks)[order.price]
-            level.total -= delta
-            self.seq += 1
-            events.append(
-                _new(OrderAmended, (self.seq, ts, sym, order.order_id, clid, order.account,
-                                    new_price, new_qty, order.leaves, order.cum, True))
-            )  # fmt: skip
-            self._level_event(events, ts, sym, side, level)
+            order.leaves = leaves
+            level = book.bids[new_price] if side == BUY else book.asks[new_price]
+            total = level.total - (old_qty - new_qty)
+            level.total = total
+            seq = self.seq
+            append = events.append
+            append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
+                                       leaves, order.cum, True)))  # fmt: skip
+            append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total, level.count)))
+            self.seq = seq + 2
             return None
         # price change or quantity up: loses priority (back of the new level, may trade)
         levels = book.bids if side == BUY else book.asks
