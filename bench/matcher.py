@@ -14,7 +14,8 @@ Each flow then runs on fresh engines with its full event output:
 1. throughput pass (best of ``--repeat``): the commands back to back through
    ``apply_trusted`` (the entry point the exchange core uses: its commands are built
    from validated requests), one clock read at each end; the same through the
-   validating ``apply`` is reported beside it;
+   validating ``apply``, and through ``apply_batch`` in batches of ``--batch`` commands
+   (the core hands the matcher batches), are reported beside it;
 2. baseline pass: the same flow through ``bench.baseline_book`` (a plain SortedDict +
    deque book, no events; it has no amend, so an amend is fed to it as the cancel plus
    new order a client would send instead), interleaved with the throughput passes, for
@@ -31,8 +32,9 @@ finds (the garbage the pass would have left to the collector) goes into the JSON
 the same freeze), to see what its pauses cost.
 
 The JSON holds ``ops``, ``ops_per_s``, ``ratio_to_baseline``, ``p50_ns``, ``p99_ns``,
-``p999_ns``, ``max_ns`` for the default flow, ``validating`` (the same throughput through
-``apply``), ``flows.modify``, the collector policy and the machine it ran on.
+``p999_ns``, ``max_ns`` for the default flow, ``validating`` and ``batch`` (the same
+throughput through ``apply`` and ``apply_batch``), ``flows.modify``, the collector policy
+and the machine it ran on.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, required=True, metavar="FILE", help="result file")
     parser.add_argument("--accounts", type=int, default=100, help="distinct accounts (100)")
     parser.add_argument("--repeat", type=int, default=3, help="throughput runs, best kept (3)")
+    parser.add_argument("--batch", type=int, default=100,
+                        help="commands per apply_batch call in the batched pass (100)")
     parser.add_argument("--gc", choices=("freeze", "on"), default="freeze",
                         help="collector during measured passes: freeze = gc.freeze after "
                         "setup and automatic collection off (default); on = freeze only")
@@ -221,14 +225,23 @@ class _Collector:
         gc.unfreeze()
 
 
-def _throughput(commands: list, trusted: bool = True) -> tuple[float, int, str, int]:
+def _throughput(commands: list, entry: str = "trusted") -> tuple[float, int, str, int]:
+    """One pass through ``apply_trusted``, ``apply`` (validating) or ``apply_batch``.
+
+    For ``batch``, ``commands`` is a list of batches."""
     engine = MatchingEngine([INSTRUMENT])
-    apply = engine.apply_trusted if trusted else engine.apply
     events = 0
     with _Collector():
-        t0 = time.perf_counter_ns()
-        for cmd in commands:
-            events += len(apply(cmd))
+        if entry == "batch":
+            apply_batch = engine.apply_batch
+            t0 = time.perf_counter_ns()
+            for batch in commands:
+                events += len(apply_batch(batch))
+        else:
+            apply = engine.apply_trusted if entry == "trusted" else engine.apply
+            t0 = time.perf_counter_ns()
+            for cmd in commands:
+                events += len(apply(cmd))
         elapsed = time.perf_counter_ns() - t0
     return elapsed / 1e9, events, engine.state_hash(), len(engine.orders)
 
@@ -274,15 +287,18 @@ def _mix(commands: list) -> dict[str, int]:
     return kinds
 
 
-def measure_flow(commands: list, baseline_commands: list, repeat: int) -> dict:
-    """Throughput (trusted and validating) and the baseline, interleaved; best of each."""
-    runs = [(_throughput(commands), _throughput(commands, trusted=False),
-             _baseline(baseline_commands)) for _ in range(repeat)]  # fmt: skip
+def measure_flow(commands: list, baseline_commands: list, repeat: int, batch: int) -> dict:
+    """Throughput (trusted, validating, batched) and the baseline, interleaved; best of each."""
+    batches = [commands[i : i + batch] for i in range(0, len(commands), batch)]
+    runs = [(_throughput(commands), _throughput(commands, "validating"),
+             _throughput(batches, "batch"), _baseline(baseline_commands))
+            for _ in range(repeat)]  # fmt: skip
     seconds, n_events, state, resting = min((r[0] for r in runs), key=lambda r: r[0])
     checked_seconds = min(r[1][0] for r in runs)
-    baseline_seconds = min(r[2] for r in runs)
-    if any(r[1][2] != state or r[0][2] != state for r in runs):
-        raise RuntimeError("the entry points or the runs disagree on the final state")
+    batch_seconds = min(r[2][0] for r in runs)
+    baseline_seconds = min(r[3] for r in runs)
+    if any(r[k][2] != state or r[k][1] != n_events for r in runs for k in range(3)):
+        raise RuntimeError("the entry points or the runs disagree on the events or the state")
     n = len(commands)
     return {
         "ops": n,
@@ -300,6 +316,13 @@ def measure_flow(commands: list, baseline_commands: list, repeat: int) -> dict:
             "ops_per_s": round(n / checked_seconds),
             "ratio_to_baseline": round(baseline_seconds / checked_seconds, 3),
         },
+        "batch": {
+            "entry": "apply_batch",
+            "size": batch,
+            "seconds": round(batch_seconds, 4),
+            "ops_per_s": round(n / batch_seconds),
+            "ratio_to_baseline": round(baseline_seconds / batch_seconds, 3),
+        },
         "state_hash": state,
         "resting_orders_end": resting,
     }
@@ -313,11 +336,11 @@ def run(args: argparse.Namespace) -> int:
     _Collector.automatic = args.gc == "on"
     _Collector.unreachable = 0
     commands = generate_flow(args.ops, args.seed, args.accounts)
-    default = measure_flow(commands, commands, args.repeat)
+    default = measure_flow(commands, commands, args.repeat, args.batch)
     flows = {"default": default}
     if args.flow in ("modify", "all"):
         modify = generate_flow(args.ops, args.seed, args.accounts, flow="modify")
-        flows["modify"] = measure_flow(modify, for_baseline(modify), args.repeat)
+        flows["modify"] = measure_flow(modify, for_baseline(modify), args.repeat, args.batch)
         del modify
     samples = _latency(commands)
     hist = HdrHistogram(1, 10_000_000_000, 3)
@@ -354,9 +377,11 @@ def run(args: argparse.Namespace) -> int:
         f"p50 {result['p50_ns']} ns, p99 {result['p99_ns']} ns, p99.9 {result['p999_ns']} ns, "
         f"max {result['max_ns']} ns; baseline SortedDict+deque book without events "
         f"{result['baseline_ops_per_s']:,} ops/s (ratio {result['ratio_to_baseline']}; "
-        f"validating apply {result['validating']['ratio_to_baseline']})"
+        f"validating apply {result['validating']['ratio_to_baseline']}, apply_batch "
+        f"{result['batch']['ratio_to_baseline']})"
         + "".join(f"; flow {name}: ratio {f['ratio_to_baseline']} (validating "
-                  f"{f['validating']['ratio_to_baseline']})"
+                  f"{f['validating']['ratio_to_baseline']}, batch "
+                  f"{f['batch']['ratio_to_baseline']})"
                   for name, f in result["flows"].items())
         + f" -> {args.json}"
     )

@@ -1,18 +1,26 @@
-"""The matching engine: one object, one entry point, ``apply(command) -> events``.
+"""The matching engine: one object, commands in, events out.
+
+``apply(command) -> events`` takes anything; ``apply_trusted`` and ``apply_batch`` take
+commands the exchange core built from validated requests and skip the field checks
+(``matching.validate``) that ``apply`` runs first. ``export_state``/``from_state`` and
+``state_hash`` are in ``matching.state``.
 
 Rules of this module:
 
 1. Pure and deterministic. No clock, no I/O, no randomness: the same commands give the
-   same events (byte for byte) and the same ``state_hash()``.
-2. Bad input never raises. Every malformed or refused command becomes an
-   ``OrderRejected`` / ``CancelRejected`` / ``CommandRejected`` event with a ``Reason`` code,
-   and leaves the state exactly as it was.
+   same events (byte for byte) and the same ``state_hash()``, through any entry point.
+2. Bad input never raises. Through ``apply`` every malformed or refused command becomes
+   an ``OrderRejected`` / ``CancelRejected`` / ``CommandRejected`` event with a ``Reason``
+   code, and leaves the state exactly as it was; through the trusted entry points so does
+   every command whose fields are well formed (the caller's promise).
 3. Price-time priority; a trade prints at the maker's price and never outside the band.
 4. A filled, cancelled or expired order leaves every index in the same step (order id
-   index, account index, its level), with its links cleared.
+   index, account index, its level), with its links cleared: nothing the engine drops is
+   left for the garbage collector.
 
-The matching loop is written for CPython speed (locals, no per-fill allocation beyond the
-event itself); read ``_take`` before changing it and measure with ``crossbook bench matcher``.
+The hot paths (``_new_order``, ``_cancel``, ``_take``) are written for CPython speed
+(locals, no per-fill allocation beyond the event itself, orders built in place); read
+them before changing them and measure with ``crossbook bench matcher``.
 """
 
 from __future__ import annotations

@@ -37,6 +37,7 @@ def test_cli_writes_the_contract_keys(tmp_path: Path) -> None:
     assert result["baseline_ops_per_s"] > 0 and result["environment"]["cores"]
     assert result["entry"] == "apply_trusted" and result["validating"]["ratio_to_baseline"] > 0
     assert result["gc"] == "freeze" and result["gc_unreachable"] == 0
+    assert result["batch"]["size"] == 100 and result["batch"]["ratio_to_baseline"] > 0
     modify = result["flows"]["modify"]
     assert modify["ops"] == 2000 and modify["mix"]["amend"] > 0
     for key in ("ops_per_s", "baseline_ops_per_s", "ratio_to_baseline", "events"):
