@@ -59,7 +59,7 @@ from clients.replay.lobster import (
 from matching import repair
 from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
 from matching.engine import MatchingEngine
-from matching.enums import BUY, InstrumentStatus, OrdType, StpMode, TimeInForce
+from matching.enums import BUY, EndReason, InstrumentStatus, OrdType, StpMode, TimeInForce
 from matching.events import Fill
 from matching.instrument import MAX_PRICE, Instrument
 from matching.order import Order
@@ -73,6 +73,7 @@ _IOC = int(TimeInForce.IOC)
 _GTC = int(TimeInForce.GTC)
 _LIMIT = int(OrdType.LIMIT)
 _STP_NONE = int(StpMode.NONE)
+_USER_CANCEL = int(EndReason.USER_CANCEL)
 _new = tuple.__new__
 _TRADING = InstrumentStatus.TRADING
 _HALTED = InstrumentStatus.HALTED
@@ -403,10 +404,11 @@ class LobsterReplay:
     def _reduce_named(self, order: Order, qty: int, ts: int) -> None:
         """Take ``qty`` (at most its leaves) off a named order through the engine if it can."""
         if qty >= order.leaves:
-            self._apply(CancelOrder(ts, self.symbol, order.order_id, order.account))
+            self._apply(_new(CancelOrder, (ts, self.symbol, order.order_id, order.account,
+                                           _USER_CANCEL)))  # fmt: skip
         elif self.book.status != _HALTED:
-            self._apply(AmendOrder(ts, self.symbol, order.order_id, order.account,
-                                   qty=order.qty - qty))  # fmt: skip
+            self._apply(_new(AmendOrder, (ts, self.symbol, order.order_id, order.account, None,
+                                          order.qty - qty)))  # fmt: skip
         else:
             repair.reduce_order(self.engine, self.symbol, order, qty)
 
@@ -510,7 +512,8 @@ class LobsterReplay:
         if order is not None:
             take = min(rest, order.leaves)
             if take == order.leaves:
-                self._apply(CancelOrder(msg.ts, self.symbol, order.order_id, order.account))
+                self._apply(_new(CancelOrder, (msg.ts, self.symbol, order.order_id,
+                                               order.account, _USER_CANCEL)))  # fmt: skip
             else:
                 repair.reduce_order(self.engine, self.symbol, order, take)
             rest -= take
