@@ -72,13 +72,7 @@ from matching.events import (
 from matching.instrument import MAX_PRICE, Instrument
 from matching.order import Order, PriceLevel
 from matching.reasons import Reason
-from matching.validate import (
-    END_REASONS,
-    book_problem,
-    cancel_is_well_formed,
-    cancel_reason,
-    new_order_problem,
-)
+from matching.validate import END_REASONS, book_problem, new_order_problem, well_formed_cancel
 
 _new = tuple.__new__
 _alloc = object.__new__
@@ -153,12 +147,11 @@ class MatchingEngine:
                 self._reject(events, cmd, problem)  # type: ignore[arg-type]
                 return events
         elif kind is CancelOrder:
-            if not cancel_is_well_formed(cmd):  # type: ignore[arg-type]
+            checked = well_formed_cancel(cmd)  # type: ignore[arg-type]
+            if checked is None:
                 self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # type: ignore[arg-type]
                 return events
-            reason = cancel_reason(cmd.reason)  # type: ignore[attr-defined]
-            if reason is not cmd.reason:  # type: ignore[attr-defined]
-                cmd = cmd._replace(reason=reason)  # type: ignore[attr-defined]
+            cmd = checked
         handler(cmd, events)
         return events
 

@@ -34,11 +34,7 @@ _GTD = int(TimeInForce.GTD)
 _TIFS = frozenset(int(t) for t in TimeInForce)
 _STP_MODES = frozenset(int(m) for m in StpMode)
 END_REASONS = frozenset(int(r) for r in EndReason)
-
-
-def _is_enum_int(value: object) -> bool:
-    """An int that is not a bool (1.0 == 1 and True == 1 in Python, neither is allowed)."""
-    return isinstance(value, int) and type(value) is not bool
+_USER_CANCEL = int(EndReason.USER_CANCEL)
 
 
 def new_order_problem(cmd: NewOrder, books: dict[str, OrderBook]) -> Reason | None:
@@ -49,15 +45,19 @@ def new_order_problem(cmd: NewOrder, books: dict[str, OrderBook]) -> Reason | No
         book = books[sym]
     except (KeyError, TypeError):
         return Reason.UNKNOWN_INSTRUMENT
+    # enumerated fields: an int, or an IntEnum member, but not a bool (True == 1) and not
+    # a float (1.0 == 1); checked inline, a helper call per field costs a fifth of apply
     if type(oid) is not int:
         return Reason.INVALID_ORDER_ID
     if type(acct) is not int:
         return Reason.INVALID_ACCOUNT
-    if (side != 1 and side != -1) or not _is_enum_int(side):
+    if (side != 1 and side != -1) or type(side) is bool or not isinstance(side, int):
         return Reason.INVALID_SIDE
-    if (otype != _LIMIT and otype != _MARKET) or not _is_enum_int(otype):
+    if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool or not isinstance(
+        otype, int
+    ):
         return Reason.INVALID_ORDER_TYPE
-    if not _is_enum_int(tif) or tif not in _TIFS:
+    if type(tif) is bool or not isinstance(tif, int) or tif not in _TIFS:
         return Reason.INVALID_TIME_IN_FORCE
     lot, min_qty, max_qty, tick = book.limits
     if type(qty) is not int or qty <= 0:
@@ -78,7 +78,7 @@ def new_order_problem(cmd: NewOrder, books: dict[str, OrderBook]) -> Reason | No
         return Reason.INVALID_CLIENT_ORDER_ID
     if type(post_only) is not bool or type(reduce_only) is not bool:
         return Reason.INVALID_FLAG
-    if not _is_enum_int(stp) or stp not in _STP_MODES:
+    if type(stp) is bool or not isinstance(stp, int) or stp not in _STP_MODES:
         return Reason.INVALID_STP_MODE
     if type(expire_ts) is not int or (tif == _GTD and expire_ts <= ts):
         return Reason.INVALID_EXPIRE_TIME
@@ -107,13 +107,13 @@ def book_problem(cmd: NewOrder, book: OrderBook) -> Reason | None:
     return None
 
 
-def cancel_is_well_formed(cmd: CancelOrder) -> bool:
-    """Whether the order id and account are ints (a float or a bool would find an order)."""
-    return type(cmd.order_id) is int and type(cmd.account) is int
-
-
-def cancel_reason(reason: object) -> int:
-    """The cancel's end reason, or USER_CANCEL for anything that is not an ``EndReason``."""
-    if not _is_enum_int(reason) or reason not in END_REASONS:  # a list is unhashable
-        return int(EndReason.USER_CANCEL)
-    return reason  # type: ignore[return-value]
+def well_formed_cancel(cmd: CancelOrder) -> CancelOrder | None:
+    """None if the order id or the account is not an int (a float or a bool would find an
+    order); else ``cmd``, its reason made USER_CANCEL if it is not an ``EndReason``."""
+    if type(cmd.order_id) is not int or type(cmd.account) is not int:
+        return None
+    reason = cmd.reason
+    # a list is unhashable: the type checks come first
+    if type(reason) is bool or not isinstance(reason, int) or reason not in END_REASONS:
+        return cmd._replace(reason=_USER_CANCEL)
+    return cmd
