@@ -1,18 +1,25 @@
-"""One instrument's order book: a ``SortedDict`` of price levels per side.
+"""One instrument's order book: per side a dict of price levels and a sorted price list.
 
 The book is a data structure with no policy of its own: the engine decides what to match,
-the book keeps levels sorted, tracks the best level of each side and answers depth
-queries (L2 top-N, L3 order-by-order, checksum) and ``validate()``.
+the book keeps levels findable by price and in price order, tracks the best level of each
+side and answers depth queries (L2 top-N, L3 order-by-order, checksum) and ``validate()``.
+
+Layout (chosen for CPython speed, see docs/matching.md "Book"): ``bids``/``asks`` map a
+price to its ``PriceLevel`` (a plain dict: O(1) on the hot path); ``bid_prices`` and
+``ask_prices`` hold the same prices in ascending order (a plain list kept with ``bisect``,
+touched only when a level appears or disappears, and then mostly at the best end);
+``best_bid``/``best_ask`` cache the best level object.
 
 Invariants (checked by ``validate``): every level is non-empty and its ``total``/``count``
-equal the sum over its orders; links are consistent; the cached best levels are the
-extreme keys; in continuous trading the book is not crossed (a call auction, and a halt
-that interrupted one, may hold a crossed book until the uncross on resume).
+equal the sum over its orders; links are consistent; each side's price list is exactly
+its dict's keys in ascending order; the cached best levels are the extreme ones; in
+continuous trading the book is not crossed (a call auction, and a halt that interrupted
+one, may hold a crossed book until the uncross on resume).
 """
 
 from __future__ import annotations
 
-from sortedcontainers import SortedDict
+from bisect import bisect_left, bisect_right, insort
 
 from matching.checksum import CHECKSUM_DEPTH, book_checksum
 from matching.enums import BUY, InstrumentStatus
@@ -25,11 +32,13 @@ NO_HIGH = 1 << 62
 
 class OrderBook:
     __slots__ = (
+        "ask_prices",
         "asks",
         "band_high",
         "band_low",
         "best_ask",
         "best_bid",
+        "bid_prices",
         "bids",
         "instrument",
         "last_price",
@@ -44,8 +53,10 @@ class OrderBook:
         # (lot, min qty, max qty, tick): unpacked in one step on the order path
         self.limits = (instrument.lot_size, instrument.min_qty, instrument.max_qty,
                        instrument.tick_size)  # fmt: skip
-        self.bids: SortedDict = SortedDict()
-        self.asks: SortedDict = SortedDict()
+        self.bids: dict[int, PriceLevel] = {}
+        self.asks: dict[int, PriceLevel] = {}
+        self.bid_prices: list[int] = []
+        self.ask_prices: list[int] = []
         self.best_bid: PriceLevel | None = None
         self.best_ask: PriceLevel | None = None
         self.status = InstrumentStatus.TRADING
@@ -56,46 +67,72 @@ class OrderBook:
     # -- structure -------------------------------------------------------------------
     def level_for_insert(self, side: int, price: int) -> PriceLevel:
         """The level at ``price`` on ``side``, created (and best updated) if missing."""
-        levels = self.bids if side == BUY else self.asks
-        level = levels.get(price)
-        if level is None:
-            level = PriceLevel(price)
-            levels[price] = level
-            if side == BUY:
-                best = self.best_bid
-                if best is None or price > best.price:
+        if side == BUY:
+            level = self.bids.get(price)
+            if level is None:
+                level = self.bids[price] = PriceLevel(price)
+                prices = self.bid_prices
+                if not prices or price > prices[-1]:
+                    prices.append(price)
                     self.best_bid = level
-            else:
-                best = self.best_ask
-                if best is None or price < best.price:
+                else:
+                    insort(prices, price)
+        else:
+            level = self.asks.get(price)
+            if level is None:
+                level = self.asks[price] = PriceLevel(price)
+                prices = self.ask_prices
+                if not prices or price < prices[0]:
+                    prices.insert(0, price)
                     self.best_ask = level
+                else:
+                    insort(prices, price)
         return level
 
     def remove_level(self, side: int, level: PriceLevel) -> None:
         """Drop an empty level and refresh the cached best of its side."""
+        price = level.price
         if side == BUY:
-            bids = self.bids
-            del bids[level.price]
+            del self.bids[price]
+            prices = self.bid_prices
             if self.best_bid is level:
-                self.best_bid = bids.peekitem(-1)[1] if bids else None
+                prices.pop()
+                self.best_bid = self.bids[prices[-1]] if prices else None
+            else:
+                del prices[bisect_left(prices, price)]
         else:
-            asks = self.asks
-            del asks[level.price]
+            del self.asks[price]
+            prices = self.ask_prices
             if self.best_ask is level:
-                self.best_ask = asks.peekitem(0)[1] if asks else None
+                del prices[0]
+                self.best_ask = self.asks[prices[0]] if prices else None
+            else:
+                del prices[bisect_left(prices, price)]
 
     def levels(self, side: int) -> list[PriceLevel]:
         """Levels of one side, best first."""
         if side == BUY:
-            return list(reversed(self.bids.values()))
-        return list(self.asks.values())
+            bids = self.bids
+            return [bids[p] for p in reversed(self.bid_prices)]
+        asks = self.asks
+        return [asks[p] for p in self.ask_prices]
+
+    def prices_through(self, side: int, limit: int) -> list[int]:
+        """Prices of ``side``'s levels from the best one to ``limit`` inclusive, best first."""
+        if side == BUY:
+            prices = self.bid_prices
+            return prices[bisect_left(prices, limit):][::-1]
+        prices = self.ask_prices
+        return prices[: bisect_right(prices, limit)]
 
     # -- queries ---------------------------------------------------------------------
     def depth(self, n: int = 10) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels per side as (price, qty), best first: ``(bids, asks)``."""
-        bids = [(lv.price, lv.total) for lv in self.bids.values()[: -n - 1 : -1]] if n else []
-        asks = [(lv.price, lv.total) for lv in self.asks.values()[:n]]
-        return bids, asks
+        bids, asks = self.bids, self.asks
+        return (
+            [(p, bids[p].total) for p in self.bid_prices[: -n - 1 : -1]] if n else [],
+            [(p, asks[p].total) for p in self.ask_prices[:n]],
+        )
 
     def l3(self) -> dict[str, list[tuple[int, int, int, int]]]:
         """Every resting order as (order_id, account, price, leaves), in priority order."""
@@ -142,8 +179,10 @@ class OrderBook:
                 assert prev is level.tail, "tail is not the last order"
                 assert total == level.total, f"level total {level.total} != {total}"
                 assert count == level.count, "level count"
-        exp_bid = self.bids.peekitem(-1)[1] if self.bids else None
-        exp_ask = self.asks.peekitem(0)[1] if self.asks else None
+        assert self.bid_prices == sorted(self.bids), "bid price list is not the bid levels"
+        assert self.ask_prices == sorted(self.asks), "ask price list is not the ask levels"
+        exp_bid = self.bids[self.bid_prices[-1]] if self.bids else None
+        exp_ask = self.asks[self.ask_prices[0]] if self.asks else None
         assert self.best_bid is exp_bid, "stale best bid"
         assert self.best_ask is exp_ask, "stale best ask"
         if self.status == InstrumentStatus.TRADING:

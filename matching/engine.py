@@ -1,18 +1,26 @@
-"""The matching engine: one object, one entry point, ``apply(command) -> events``.
+"""The matching engine: one object, commands in, events out.
+
+``apply(command) -> events`` takes anything; ``apply_trusted`` and ``apply_batch`` take
+commands the exchange core built from validated requests and skip the field checks
+(``matching.validate``) that ``apply`` runs first. ``export_state``/``from_state`` and
+``state_hash`` are in ``matching.state``.
 
 Rules of this module:
 
 1. Pure and deterministic. No clock, no I/O, no randomness: the same commands give the
-   same events (byte for byte) and the same ``state_hash()``.
-2. Bad input never raises. Every malformed or refused command becomes an
-   ``OrderRejected`` / ``CancelRejected`` / ``CommandRejected`` event with a ``Reason`` code,
-   and leaves the state exactly as it was.
+   same events (byte for byte) and the same ``state_hash()``, through any entry point.
+2. Bad input never raises. Through ``apply`` every malformed or refused command becomes
+   an ``OrderRejected`` / ``CancelRejected`` / ``CommandRejected`` event with a ``Reason``
+   code, and leaves the state exactly as it was; through the trusted entry points so does
+   every command whose fields are well formed (the caller's promise).
 3. Price-time priority; a trade prints at the maker's price and never outside the band.
 4. A filled, cancelled or expired order leaves every index in the same step (order id
-   index, account index, its level), with its links cleared.
+   index, account index, its level), with its links cleared: nothing the engine drops is
+   left for the garbage collector.
 
-The matching loop is written for CPython speed (locals, no per-fill allocation beyond the
-event itself); read ``_take`` before changing it and measure with ``crossbook bench matcher``.
+The hot paths (``_new_order``, ``_cancel``, ``_take``) are written for CPython speed
+(locals, no per-fill allocation beyond the event itself, orders built in place); read
+them before changing them and measure with ``crossbook bench matcher``.
 """
 
 from __future__ import annotations
@@ -64,8 +72,10 @@ from matching.events import (
 from matching.instrument import MAX_PRICE, Instrument
 from matching.order import Order, PriceLevel
 from matching.reasons import Reason
+from matching.validate import END_REASONS, book_problem, new_order_problem, well_formed_cancel
 
 _new = tuple.__new__
+_alloc = object.__new__
 
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
@@ -73,17 +83,14 @@ _GTC = int(TimeInForce.GTC)
 _IOC = int(TimeInForce.IOC)
 _FOK = int(TimeInForce.FOK)
 _GTD = int(TimeInForce.GTD)
-_TIFS = frozenset((_GTC, _IOC, _FOK, _GTD))
 _STP_NONE = int(StpMode.NONE)
 _STP_EXPIRE_TAKER = int(StpMode.EXPIRE_TAKER)
 _STP_EXPIRE_MAKER = int(StpMode.EXPIRE_MAKER)
 _STP_EXPIRE_BOTH = int(StpMode.EXPIRE_BOTH)
 _STP_DECREMENT = int(StpMode.DECREMENT)
-_STP_MODES = frozenset(int(m) for m in StpMode)
 _TRADING = InstrumentStatus.TRADING
 _HALTED = InstrumentStatus.HALTED
 _AUCTION = InstrumentStatus.AUCTION
-_MAX_CLID = 64
 
 
 class MatchingEngine:
@@ -114,39 +121,83 @@ class MatchingEngine:
                 raise ValueError(f"bad instrument {instrument.symbol!r}: {problem}")
             self.books[instrument.symbol] = OrderBook(instrument)
 
-    # ------------------------------------------------------------------ entry point --
+    # ------------------------------------------------------------------ entry points -
     def apply(self, cmd: object) -> list:
-        """Apply one command; return the events it caused, in sequence order."""
+        """Apply one command from anywhere; return the events it caused, in sequence order.
+
+        The validating entry point: every field is checked (``matching.validate``) and a
+        malformed command is refused with its reason, whatever it holds.
+        """
         events: list = []
         kind = type(cmd)
-        if kind is NewOrder:
-            handler = self._new_order
-        elif kind is CancelOrder:
-            handler = self._cancel
-        else:
-            handler = self._handlers.get(kind)
+        handler = self._handlers.get(kind)
         if handler is None:
-            self._command_reject(events, 0, type(cmd).__name__, Reason.UNKNOWN_COMMAND)
+            self._command_reject(events, 0, kind.__name__, Reason.UNKNOWN_COMMAND)
             return events
         ts = cmd.ts  # type: ignore[attr-defined]
         if type(ts) is not int or ts < 0:
-            self._command_reject(events, 0, type(cmd).__name__, Reason.INVALID_TIMESTAMP)
+            self._command_reject(events, 0, kind.__name__, Reason.INVALID_TIMESTAMP)
             return events
         expiries = self._expiries
         if expiries and expiries[0][0] <= ts:
             self._expire_due(ts, events)
+        if kind is NewOrder:
+            problem = new_order_problem(cmd, self.books)  # type: ignore[arg-type]
+            if problem is not None:
+                self._reject(events, cmd, problem)  # type: ignore[arg-type]
+                return events
+        elif kind is CancelOrder:
+            checked = well_formed_cancel(cmd)  # type: ignore[arg-type]
+            if checked is None:
+                self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # type: ignore[arg-type]
+                return events
+            cmd = checked
         handler(cmd, events)
         return events
 
-    def apply_batch(self, cmds: Iterable[object]) -> list:
-        """Apply commands in order; return all their events in one list, in sequence order.
+    def apply_trusted(self, cmd: object) -> list:
+        """Apply one trusted command; the same events as ``apply`` gives it, sooner.
 
-        The same events as ``apply`` on each command in turn, concatenated.
+        Trusted: built by the exchange core from requests it has validated, so every
+        field passes ``matching.validate`` (types, enumerations, ranges). New orders and
+        cancels then skip those checks; everything the instrument or the engine's state
+        decides (lot, size limits, tick, halt, duplicates, band, post-only, ownership) is
+        still checked and refused with its reason. Other commands go through ``apply``.
+        """
+        kind = type(cmd)
+        if kind is not NewOrder and kind is not CancelOrder:
+            return self.apply(cmd)
+        events: list = []
+        ts = cmd.ts  # type: ignore[attr-defined]
+        expiries = self._expiries
+        if expiries and expiries[0][0] <= ts:
+            self._expire_due(ts, events)
+        if kind is NewOrder:
+            self._new_order(cmd, events)  # type: ignore[arg-type]
+        else:
+            self._cancel(cmd, events)  # type: ignore[arg-type]
+        return events
+
+    def apply_batch(self, cmds: Iterable[object]) -> list:
+        """Apply trusted commands in order; return all their events in one list.
+
+        The same events as ``apply_trusted`` on each command in turn, concatenated.
         """
         events: list = []
-        apply = self.apply
+        new_order, cancel, apply = self._new_order, self._cancel, self.apply
+        expiries = self._expiries
         for cmd in cmds:
-            events += apply(cmd)
+            kind = type(cmd)
+            if kind is NewOrder:
+                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
+                new_order(cmd, events)  # type: ignore[arg-type]
+            elif kind is CancelOrder:
+                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
+                cancel(cmd, events)  # type: ignore[arg-type]
+            else:
+                events += apply(cmd)
         return events
 
     # ------------------------------------------------------------------ new order ----
@@ -169,67 +220,37 @@ class MatchingEngine:
         )
 
     def _new_order(self, cmd: NewOrder, events: list) -> None:
+        """A trusted new order (see ``apply_trusted``): instrument and state checks only."""
         (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
          expire_ts) = cmd  # fmt: skip
         try:
             book = self.books[sym]
         except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
-        if type(oid) is not int:
-            return self._reject(events, cmd, Reason.INVALID_ORDER_ID)
-        if type(acct) is not int:
-            return self._reject(events, cmd, Reason.INVALID_ACCOUNT)
-        # 1.0 == 1 and True == 1 in Python: enumerated fields must really be ints
-        if (side != 1 and side != -1) or type(side) is bool or not isinstance(side, int):
-            return self._reject(events, cmd, Reason.INVALID_SIDE)
-        if (otype != _LIMIT and otype != _MARKET) or type(otype) is bool or not isinstance(
-            otype, int
-        ):
-            return self._reject(events, cmd, Reason.INVALID_ORDER_TYPE)
-        if type(tif) is bool or not isinstance(tif, int) or tif not in _TIFS:
-            return self._reject(events, cmd, Reason.INVALID_TIME_IN_FORCE)
         lot, min_qty, max_qty, tick = book.limits
-        if type(qty) is not int or qty <= 0:
-            return self._reject(events, cmd, Reason.INVALID_QUANTITY)
-        if qty % lot:
-            return self._reject(events, cmd, Reason.OFF_LOT_QUANTITY)
-        if qty < min_qty:
-            return self._reject(events, cmd, Reason.QUANTITY_TOO_SMALL)
-        if qty > max_qty:
-            return self._reject(events, cmd, Reason.QUANTITY_TOO_LARGE)
-        if price is None and otype == _MARKET:
-            return self._reject(events, cmd, Reason.MISSING_PROTECTION_PRICE)
-        if type(price) is not int or price <= 0 or price > MAX_PRICE:
-            return self._reject(events, cmd, Reason.INVALID_PRICE)
-        if price % tick:
-            return self._reject(events, cmd, Reason.OFF_TICK_PRICE)
-        if type(clid) is not str or len(clid) > _MAX_CLID:
-            return self._reject(events, cmd, Reason.INVALID_CLIENT_ORDER_ID)
-        if type(post_only) is not bool or type(reduce_only) is not bool:
-            return self._reject(events, cmd, Reason.INVALID_FLAG)
-        if type(stp) is bool or not isinstance(stp, int) or stp not in _STP_MODES:
-            return self._reject(events, cmd, Reason.INVALID_STP_MODE)
-        if type(expire_ts) is not int or (tif == _GTD and expire_ts <= ts):
-            return self._reject(events, cmd, Reason.INVALID_EXPIRE_TIME)
+        if (qty % lot or qty < min_qty or qty > max_qty or price % tick
+                or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
+            return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
         if status != _TRADING:
             if status == _HALTED:
                 return self._reject(events, cmd, Reason.INSTRUMENT_HALTED)
             if otype == _MARKET or tif == _IOC or tif == _FOK:
                 return self._reject(events, cmd, Reason.NOT_ALLOWED_IN_AUCTION)
-        if oid in self.orders:
+        orders = self.orders
+        if oid in orders:
             return self._reject(events, cmd, Reason.DUPLICATE_ORDER_ID)
         acct_orders = self.accounts.get(acct)
         if clid and acct_orders is not None and clid in acct_orders:
             return self._reject(events, cmd, Reason.DUPLICATE_CLIENT_ORDER_ID)
-        if otype == _LIMIT and (
-            price > book.band_high if side == 1 else price < book.band_low
-        ):
-            return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
         if side == 1:
+            if otype == _LIMIT and price > book.band_high:
+                return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_ask
             crosses = opp is not None and opp.price <= price
         else:
+            if otype == _LIMIT and price < book.band_low:
+                return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_bid
             crosses = opp is not None and opp.price >= price
         if crosses and status == _AUCTION:
@@ -238,32 +259,22 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.POST_ONLY_WOULD_TAKE)
 
         # accepted: from here on the command changes state
+        append = events.append
         seq = self.seq + 1
-        events.append(
-            _new(
-                OrderAccepted,
-                (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif, expire_ts,
-                 post_only, reduce_only, stp),
-            )
-        )  # fmt: skip
-        self.seq = seq
-        leaves = qty
-        cum = 0
-        end = 0
+        append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif,
+                                    expire_ts, post_only, reduce_only, stp)))  # fmt: skip
         if crosses:
+            self.seq = seq
             if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
                 self.seq = seq + 1
-                events.append(
-                    _new(
-                        OrderExpired,
-                        (seq + 1, ts, sym, oid, clid, acct, qty, 0, EndReason.FOK_NOT_FILLABLE),
-                    )
-                )
+                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
+                                           EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
                 return None
-            leaves, cum, stop = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
-                                           events)  # fmt: skip
-            if stop:
-                end = stop
+            leaves, cum, end = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
+                                          events)  # fmt: skip
+            seq = self.seq
+            if end:
+                pass
             elif leaves == 0:
                 return None
             elif otype == _MARKET or tif == _IOC or tif == _FOK:
@@ -276,43 +287,53 @@ class MatchingEngine:
                 opp = book.best_bid
                 if opp is not None and opp.price >= price:
                     end = EndReason.PRICE_BAND
-        elif tif == _FOK:
-            end = EndReason.FOK_NOT_FILLABLE
-        elif otype == _MARKET or tif == _IOC:
-            end = EndReason.IOC_REMAINDER
-        if end:
-            self.seq += 1
-            events.append(
-                _new(OrderExpired, (self.seq, ts, sym, oid, clid, acct, leaves, cum, end))
-            )
+            if end:
+                self.seq = seq + 1
+                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum, end)))
+                return None
+        elif tif == _FOK or tif == _IOC or otype == _MARKET:
+            self.seq = seq + 1
+            end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
+            append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
             return None
-        # rest the remainder
-        order = Order(cmd, oid, acct, side, price, leaves + cum)
+        else:
+            leaves = qty
+            cum = 0
+        # rest the remainder: an Order built in place (no __init__ call on the hot path)
+        order = _alloc(Order)
+        order.cmd = cmd
+        order.order_id = oid
+        order.account = acct
+        order.side = side
+        order.price = price
+        order.qty = leaves + cum
         order.leaves = leaves
         order.cum = cum
-        self.orders[oid] = order
+        order.next = None
+        orders[oid] = order
         if acct_orders is None:
             self.accounts[acct] = {clid or oid: order}
         else:
             acct_orders[clid or oid] = order
-        levels = book.bids if side == 1 else book.asks
-        level = levels.get(price)
+        level = (book.bids if side == 1 else book.asks).get(price)
         if level is None:
             level = book.level_for_insert(side, price)
         tail = level.tail
+        order.prev = tail
         if tail is None:
             level.head = order
         else:
             tail.next = order
-            order.prev = tail
         level.tail = order
-        level.total += leaves
-        level.count += 1
+        total = level.total + leaves
+        level.total = total
+        count = level.count + 1
+        level.count = count
         if tif == _GTD:
             heapq.heappush(self._expiries, (expire_ts, oid))
-        seq = self.seq + 1
+        seq += 1
         self.seq = seq
-        events.append(_new(LevelChanged, (seq, ts, sym, side, price, level.total, level.count)))
+        append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
         return None
 
     def _fok_fillable(
@@ -320,14 +341,13 @@ class MatchingEngine:
     ) -> bool:
         """Whether an FOK order of ``qty`` would fill completely right now."""
         if side == 1:
-            hi = min(limit, book.band_high)
-            levels = book.asks.irange(maximum=hi)
+            prices = book.prices_through(-1, min(limit, book.band_high))
+            store = book.asks
         else:
-            lo = max(limit, book.band_low)
-            levels = book.bids.irange(minimum=lo, reverse=True)
+            prices = book.prices_through(1, max(limit, book.band_low))
+            store = book.bids
         need = qty
-        store = book.asks if side == 1 else book.bids
-        for price in levels:
+        for price in prices:
             if price < book.band_low or price > book.band_high:
                 return False
             o = store[price].head
@@ -460,7 +480,19 @@ class MatchingEngine:
             seq += 1
             append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
             if level.head is None:
-                book.remove_level(maker_side, level)
+                # the best level is gone: drop it at the best end of its side
+                if side == 1:
+                    asks = book.asks
+                    del asks[lp]
+                    prices = book.ask_prices
+                    del prices[0]
+                    book.best_ask = asks[prices[0]] if prices else None
+                else:
+                    bids = book.bids
+                    del bids[lp]
+                    prices = book.bid_prices
+                    prices.pop()
+                    book.best_bid = bids[prices[-1]] if prices else None
             if stop:
                 break
         if last is not None:
@@ -523,22 +555,21 @@ class MatchingEngine:
         return book, order
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
-        # hot path: the common case is inlined (lookup, unlink, indexes, two events)
+        """A trusted cancel (see ``apply_trusted``). Hot path: the common case is inline."""
         ts, sym, oid, acct, reason = cmd
-        order = self.orders.get(oid) if type(oid) is int else None
-        if (
-            order is None
-            or order.account != acct
-            or type(acct) is not int  # True == 1 and 1.0 == 1, but neither is account 1
-            or order.cmd.instrument != sym
-        ):
+        orders = self.orders
+        order = orders.get(oid)
+        if order is None or order.account != acct:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
-            reason = _USER_CANCEL  # (a list is unhashable; an EndReason member is an int)
+        ocmd = order.cmd
+        if ocmd.instrument != sym:
+            self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
+            return
         book = self.books[sym]
         side = order.side
-        level = (book.bids if side == 1 else book.asks)[order.price]
+        price = order.price
+        level = book.bids[price] if side == 1 else book.asks[price]
         leaves = order.leaves
         total = level.total - leaves
         level.total = total
@@ -556,39 +587,44 @@ class MatchingEngine:
             order.next = None
         count = level.count - 1
         level.count = count
-        del self.orders[oid]
-        del self.accounts[acct][order.cmd.client_order_id or oid]
+        del orders[oid]
+        clid = ocmd.client_order_id
+        del self.accounts[acct][clid or oid]
         if not count:
             book.remove_level(side, level)
         seq = self.seq
         append = events.append
-        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, order.cmd.client_order_id, acct,
-                                    leaves, order.cum, reason)))  # fmt: skip
-        append(_new(LevelChanged, (seq + 2, ts, sym, side, order.price, total, count)))
+        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
+                                    reason)))  # fmt: skip
+        append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
         self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
-        found = self._owned_order(cmd, events, CxlRejResponseTo.AMEND)
-        if found is None:
-            return
-        book, order = found
-        inst = book.instrument
-        new_price = order.price if cmd.price is None else cmd.price
-        new_qty = order.qty if cmd.qty is None else cmd.qty
+        """Amend (both entry points: its field checks sit among the state checks)."""
+        ts, sym, oid, acct, price, qty = cmd
+        order = self.orders.get(oid) if type(oid) is int else None
+        book = self.books.get(sym) if type(sym) is str else None
+        if (book is None or order is None or order.account != acct or type(acct) is not int
+                or order.cmd.instrument != sym):  # fmt: skip
+            self._owned_order(cmd, events, CxlRejResponseTo.AMEND)  # emits the reject
+            return None
+        new_price = order.price if price is None else price
+        new_qty = order.qty if qty is None else qty
         amend = CxlRejResponseTo.AMEND
+        lot, min_qty, max_qty, tick = book.limits
         if book.status == _HALTED:
             return self._cancel_reject(events, cmd, amend, Reason.INSTRUMENT_HALTED)
         if type(new_price) is not int or new_price <= 0 or new_price > MAX_PRICE:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_PRICE)
-        if new_price % inst.tick_size:
+        if new_price % tick:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_TICK_PRICE)
         if type(new_qty) is not int or new_qty <= 0:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
-        if new_qty % inst.lot_size:
+        if new_qty % lot:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
-        if new_qty < inst.min_qty:
+        if new_qty < min_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_SMALL)
-        if new_qty > inst.max_qty:
+        if new_qty > max_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_LARGE)
         if new_qty <= order.cum or (new_price == order.price and new_qty == order.qty):
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_AMEND)
@@ -606,21 +642,22 @@ class MatchingEngine:
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
 
-        ts, sym = cmd.ts, book.symbol
         clid = order.cmd.client_order_id
-        if new_price == order.price and new_qty < order.qty:
+        old_qty = order.qty
+        if new_price == order.price and new_qty < old_qty:
             # quantity down in place: keeps queue position
-            delta = order.qty - new_qty
+            leaves = order.leaves - (old_qty - new_qty)
             order.qty = new_qty
-            order.leaves -= delta
-            level = (book.bids if side == BUY else book.asks)[order.price]
-            level.total -= delta
-            self.seq += 1
-            events.append(
-                _new(OrderAmended, (self.seq, ts, sym, order.order_id, clid, order.account,
-                                    new_price, new_qty, order.leaves, order.cum, True))
-            )  # fmt: skip
-            self._level_event(events, ts, sym, side, level)
+            order.leaves = leaves
+            level = book.bids[new_price] if side == BUY else book.asks[new_price]
+            total = level.total - (old_qty - new_qty)
+            level.total = total
+            seq = self.seq
+            append = events.append
+            append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
+                                       leaves, order.cum, True)))  # fmt: skip
+            append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total, level.count)))
+            self.seq = seq + 2
             return None
         # price change or quantity up: loses priority (back of the new level, may trade)
         levels = book.bids if side == BUY else book.asks
@@ -672,7 +709,7 @@ class MatchingEngine:
         if sym is not None and (type(sym) is not str or sym not in self.books):
             return self._command_reject(events, ts, "MassCancel", Reason.UNKNOWN_INSTRUMENT)
         reason = cmd.reason
-        if type(reason) is bool or not isinstance(reason, int) or reason not in _END_REASONS:
+        if type(reason) is bool or not isinstance(reason, int) or reason not in END_REASONS:
             reason = EndReason.MASS_CANCEL
         acct_orders = self.accounts.get(acct, {})
         victims = [o for o in acct_orders.values() if sym is None or o.cmd.instrument == sym]
@@ -874,5 +911,3 @@ class MatchingEngine:
         ]
 
 
-_END_REASONS = frozenset(int(r) for r in EndReason)
-_USER_CANCEL = int(EndReason.USER_CANCEL)

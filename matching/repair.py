@@ -39,7 +39,7 @@ def _book(engine: MatchingEngine, symbol: str) -> OrderBook:
     return book
 
 
-def _levels(book: OrderBook, side: int):  # -> SortedDict[int, PriceLevel]
+def _levels(book: OrderBook, side: int) -> dict[int, PriceLevel]:
     return book.bids if side == BUY else book.asks
 
 

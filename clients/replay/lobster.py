@@ -19,10 +19,16 @@ Rules of this module:
   wrong, never raised: the caller decides whether to skip it or stop. Blank lines are
   skipped (line numbers still count them). A level of size 0 is padding, whatever its
   price.
+- Files are read in blocks of lines. A block that is nothing but plain decimal integers
+  (and, in a message file, times with exactly nine decimals) is parsed at once by the
+  C JSON parser and checked row by row with the same rules; any other block (a blank
+  line, a bad field, another time format, CRLF endings) goes row by row through the
+  exact parser. Both give the same rows and the same ``BadRow``s.
 """
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -51,6 +57,7 @@ HALT_QUOTING = 0
 HALT_END = 1
 
 _NS_PER_S = 1_000_000_000
+_new = tuple.__new__
 _FILE_NAME = re.compile(r"(?P<ticker>[^_]+)_(?P<date>\d{4}-\d{2}-\d{2})_\d+_\d+_[a-z]+_\d+")
 
 
@@ -99,6 +106,12 @@ def _parse_message(fields: Sequence[str], line: int) -> LobsterMessage:
         mtype, oid, size, price, direction = map(int, fields[1:])
     except ValueError:
         raise ValueError("type, id, size, price and direction must be integers") from None
+    return _message(line, ts, mtype, oid, size, price, direction)
+
+
+def _message(line: int, ts: int, mtype: int, oid: int, size: int, price: int,
+             direction: int) -> LobsterMessage:  # fmt: skip
+    """The message, or ``ValueError`` naming the first rule its integer fields break."""
     if mtype not in TYPES:
         raise ValueError(f"unknown event type {mtype}")
     if mtype in BOOK_TYPES or mtype == HIDDEN:
@@ -112,26 +125,91 @@ def _parse_message(fields: Sequence[str], line: int) -> LobsterMessage:
             raise ValueError(f"order id must be positive, got {oid}")
     elif mtype == HALT and price not in (HALT_START, HALT_QUOTING, HALT_END):
         raise ValueError(f"halt indicator price must be -1, 0 or 1, got {price}")
-    return LobsterMessage(line, ts, mtype, oid, size, price, direction)
+    return _new(LobsterMessage, (line, ts, mtype, oid, size, price, direction))
 
 
-def _read_rows(path: Path | str, parse: Callable[[list[str], int], T]) -> Iterator[T | BadRow]:
-    """Each non-empty line of a CSV file through ``parse(fields, line)``, or a ``BadRow``."""
+_BLOCK = 1 << 16
+"""Characters of whole lines read at once."""
+
+_PLAIN_MESSAGES = re.compile(r"(?:\d+\.\d{1,9}(?:,-?\d+){5}\n)*")
+_NOT_INT_CSV = re.compile(r"[^0-9,\n-]")
+
+
+def _json_rows(text: str, dots: bool = False) -> list | None:
+    """The block's lines as lists of ints, if it is plain integer CSV that JSON reads as
+    ``int`` would (only digits, commas, minus signs; JSON refuses leading zeros, empty
+    fields and blank lines); else None. With ``dots`` (message files) every line must
+    start with a time of 1-9 decimals: the ``.`` becomes a column boundary and the
+    decimals are read as ``1`` + decimals, so ``34200.0175`` gives 34200 and 10175 and
+    the leading zeros and the digit count survive."""
+    if not text.endswith("\n"):
+        text += "\n"
+    if dots:
+        if _PLAIN_MESSAGES.fullmatch(text) is None:
+            return None
+        text = text.replace(".", ",1")
+    elif _NOT_INT_CSV.search(text) is not None:
+        return None
+    try:
+        return json.loads("[[" + text[:-1].replace("\n", "],[") + "]]")
+    except ValueError:
+        return None
+
+
+# 1 followed by k decimals lies in [10**k, 2 * 10**k): its bit length tells k (k <= 9)
+_DECIMALS = {n.bit_length(): (k, 10**k, 10 ** (9 - k))
+             for k in range(1, 10) for n in (10**k, 2 * 10**k - 1)}  # fmt: skip
+
+
+def _fast_messages(text: str, first: int) -> list[LobsterMessage] | None:
+    rows = _json_rows(text, dots=True)
+    if rows is None:
+        return None
+    out = []
+    decimals = _DECIMALS
+    try:
+        for line, (whole, frac, mtype, oid, size, price, direction) in enumerate(rows, first):
+            _, one, scale = decimals[frac.bit_length()]
+            ts = whole * _NS_PER_S + (frac - one) * scale
+            out.append(_message(line, ts, mtype, oid, size, price, direction))
+    except ValueError:
+        return None
+    return out
+
+
+def _read_rows(
+    path: Path | str,
+    parse: Callable[[list[str], int], T],
+    fast: Callable[[str, int], list[T] | None],
+) -> Iterator[T | BadRow]:
+    """Each non-empty line of a CSV file through ``parse(fields, line)``, or a ``BadRow``.
+
+    Blocks of lines go through ``fast(text, first_line)`` first; where it returns None,
+    line by line through ``parse``.
+    """
     name = str(path)
+    line = 0
     with open(path, encoding="ascii", errors="replace", newline="") as fh:
-        for line, text in enumerate(fh, 1):
-            text = text.rstrip("\r\n")
-            if not text:
+        while lines := fh.readlines(_BLOCK):
+            first = line + 1
+            line += len(lines)
+            rows = fast("".join(lines), first)
+            if rows is not None:
+                yield from rows
                 continue
-            try:
-                yield parse(text.split(","), line)
-            except ValueError as exc:
-                yield BadRow(name, line, str(exc))
+            for k, text in enumerate(lines, first):
+                text = text.rstrip("\r\n")
+                if not text:
+                    continue
+                try:
+                    yield parse(text.split(","), k)
+                except ValueError as exc:
+                    yield BadRow(name, k, str(exc))
 
 
 def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
     """Every row of a message file, in file order, as a message or a ``BadRow``."""
-    return _read_rows(path, _parse_message)
+    return _read_rows(path, _parse_message, _fast_messages)
 
 
 def book_depth(path: Path | str) -> int:
@@ -153,6 +231,12 @@ def _parse_book_row(fields: Sequence[str], width: int) -> tuple[int, ...]:
         row = tuple(map(int, fields))
     except ValueError:
         raise ValueError("orderbook columns must be integers") from None
+    return _book_row(row, width)
+
+
+def _book_row(row: tuple[int, ...], width: int) -> tuple[int, ...]:
+    """The row with padding normalised, or ``ValueError`` for a negative size or a level
+    with a size and no positive price."""
     if min(row) > 0:
         return row  # every level present on both sides (the common case)
     out = list(row)
@@ -167,10 +251,23 @@ def _parse_book_row(fields: Sequence[str], width: int) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _fast_book_rows(text: str, width: int) -> list[tuple[int, ...]] | None:
+    rows = _json_rows(text)
+    if rows is None or any(len(row) != width for row in rows):
+        return None
+    if min(map(min, rows)) > 0:  # every level present in every row (the common case)
+        return list(map(tuple, rows))
+    try:
+        return [_book_row(tuple(row), width) for row in rows]
+    except ValueError:
+        return None
+
+
 def read_book(path: Path | str, depth: int) -> Iterator[tuple[int, ...] | BadRow]:
     """Every row of an orderbook file of depth ``depth`` as a tuple of 4N ints or a ``BadRow``."""
     width = 4 * depth
-    return _read_rows(path, lambda fields, _line: _parse_book_row(fields, width))
+    return _read_rows(path, lambda fields, _line: _parse_book_row(fields, width),
+                      lambda text, _first: _fast_book_rows(text, width))  # fmt: skip
 
 
 def book_row(

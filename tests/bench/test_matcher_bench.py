@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bench.matcher import INSTRUMENT, generate_flow
+from bench.matcher import INSTRUMENT, for_baseline, generate_flow
 from gateway.cli import main
-from matching import CancelOrder, MatchingEngine, NewOrder, OrderRejected
+from matching import AmendOrder, CancelOrder, Fill, MatchingEngine, NewOrder, OrderRejected
 from matching.events import CancelRejected
 
 
@@ -35,3 +35,29 @@ def test_cli_writes_the_contract_keys(tmp_path: Path) -> None:
     assert result["ops"] == 2000
     assert result["p50_ns"] <= result["p99_ns"] <= result["p999_ns"] <= result["max_ns"]
     assert result["baseline_ops_per_s"] > 0 and result["environment"]["cores"]
+    assert result["entry"] == "apply_trusted" and result["validating"]["ratio_to_baseline"] > 0
+    assert result["gc"] == "freeze" and result["gc_unreachable"] == 0
+    assert result["batch"]["size"] == 100 and result["batch"]["ratio_to_baseline"] > 0
+    modify = result["flows"]["modify"]
+    assert modify["ops"] == 2000 and modify["mix"]["amend"] > 0
+    for key in ("ops_per_s", "baseline_ops_per_s", "ratio_to_baseline", "events"):
+        assert modify[key] > 0, key
+
+
+def test_modify_flow_amends_a_fifth_of_the_orders_and_some_reprices_trade() -> None:
+    flow = generate_flow(5000, seed=2, flow="modify")
+    assert flow == generate_flow(5000, seed=2, flow="modify")
+    engine = MatchingEngine([INSTRUMENT])
+    amends = crossing = 0
+    for cmd in flow:
+        events = engine.apply(cmd)
+        assert not any(isinstance(e, (OrderRejected, CancelRejected)) for e in events), cmd
+        if type(cmd) is AmendOrder:
+            amends += 1
+            crossing += any(type(e) is Fill for e in events)
+    news = sum(type(c) is NewOrder for c in flow)
+    assert 0.15 < amends / news < 0.25 and crossing > 0
+    # the baseline gets each amend as a cancel and a new order
+    base = for_baseline(flow)
+    assert len(base) == len(flow) + amends
+    assert not any(type(c) is AmendOrder for c in base)

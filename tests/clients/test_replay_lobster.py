@@ -13,6 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clients.replay import lobster
 from clients.replay.lobster import (
     ASK_PAD,
     BID_PAD,
@@ -102,6 +103,89 @@ def test_book_depth_read_book_and_book_row(tmp_path: Path) -> None:
     bad.write_text("1,2,3\n")
     with pytest.raises(ValueError, match="multiple of 4"):
         book_depth(bad)
+
+
+def row_by_row(path: Path, parse) -> list:  # type: ignore[no-untyped-def]
+    """The exact parser on every non-empty line: what the block reader must reproduce."""
+    out: list = []
+    for k, text in enumerate(path.read_text().split("\n"), 1):
+        text = text.rstrip("\r")
+        if text:
+            try:
+                out.append(parse(text.split(","), k))
+            except ValueError as exc:
+                out.append(BadRow(str(path), k, str(exc)))
+    return out
+
+
+def test_block_reader_gives_the_row_by_row_result_on_the_excerpt(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    m, b = files(EXCERPT)
+    width = 4 * book_depth(b)
+    expected = (row_by_row(m, lobster._parse_message),
+                row_by_row(b, lambda f, _k: lobster._parse_book_row(f, width)))  # fmt: skip
+
+    def no_row_by_row(*_: object) -> None:
+        raise AssertionError("a plain block went row by row")
+
+    monkeypatch.setattr(lobster, "_parse_message", no_row_by_row)
+    monkeypatch.setattr(lobster, "_parse_book_row", no_row_by_row)
+    assert (list(read_messages(m)), list(read_book(b, 5))) == expected
+
+
+def test_block_reader_times_of_every_decimal_count(tmp_path: Path) -> None:
+    times = ["34200.5", "34200.05", "34200.000000001", "34200.123456789", "57599.99999999",
+             "0.1", "34200.1000"]  # fmt: skip
+    path = tmp_path / "m.csv"
+    path.write_text("".join(f"{t},1,{k + 1},10,2238100,1\n" for k, t in enumerate(times)))
+    got = [r.ts for r in read_messages(path)]
+    assert got == [parse_time_ns(t) for t in times]
+    assert got[:4] == [34_200_500_000_000, 34_200_050_000_000, 34_200_000_000_001,
+                       34_200_123_456_789]  # fmt: skip
+
+
+TIMES = st.one_of(
+    st.builds(lambda w, f: f"{w}.{f}", st.integers(0, 90_000),
+              st.text("0123456789", min_size=1, max_size=12)),
+    st.integers(0, 90_000).map(str),
+    st.sampled_from(["34200.5", "0.9999999995", "x", "", "34200.", ".5", " 1.5"]),
+)  # fmt: skip
+FIELD = st.one_of(
+    st.integers(-3, 3).map(str),
+    st.integers(-(10**11), 10**11).map(str),
+    st.sampled_from(["007", "-0", "1.5", "", " 4", "1_0", "+2", "9999999999", "-9999999999"]),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    lines=st.lists(st.one_of(
+        st.tuples(TIMES, st.sampled_from(["1", "2", "3", "4", "5", "6", "7"]),
+                  *[st.sampled_from(["1", "11", "-1", "0"])] * 2, FIELD,
+                  st.sampled_from(["1", "-1", "2"])).map(",".join),
+        st.sampled_from(["", "1,2,3", "34200.1,1,5,10,100,1,7"]),
+    ), max_size=40),
+    copies=st.integers(1, 300), crlf=st.booleans(),
+)  # fmt: skip
+def test_block_reader_gives_the_row_by_row_result_on_any_message_file(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], copies: int, crlf: bool
+) -> None:
+    path = tmp_path_factory.mktemp("m") / "m.csv"
+    path.write_bytes((("\r\n" if crlf else "\n").join(lines * copies) + "\n").encode())
+    assert list(read_messages(path)) == row_by_row(path, lobster._parse_message)
+
+
+@settings(max_examples=60, deadline=None)
+@given(lines=st.lists(st.lists(FIELD, min_size=3, max_size=5).map(",".join), max_size=30),
+       copies=st.integers(1, 400))  # fmt: skip
+def test_block_reader_gives_the_row_by_row_result_on_any_book_file(
+    tmp_path_factory: pytest.TempPathFactory, lines: list[str], copies: int
+) -> None:
+    path = tmp_path_factory.mktemp("b") / "b.csv"
+    path.write_text("\n".join(lines * copies) + "\n")
+    expected = row_by_row(path, lambda f, _k: lobster._parse_book_row(f, 4))
+    assert list(read_book(path, 1)) == expected
 
 
 def test_ticker_of_file_names() -> None:
