@@ -148,7 +148,7 @@ def recover(exchange: object, *, to_seq: int | None = None, repair: bool = True,
     for rec_seq, inputs in records_after(state_dir, snap_seq, repair=repair):
         if to_seq is not None and rec_seq > to_seq:
             break
-        result = core.run_batch(inputs, matcher)
+        result = core.run_batch(inputs, matcher.apply_trusted)
         replayed += 1
         if on_batch is not None:
             on_batch(inputs, result)

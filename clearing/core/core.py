@@ -188,13 +188,14 @@ class Core:
         # 5. the result: replies, market data, touched accounts
         return res
 
-    def run_batch(self, inputs: Iterable[Any], matcher: Any) -> BatchResult:
-        """``batch`` with a matcher in this process (``matcher.apply(cmd) -> events``)."""
+    def run_batch(self, inputs: Iterable[Any], apply: Callable[[Any], list]) -> BatchResult:
+        """``batch`` with a matcher in this process: ``apply(cmd) -> events`` (the core's
+        commands come from validated inputs: ``MatchingEngine.apply_trusted``)."""
         gen = self.batch(inputs)
         try:
             cmds = next(gen)
             while True:
-                cmds = gen.send([matcher.apply(c) for c in cmds])
+                cmds = gen.send([apply(c) for c in cmds])
         except StopIteration as stop:
             return stop.value
 
