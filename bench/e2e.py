@@ -74,6 +74,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="measured seconds per rate step (default 5)")
     parser.add_argument("--processes", action="store_true",
                         help="run the three roles as three processes (default: one process)")
+    parser.add_argument("--durability", choices=("write", "fsync"), default="write",
+                        help="the journal's durability (default write: to the OS per batch; "
+                             "fsync: fdatasync per batch)")
     parser.add_argument("--rates", type=_rates, default=DEFAULT_RATES, metavar="R1,R2,...",
                         help="target rates in requests/s, stepped upward "
                              "(default " + ",".join(map(str, DEFAULT_RATES)) + ")")
@@ -232,6 +235,7 @@ def _run(args: argparse.Namespace, mode: str, warmup: float, workdir: Path) -> d
     return {
         "harness": "e2e",
         "mode": mode,
+        "durability": getattr(args, "durability", "write"),
         "command": _command(args),
         "sustained_orders_per_s": rate_sustained,
         **floor_keys(floor_entries, rate_sustained),
@@ -266,7 +270,7 @@ def _exchange(args: argparse.Namespace, mode: str, warmup: float, workdir: Path,
     from bench.loadgen import ClientError, Flow, LoadClient, MarkWatcher, quote_around
     from gateway.cli import CliError
 
-    server = ExchangeProcesses(workdir, args.processes)
+    server = ExchangeProcesses(workdir, args.processes, durability=args.durability)
     client = watcher = None
     exit_codes: Any = None
     try:
@@ -434,6 +438,8 @@ def _command(args: argparse.Namespace) -> str:
     words += ["--duration", f"{args.duration:g}"]
     if args.processes:
         words.append("--processes")
+    if args.durability != "write":
+        words += ["--durability", args.durability]
     if args.rates != DEFAULT_RATES:
         words += ["--rates", ",".join(str(r) for r in args.rates)]
     if args.warmup is not None:

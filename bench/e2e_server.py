@@ -53,10 +53,12 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
             s.close()
 
 
-def bench_config_toml(state_dir: Path, ports: dict[str, int]) -> str:
-    """``DEFAULT_TOML`` with ``state_dir`` and the endpoints replaced (nothing else)."""
+def bench_config_toml(state_dir: Path, ports: dict[str, int], durability: str = "write") -> str:
+    """``DEFAULT_TOML`` with ``state_dir``, the endpoints and the journal's durability
+    replaced (nothing else)."""
     text = DEFAULT_TOML
-    text, n = re.subn(r'(?m)^state_dir = ".*"$', f'state_dir = "{state_dir}"', text)
+    text, n = re.subn(r'(?m)^state_dir = ".*"$',
+                      f'state_dir = "{state_dir}"\ndurability = "{durability}"', text)  # fmt: skip
     if n != 1:
         raise ServerError("the default configuration has no single state_dir line")
     for name, port in ports.items():
@@ -73,6 +75,7 @@ class ExchangeProcesses:
 
     workdir: Path
     processes_mode: bool
+    durability: str = "write"
     endpoints: dict[str, str] = field(default_factory=dict)
     procs: dict[str, subprocess.Popen] = field(default_factory=dict)
     logs: dict[str, Path] = field(default_factory=dict)
@@ -89,7 +92,8 @@ class ExchangeProcesses:
         names = list(Endpoints.__dataclass_fields__)
         ports = dict(zip(names, free_ports(len(names))))
         self.endpoints = {k: f"tcp://127.0.0.1:{p}" for k, p in ports.items()}
-        self.config_path.write_text(bench_config_toml(self.state_dir, ports), encoding="utf-8")
+        self.config_path.write_text(bench_config_toml(self.state_dir, ports, self.durability),
+                                    encoding="utf-8")  # fmt: skip
         base = [sys.executable, "-m", "gateway", "serve", "--config", str(self.config_path),
                 "--state-dir", str(self.state_dir), "--fresh"]  # fmt: skip
         runs = {r: [*base, "--role", r] for r in ROLES} if self.processes_mode else {"serve": base}
