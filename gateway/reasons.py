@@ -14,6 +14,7 @@ from __future__ import annotations
 from enum import IntEnum
 
 from matching.reasons import Reason as EngineReason
+from matching.reasons import ReasonText
 
 GATEWAY_REASONS: dict[str, int] = {
     "MALFORMED_MESSAGE": 1001,
@@ -30,16 +31,8 @@ GATEWAY_REASONS: dict[str, int] = {
 """Codes only the gateway decides."""
 
 
-class _ReasonBase(IntEnum):
-    @property
-    def stage(self) -> str:
-        """The stage that owns this code: ``gateway``, ``clearing`` or ``matching``."""
-        return {1: "gateway", 2: "clearing", 3: "matching"}[self.value // 1000]
-
-    @property
-    def text(self) -> str:
-        """A human-readable default text, e.g. ``off tick price``."""
-        return self.name.lower().replace("_", " ")
+class _ReasonBase(ReasonText, IntEnum):
+    pass
 
 
 _ALL = {m.name: int(m) for m in EngineReason}

@@ -15,7 +15,24 @@ from __future__ import annotations
 from enum import IntEnum
 
 
-class Reason(IntEnum):
+class ReasonText:
+    """What every reason enumeration says about its members (``gateway.reasons`` too)."""
+
+    name: str
+    value: int
+
+    @property
+    def stage(self) -> str:
+        """The stage that owns this code: ``gateway``, ``clearing`` or ``matching``."""
+        return {1: "gateway", 2: "clearing", 3: "matching"}[self.value // 1000]
+
+    @property
+    def text(self) -> str:
+        """A human-readable default text, e.g. ``off tick price``."""
+        return self.name.lower().replace("_", " ")
+
+
+class Reason(ReasonText, IntEnum):
     """Why a request was refused. Values are stable wire codes: never renumber."""
 
     # -- the exchange core: 1xxx (numbered with the gateway's codes, gateway.reasons) --
@@ -76,13 +93,3 @@ class Reason(IntEnum):
     INVALID_ORDER_ID = 3031
     BOOK_STILL_CROSSED = 3032
     INVALID_INSTRUMENT = 3033
-
-    @property
-    def stage(self) -> str:
-        """The stage that owns this code: ``gateway``, ``clearing`` or ``matching``."""
-        return {1: "gateway", 2: "clearing", 3: "matching"}[self.value // 1000]
-
-    @property
-    def text(self) -> str:
-        """A human-readable default text, e.g. ``off tick price``."""
-        return self.name.lower().replace("_", " ")
