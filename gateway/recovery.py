@@ -32,7 +32,7 @@ from clearing.core.inputs import InputDecodeError
 from clearing.core.state import decode_batch, journal_seq_of, restore, state_hash
 from clearing.snapshot import SnapshotError, load_snapshot, verify_snapshot
 from gateway import snapshot_store
-from gateway.journal import JournalCorrupt, read_records, repair_tail
+from gateway.journal import JournalCorrupt, JournalError, read_records, repair_tail
 from gateway.journal.layout import list_segments
 from matching.engine import MatchingEngine
 
@@ -104,7 +104,10 @@ def records_after(state_dir: Path, seq: int, *, repair: bool = True) -> Iterator
     if not jdir.is_dir():
         return
     if repair:
-        torn = repair_tail(jdir)
+        try:
+            torn = repair_tail(jdir)
+        except JournalError as exc:  # damage in the last segment, or a writer holds it
+            raise RecoveryError(str(exc)) from None
         if torn is not None:
             log.warning("journal: torn last record cut off: %s", torn)
     expected = seq + 1
