@@ -8,7 +8,8 @@ SIGKILL at a seeded random moment and started again while the other two keep run
   ``crossbook journal replay DIR --to N``), loads the running matcher with the recovered
   books and the running gateway sends its live sessions again: the bots, never logged on
   again, keep trading; every fill acknowledged before the kill is in the history; a
-  cancel-on-disconnect session that stayed connected keeps its resting orders.
+  cancel-on-disconnect session that stayed connected keeps its resting orders, one that
+  logged out while clearing was down has them cancelled.
 - **matching**: clearing sees the new matcher run, loads it with the state recomputed from
   snapshot + journal and trading continues; nothing is applied twice (positions equal the
   trade history and each other); the live L3 book equals an offline replay of the journal.
@@ -117,14 +118,21 @@ async def test_clearing_killed_under_load_and_restarted_alone(tmp_path: Path) ->
         async with contextlib.AsyncExitStack() as stack:
             roles = Roles(stack, cfg)
             await roles.start_all()
-            maker, taker = clients(ctx, eps, state, acked)
+            maker, taker, leaver = clients(ctx, eps, state, acked, (1, 2, 3))
             await maker.logon(cancel_on_disconnect=True)
             await taker.logon()
+            await leaver.logon(cancel_on_disconnect=True)
+            for i in range(2):
+                r = await leaver.order(f"leaver{i}", "buy", 1, 585_000 - 5 * i)
+                assert r["exec_type"] == "0", str(r)
             loop = asyncio.get_running_loop()
             for cycle in range(2):
                 await _kill_under_load(roles, "clearing", maker, taker, rng, f"c{cycle}")
                 assert acked.n_fills() > 0
                 trades_before = acked.max_trade_id
+                if cycle == 0:  # a cancel-on-disconnect session ends while clearing is down
+                    assert (await leaver.request({"type": "logout"}))["type"] == "logout_ack"
+                    await leaver.close()
                 clearing = await roles.start("clearing")
                 restarted = loop.time()
                 assert clearing.journal_seq is not None and clearing.journal_seq > 0
@@ -132,6 +140,14 @@ async def test_clearing_killed_under_load_and_restarted_alone(tmp_path: Path) ->
                 await check_after_restart(clearing, state, maker, taker, acked, f"r{cycle}")
                 await maker.wait_for(lambda m, t=trades_before: m.get("exec_type") == "F"
                                      and m["trade_id"] > t)  # fmt: skip
+                if cycle == 0:  # the session that ended has its orders cancelled
+                    [back] = clients(ctx, eps, state, Acked(), (3,))
+                    await back.logon()
+                    deadline = loop.time() + 10
+                    while await back.query("orders"):
+                        assert loop.time() < deadline, "the ended session's orders stay"
+                        await asyncio.sleep(0.1)
+                    await back.close()
             assert "sessions sent again" in roles.procs["gateway"].stderr
             # past the time a silent gateway is lost: the live one is not, and the
             # cancel-on-disconnect session that stayed connected keeps its orders
