@@ -32,7 +32,7 @@ from clearing.core.inputs import InputDecodeError
 from clearing.core.state import decode_batch, journal_seq_of, restore, state_hash
 from clearing.snapshot import SnapshotError, load_snapshot, verify_snapshot
 from gateway import snapshot_store
-from gateway.journal import JournalCorrupt, read_records, repair_tail
+from gateway.journal import JournalCorrupt, JournalError, read_records, repair_tail
 from gateway.journal.layout import list_segments
 from matching.engine import MatchingEngine
 
@@ -104,7 +104,10 @@ def records_after(state_dir: Path, seq: int, *, repair: bool = True) -> Iterator
     if not jdir.is_dir():
         return
     if repair:
-        torn = repair_tail(jdir)
+        try:
+            torn = repair_tail(jdir)
+        except JournalError as exc:  # damage in the last segment, or a writer holds it
+            raise RecoveryError(str(exc)) from None
         if torn is not None:
             log.warning("journal: torn last record cut off: %s", torn)
     expected = seq + 1
@@ -132,12 +135,18 @@ def recover(exchange: object, *, to_seq: int | None = None, repair: bool = True,
     1, else the oldest snapshot it continues) instead of the newest snapshot."""
     state_dir = Path(exchange.state_dir)  # type: ignore[attr-defined]
     start_at = to_seq
+    back = None
     if earliest:
         segments = list_segments(journal_dir(state_dir))
         if segments:
             back = segments[0].first_seq - 1
             start_at = back if to_seq is None else min(back, to_seq)
-    snap = None if start_at == 0 else _newest_snapshot(state_dir, start_at)
+    if start_at == 0:
+        snap = None
+    elif back is not None and start_at == back:  # a pruned journal: the oldest it continues
+        snap = _oldest_snapshot(state_dir, back, to_seq)
+    else:
+        snap = _newest_snapshot(state_dir, start_at)
     if snap is not None:
         core, matcher, snap_seq = load_snapshot_state(exchange, snap)
     else:
@@ -167,6 +176,20 @@ def _newest_snapshot(state_dir: Path, at_most: int | None) -> Path | None:
             break
         snap = snapshot_store.predecessor(snap)
     return snap
+
+
+def _oldest_snapshot(state_dir: Path, at_least: int, at_most: int | None) -> Path | None:
+    """The oldest snapshot reflecting a journal seq from ``at_least`` to ``at_most``."""
+    found = None
+    snap = snapshot_store.latest_snapshot(snapshot_store.snapshot_dir(state_dir))
+    while snap is not None:
+        seq = _snapshot_seq(snap)
+        if seq is not None and seq < at_least:
+            break
+        if seq is not None and (at_most is None or seq <= at_most):
+            found = snap
+        snap = snapshot_store.predecessor(snap)
+    return found
 
 
 def _snapshot_seq(path: Path) -> int | None:

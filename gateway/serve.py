@@ -365,9 +365,9 @@ def run(args: argparse.Namespace) -> int:
 
         raise CliError(f"{exc} (is another exchange running on these ports?)") from None
     except Exception as exc:
-        from gateway.cli import CliError
         from gateway.recovery import RecoveryError
 
-        if isinstance(exc, RecoveryError):
-            raise CliError(str(exc)) from None
+        if isinstance(exc, RecoveryError):  # a state dir that cannot be trusted: exit 1
+            print(f"crossbook serve: {exc}", file=sys.stderr)
+            return 1
         raise

@@ -27,8 +27,9 @@ Rules:
 3. A gateway is numbered when its run first speaks (``GatewayUp``); one silent for
    ``GATEWAY_TIMEOUT_HBS`` heartbeats (measured after draining, so a busy clearing never
    blames a gateway) is lost (``GatewayLost``: cancel-on-disconnect for its sessions).
-   Numbers are never reused; a gateway that speaks again is numbered anew and resends its
-   sessions (``GatewaySync``).
+   Numbers are never reused; a gateway that speaks again after it was lost is numbered
+   anew and resends its sessions (``GatewaySync``); a run the core still knows (after a
+   clearing restart) keeps its number and resends its sessions too.
 4. Nothing a peer sends can stop the loop: an unreadable message is counted and dropped.
 5. Snapshots (the whole state, the matcher's books included, at a journal sequence) are
    written off the loop, in a thread, on the configured schedule and at shutdown.
@@ -549,14 +550,19 @@ class ClearingRole:
             self.channels[account] = frozenset(wanted)
 
     def _gateway_run(self, peer: GatewayPeer, run_id: str, ts: int, inputs: list) -> None:
-        """A gateway run speaks for the first time (or again after it was lost)."""
+        """A gateway run speaks for the first time (or again after it was lost). A run the
+        core still knows (this clearing restarted, or the run reconnected) keeps its
+        number, so its sessions stay its own (after a clearing restart the gateway sends
+        them again, ``GatewaySync``) and no silent old number cancels them later."""
         old = peer.gw
         if old and self.peer_of_gw.get(old) is peer:
             inputs.append(GatewayLost(ts, old))  # its previous run on this connection is gone
             self.gw_seen.pop(old, None)
-        gw = self.next_gw
-        self.next_gw += 1
-        inputs.append(GatewayUp(ts, run_id, gw))
+        gw = self.core.gateway_number(run_id)
+        if gw is None:
+            gw = self.next_gw
+            self.next_gw += 1
+            inputs.append(GatewayUp(ts, run_id, gw))
         peer.run_id, peer.gw, peer.seq_in = run_id, gw, 0
         self.peer_of_gw.pop(old, None)
         self.peer_of_gw[gw] = peer

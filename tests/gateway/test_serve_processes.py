@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import signal
 import socket
 import sys
@@ -38,8 +39,9 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def write_config(tmp_path: Path) -> tuple[Path, Endpoints, Path]:
-    """A copy of the embedded default on free ports, with its state under ``tmp_path``."""
+def write_config(tmp_path: Path, **exchange: int) -> tuple[Path, Endpoints, Path]:
+    """A copy of the embedded default on free ports, with its state under ``tmp_path``
+    (``exchange``: ``[exchange]`` settings to change, e.g. ``snapshot_every_fills=200``)."""
     ports = _free_ports(6)
     names = list(Endpoints.__dataclass_fields__)
     eps = Endpoints(**{n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, ports, strict=True)})
@@ -49,6 +51,10 @@ def write_config(tmp_path: Path) -> tuple[Path, Endpoints, Path]:
     state = tmp_path / "state"
     text = text.replace('state_dir = "./crossbook-state"',
                         f'state_dir = "{state}"\nstream_heartbeat_ms = 50\ndrain_timeout_ms = 3000')
+    for key, value in exchange.items():
+        text, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", text, count=1, flags=re.M)
+        if not n:
+            text = text.replace("[exchange]\n", f"[exchange]\n{key} = {value}\n", 1)
     path = tmp_path / "exchange.toml"
     path.write_text(text)
     return path, eps, state
