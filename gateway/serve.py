@@ -336,21 +336,19 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
-    cfg = _load(args)
-    restore = not args.fresh
+    from gateway.config_checks import check_command, check_state_dir, refusal
+
     runner = _loop_runner()
     try:
+        check_command(args)
+        cfg = _load(args)
+        check_state_dir(cfg.state_dir)
+        restore = not args.fresh
         if args.role is None:
             return runner(_serve_embedded(cfg, restore))
         return runner(_serve_role(cfg, args.role, restore))
-    except zmq.ZMQError as exc:
-        from gateway.cli import CliError
-
-        raise CliError(f"{exc} (is another exchange running on these ports?)") from None
     except Exception as exc:
-        from gateway.cli import CliError
-        from gateway.recovery import RecoveryError
-
-        if isinstance(exc, RecoveryError):
-            raise CliError(str(exc)) from None
-        raise
+        refused = refusal(exc)  # a bad file, port or directory: one line, not a traceback
+        if refused is None:
+            raise
+        raise refused from None
