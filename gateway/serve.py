@@ -289,17 +289,20 @@ async def _serve_embedded(cfg: ExchangeConfig, restore: bool) -> int:
 
 async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
     from gateway.auth import AccountDirectory, CurveAuthenticator
+    from gateway.roles.internal_auth import InternalLinks
 
     stop = asyncio.Event()
     _install_signals(stop)
     ctx = zmq.asyncio.Context()
     auth = None
     eps = cfg.endpoints
+    internal = InternalLinks.for_role(cfg.state_dir, role)  # CURVE on the internal links
     try:
         if role == "clearing":
             from gateway.roles.clearing_role import ClearingRole
 
-            obj: Any = ClearingRole(ctx, cfg, restore=restore)
+            internal.start(ctx)
+            obj: Any = ClearingRole(ctx, cfg, restore=restore, internal=internal)
             coro = obj.run(stop)
             where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
             restored = obj.restored_from or "nothing (fresh start)"
@@ -313,14 +316,15 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
                 from gateway.roles.matching_role import MatchingRole
 
                 curve = (keys.server, auth) if cfg.market_data_curve else None
-                obj = MatchingRole(ctx, cfg, curve=curve)
+                obj = MatchingRole(ctx, cfg, curve=curve, internal=internal)
                 coro = obj.run(stop)
                 b = obj.bound
                 where = f"market data {b['market_data']}  snapshots {b['snapshots']}"
             else:
                 from gateway.roles.gateway_role import GatewayRole
 
-                obj = GatewayRole(ctx, cfg, server_keys=keys.server, authenticator=auth)
+                obj = GatewayRole(ctx, cfg, server_keys=keys.server, authenticator=auth,
+                                  internal=internal)  # fmt: skip
                 coro = obj.run(eps.clearing, stop)
                 where = f"order entry {obj.bound['order_entry']}"
             extra = f"server public key {keys.server_public_file}"
@@ -328,6 +332,7 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
         await coro
     finally:
         await _stop_authenticator(auth)
+        await _stop_authenticator(internal.authenticator)
         ctx.destroy(linger=0)
     print(f"crossbook serve --role {role}: stopped", flush=True)
     return 0
