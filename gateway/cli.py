@@ -27,7 +27,11 @@ def subcommands() -> dict[str, EntryPoint]:
 
 
 class CliError(Exception):
-    """A user-facing error: printed as one line, exit code 2."""
+    """A user-facing error: printed as one line, exit code ``code`` (2 unless given)."""
+
+    def __init__(self, message: str, code: int = 2) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -61,7 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(module.run(args) or 0)
     except CliError as exc:
         print(f"crossbook {args.command}: {exc}", file=sys.stderr)
-        return 2
+        return exc.code
     except KeyboardInterrupt:
         return 130
 

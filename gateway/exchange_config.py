@@ -155,8 +155,12 @@ def _known(t: Mapping[str, Any], allowed: set[str] | frozenset[str], where: str)
 
 
 def _endpoint(v: object, where: str) -> str:
-    if not isinstance(v, str) or "://" not in v or len(v) > 256:
-        raise ConfigError(f"{where}: must be a ZeroMQ endpoint such as \"tcp://127.0.0.1:5555\"")
+    from gateway.config_checks import endpoint_problem
+
+    problem = endpoint_problem(v)
+    if problem is not None:
+        raise ConfigError(f"{where}: {problem}")
+    assert isinstance(v, str)
     return v
 
 

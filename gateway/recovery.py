@@ -134,6 +134,10 @@ def recover(exchange: object, *, to_seq: int | None = None, repair: bool = True,
     starts from as far back as the journal reaches (the configuration when it begins at
     1, else the oldest snapshot it continues) instead of the newest snapshot."""
     state_dir = Path(exchange.state_dir)  # type: ignore[attr-defined]
+    if to_seq is None and not earliest:  # a start: trust the chain back to the journal only
+        from gateway.state_trust import check_state_dir
+
+        check_state_dir(state_dir, journal_dir(state_dir))
     start_at = to_seq
     back = None
     if earliest:

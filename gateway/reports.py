@@ -123,15 +123,27 @@ _FIGURE_NAMES: dict[int, tuple[str, str]] = {
 mislead, the figures get better names (documented in docs/protocol.md)."""
 
 
-def clearing_figures(reason: Any, required: Any, available: Any) -> dict[str, int] | None:
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def wire_figure(value: int | str) -> int | str:
+    """A figure as it goes on the wire: an int within int64, else its decimal string (a
+    price the protocol allows times a quantity it allows can exceed int64; docs/protocol.md).
+    A string (the core already made one) passes as it is."""
+    if type(value) is str or _I64_MIN <= value <= _I64_MAX:
+        return value
+    return str(value)
+
+
+def clearing_figures(reason: Any, required: Any, available: Any) -> dict[str, int | str] | None:
     """The ``figures`` of a clearing refusal; None when it carries no numbers (both 0)."""
-    if type(required) is not int or type(available) is not int:
+    if type(required) not in (int, str) or type(available) not in (int, str):
         return None
     if required == 0 and available == 0:
         return None
     key = int(reason) if isinstance(reason, int) else 0
     a, b = _FIGURE_NAMES.get(key, ("required", "available"))
-    return {a: required, b: available}
+    return {a: wire_figure(required), b: wire_figure(available)}
 
 
 # -- per-order state ---------------------------------------------------------------------

@@ -305,17 +305,20 @@ async def _serve_embedded(cfg: ExchangeConfig, restore: bool) -> int:
 
 async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
     from gateway.auth import AccountDirectory, CurveAuthenticator
+    from gateway.roles.internal_auth import InternalLinks
 
     stop = asyncio.Event()
     _install_signals(stop)
     ctx = zmq.asyncio.Context()
     auth = None
     eps = cfg.endpoints
+    internal = InternalLinks.for_role(cfg.state_dir, role)  # CURVE on the internal links
     try:
         if role == "clearing":
             from gateway.roles.clearing_role import ClearingRole
 
-            obj: Any = ClearingRole(ctx, cfg, restore=restore)
+            internal.start(ctx)
+            obj: Any = ClearingRole(ctx, cfg, restore=restore, internal=internal)
             coro = obj.run(stop)
             where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
             restored = obj.restored_from or "nothing (fresh start)"
@@ -329,14 +332,15 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
                 from gateway.roles.matching_role import MatchingRole
 
                 curve = (keys.server, auth) if cfg.market_data_curve else None
-                obj = MatchingRole(ctx, cfg, curve=curve)
+                obj = MatchingRole(ctx, cfg, curve=curve, internal=internal)
                 coro = obj.run(stop)
                 b = obj.bound
                 where = f"market data {b['market_data']}  snapshots {b['snapshots']}"
             else:
                 from gateway.roles.gateway_role import GatewayRole
 
-                obj = GatewayRole(ctx, cfg, server_keys=keys.server, authenticator=auth)
+                obj = GatewayRole(ctx, cfg, server_keys=keys.server, authenticator=auth,
+                                  internal=internal)  # fmt: skip
                 coro = obj.run(eps.clearing, stop)
                 where = f"order entry {obj.bound['order_entry']}"
             extra = f"server public key {keys.server_public_file}"
@@ -345,6 +349,7 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
         await coro
     finally:
         await _stop_authenticator(auth)
+        await _stop_authenticator(internal.authenticator)
         ctx.destroy(linger=0)
     print(f"crossbook serve --role {role}: stopped", flush=True)
     return 0
@@ -353,21 +358,19 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
 def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=getattr(logging, args.log_level.upper()), stream=sys.stderr,
                         format="%(asctime)s %(name)s %(levelname)s %(message)s")  # fmt: skip
-    cfg = _load(args)
-    restore = not args.fresh
+    from gateway.config_checks import check_command, check_state_dir, refusal
+
     runner = _loop_runner()
     try:
+        check_command(args)
+        cfg = _load(args)
+        check_state_dir(cfg.state_dir)
+        restore = not args.fresh
         if args.role is None:
             return runner(_serve_embedded(cfg, restore))
         return runner(_serve_role(cfg, args.role, restore))
-    except zmq.ZMQError as exc:
-        from gateway.cli import CliError
-
-        raise CliError(f"{exc} (is another exchange running on these ports?)") from None
     except Exception as exc:
-        from gateway.recovery import RecoveryError
-
-        if isinstance(exc, RecoveryError):  # a state dir that cannot be trusted: exit 1
-            print(f"crossbook serve: {exc}", file=sys.stderr)
-            return 1
-        raise
+        refused = refusal(exc)  # a bad file, port or directory: one line, not a traceback
+        if refused is None:
+            raise
+        raise refused from None

@@ -71,14 +71,24 @@ _SELF_TRADE = int(EndReason.SELF_TRADE)
 _AMEND = int(CxlRejResponseTo.AMEND)
 
 
-def clearing_figures(required: Any, available: Any) -> tuple[int, int] | None:
+_I64_MIN, _I64_MAX = -(1 << 63), (1 << 63) - 1
+
+
+def _wire(value: int) -> int | str:
+    """An int within int64, else its decimal string: a price and a quantity the protocol
+    allows can make a margin figure no msgpack int holds (docs/protocol.md, figures)."""
+    return value if _I64_MIN <= value <= _I64_MAX else str(value)
+
+
+def clearing_figures(required: Any, available: Any) -> tuple[int | str, int | str] | None:
     """The ``figures`` of a clearing refusal, ``(required, available)`` (the gateway names
-    them per reason); None when it carries no numbers (both 0)."""
+    them per reason); None when it carries no numbers (both 0). A figure outside int64 is
+    its decimal string."""
     if type(required) is not int or type(available) is not int:
         return None
     if required == 0 and available == 0:
         return None
-    return (required, available)
+    return (_wire(required), _wire(available))
 
 
 class ReportBuilder:

@@ -151,6 +151,7 @@ class ClearingRole:
         clock: Clock = WALL_CLOCK,
         restore: bool = True,
         run_id: str | None = None,
+        internal: Any = None,
     ) -> None:
         self.ctx = ctx
         self.config = config
@@ -228,6 +229,9 @@ class ClearingRole:
             self.link.rcvhwm = 100_000
             self.mlink.sndhwm = 0
             self.mlink.rcvhwm = 0
+            if internal is not None:  # --role: CURVE, only the peer role's key (internal_auth)
+                internal.serve(self.link, "clearing")
+                internal.serve(self.mlink, "commands")
             self.link.bind(eps.clearing)
             self.mlink.bind(eps.commands)
         except BaseException:

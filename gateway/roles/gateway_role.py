@@ -128,8 +128,11 @@ class GatewayRole:
         server_keys: KeyPair,
         authenticator: CurveAuthenticator,
         clock: Clock = WALL_CLOCK,
+        internal: Any = None,
     ) -> None:
         self.ctx = ctx
+        self.internal = internal
+        """``internal_auth.InternalLinks`` with ``--role``: the link to clearing is CURVE."""
         self.config = config
         self.clock = clock
         self.hb = config.stream_heartbeat_ms / 1000.0
@@ -187,6 +190,8 @@ class GatewayRole:
         link.linger = 0
         link.sndhwm = 100_000
         link.rcvhwm = 100_000
+        if self.internal is not None:
+            self.internal.connect(link)
         link.connect(clearing_endpoint)
         self.link = link
         self._link_raw = zmq.Socket.shadow(link.underlying)

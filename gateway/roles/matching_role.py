@@ -69,8 +69,11 @@ class MatchingRole:
         clock: Clock = WALL_CLOCK,
         curve: tuple[KeyPair, CurveAuthenticator] | None = None,
         link_endpoint: str | None = None,
+        internal: Any = None,
     ) -> None:
         self.ctx = ctx
+        self.internal = internal
+        """``internal_auth.InternalLinks`` with ``--role``: the link to clearing is CURVE."""
         self.config = config
         self.clock = clock
         self.hb = config.stream_heartbeat_ms / 1000.0
@@ -110,6 +113,8 @@ class MatchingRole:
         link.linger = 0
         link.sndhwm = 0
         link.rcvhwm = 0
+        if self.internal is not None:
+            self.internal.connect(link)
         link.connect(self.link_endpoint)
         self.link = link
         self._raw = zmq.Socket.shadow(link.underlying)

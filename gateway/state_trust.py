@@ -1,0 +1,143 @@
+"""What a restart may trust: the snapshot chain from the newest file back to the journal.
+
+``check_state_dir(state_dir)`` runs before recovery loads anything (``gateway.recovery``).
+It raises ``RecoveryError`` (one line naming the file) unless:
+
+1. every snapshot from the newest back to the one the journal continues (the newest at or
+   before the journal's first record; the whole chain when the journal starts at 1)
+   verifies on its own (``clearing.snapshot.verify_snapshot``: root, header, exact
+   conservation for the newest), carries the fill sequence its file name says (an old
+   snapshot copied under a newer name is refused), and links to its predecessor
+   (``prev_root``, ``prev_digest``, neither fill nor journal sequence going backwards);
+   the first snapshot of a chain links to nothing (zero links), so a missing predecessor
+   is seen;
+2. the journal continues the newest snapshot: it holds every record after it (its first
+   seq is at most the snapshot's + 1) and it reaches it (its last seq is at least the
+   snapshot's). A deleted newest snapshot is then harmless when the journal still holds
+   what it reflected (recovery replays it), and refused when the journal was already
+   pruned past the older snapshot: either way no rollback goes unseen. A journal that
+   ends before the newest snapshot (truncated, or deleted) is refused too.
+
+Checking every snapshot back to the journal costs one full verification per snapshot
+(a Merkle root over the accounts each); ``journal_retention_snapshots`` bounds it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from clearing.core.state import journal_seq_of
+from clearing.snapshot import (
+    ZERO_ROOT,
+    Fault,
+    SnapshotError,
+    SnapshotHeader,
+    header_digest,
+    load_snapshot,
+    verify_snapshot,
+)
+from gateway import snapshot_store
+from gateway.journal import JournalCorrupt
+from gateway.journal.layout import list_segments
+from gateway.journal.scan import scan_all
+
+_FRESH = "refusing to start (--fresh starts over)"
+
+
+@dataclass(frozen=True, slots=True)
+class _Checked:
+    path: Path
+    header: SnapshotHeader
+    journal_seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChainReport:
+    newest: Path | None
+    newest_seq: int
+    checked: int
+    journal_first: int | None
+    journal_last: int
+
+
+def _refuse(message: str) -> Exception:
+    from gateway.recovery import RecoveryError
+
+    return RecoveryError(f"{message}; {_FRESH}")
+
+
+def _check(path: Path, *, newest: bool) -> _Checked:
+    try:
+        content = snapshot_store.read_snapshot_bytes(path)
+    except (OSError, SnapshotError) as exc:
+        raise _refuse(f"{path}: cannot read: {exc}") from None
+    result = verify_snapshot(content)
+    # an older snapshot recording a conservation failure is history, and still a sound link
+    if not result.ok and (newest or result.reason is not Fault.CONSERVATION_VIOLATED):
+        raise _refuse(f"{path}: does not verify ({result.reason}: {result.detail})")
+    snap = load_snapshot(content)
+    key = snapshot_store.parse_name(path.name)
+    assert key is not None  # listed snapshots have snapshot names
+    if key[0] != snap.header.last_fill_seq:
+        raise _refuse(f"{path}: holds the snapshot at fill {snap.header.last_fill_seq}, not "
+                      f"{key[0]} as its name says (a copied or renamed file)")  # fmt: skip
+    seq = journal_seq_of(snap.state)
+    if seq is None:
+        raise _refuse(f"{path}: a settlement-only snapshot without the books")
+    return _Checked(path, snap.header, seq)
+
+
+def _link(cur: _Checked, prev: _Checked) -> None:
+    if cur.header.prev_root != prev.header.root or (
+            cur.header.prev_digest != header_digest(prev.header)):  # fmt: skip
+        raise _refuse(f"{cur.path}: chain broken: does not link to {prev.path.name}")
+    if cur.header.last_fill_seq < prev.header.last_fill_seq or cur.journal_seq < prev.journal_seq:
+        raise _refuse(f"{cur.path}: goes back in sequence from {prev.path.name}")
+
+
+def journal_bounds(journal_dir: Path) -> tuple[int | None, int]:
+    """(first seq, last seq on disk) of a journal; (None, 0) when it has no segment."""
+    segments = list_segments(journal_dir)
+    if not segments:
+        return None, 0
+    try:
+        last = scan_all(segments[-1], is_last=True).last_seq
+    except JournalCorrupt as exc:
+        raise _refuse(str(exc)) from None
+    return segments[0].first_seq, last
+
+
+def check_state_dir(state_dir: str | Path, journal_dir: Path) -> ChainReport:
+    """Raise ``RecoveryError`` unless the snapshots and the journal fit (module rules)."""
+    files = snapshot_store.list_snapshots(snapshot_store.snapshot_dir(state_dir))
+    first, last = journal_bounds(journal_dir)
+    if not files:
+        if first is not None and first > 1:
+            raise _refuse(f"{journal_dir}: the journal starts at seq {first} but there is no "
+                          f"snapshot: records 1..{first - 1} are missing")  # fmt: skip
+        return ChainReport(None, 0, 0, first, last)
+    i = len(files) - 1
+    cur = newest = _check(files[i], newest=True)
+    base = (first - 1) if first is not None else newest.journal_seq
+    checked = 1
+    while cur.journal_seq > base:
+        if i == 0:
+            break
+        i -= 1
+        prev = _check(files[i], newest=False)
+        checked += 1
+        _link(cur, prev)
+        cur = prev
+    if i == 0 and cur.journal_seq > base and (
+            cur.header.prev_root != ZERO_ROOT or cur.header.prev_digest != ZERO_ROOT):  # fmt: skip
+        raise _refuse(f"{cur.path}: links to an earlier snapshot that is not on disk")
+    if newest.journal_seq > last:
+        raise _refuse(f"{journal_dir}: the journal ends at seq {last}, before the newest "
+                      f"snapshot {newest.path.name} at seq {newest.journal_seq}: records are "
+                      "missing (a truncated journal, or a rollback)")  # fmt: skip
+    if first is not None and first > newest.journal_seq + 1:
+        raise _refuse(f"{journal_dir}: the journal starts at seq {first} but the newest snapshot "
+                      f"{newest.path.name} is at seq {newest.journal_seq}: records "
+                      f"{newest.journal_seq + 1}..{first - 1} are missing (a deleted snapshot?)")
+    return ChainReport(newest.path, newest.journal_seq, checked, first, last)
