@@ -128,3 +128,19 @@ async def test_portfolio_account_nets_options_against_the_perpetual(tmp_path: Pa
         assert margin.scan is not None and margin.worstScenario is not None
         assert margin.worstScenario["underlying"] == "BTC"
         assert margin.worstScenario["volShock"] in ("up", "down")
+
+
+async def test_the_iv_feed_is_journaled_and_the_journal_replays_to_the_same_state(
+        tmp_path: Path) -> None:  # fmt: skip
+    from gateway.journal.replay import config_for, replay
+
+    async with running_exchange(tmp_path) as srv, client(srv, 7) as ex:
+        o = await ex.fetch_option(SYM)
+        await ex.create_order(SYM, "limit", "sell", "0.1", ex.market(SYM).round_price(
+            o.markPrice * 2, up=True))  # fmt: skip
+        await asyncio.sleep(1.5)  # a few more feed steps
+    assert srv.clearing is not None and srv.clearing.last_state_hash
+    report = replay(config_for(tmp_path / "state"), earliest=True)
+    assert report["inputs"]["IVUpdate"] >= 4  # 2 expiries, at start and every second
+    assert report["journal_seq"] == srv.clearing.core.seq
+    assert report["state_hash"] == srv.clearing.last_state_hash
