@@ -9,12 +9,16 @@ docs/examples/exchange.toml):
   public key, 40 Z85 characters). An account without one gets a key pair generated under
   ``STATE_DIR/keys`` on first start.
 - ``[exchange]``: endpoints, the state directory, timers, and the sub-tables
-  ``[exchange.limits]`` (rate limit, open orders, client-order-id memory) and
-  ``[exchange.index_feed]`` (the simulated index: a seeded random walk).
+  ``[exchange.limits]`` (rate limit, open orders, client-order-id memory),
+  ``[exchange.index_feed]`` (the simulated index: a seeded random walk) and
+  ``[exchange.iv_feed]`` (the simulated implied-volatility oracle of the option chains:
+  a seeded mean-reverting walk of each expiry's ATM vol, ``gateway.roles.iv_feed``).
 
 ``DEFAULT_TOML`` is the embedded default configuration ``crossbook serve`` runs without
 ``--config``: BTC-PERP and ETH-PERP on simulated indices, AMZN-PERP with a one-cent tick
-that fits the LOBSTER sample (prices are dollars x 10000), six funded demo accounts.
+that fits the LOBSTER sample (prices are dollars x 10000), a BTC option chain (2
+expiries x 9 strikes x call/put, docs/options.md) with its IV feed, eight funded demo
+accounts (7 and 8 in portfolio margin mode).
 Unknown keys are refused, naming the key (``ConfigError``), as in ``clearing.config``.
 """
 
@@ -78,12 +82,36 @@ class IndexFeed:
 
 
 @dataclass(frozen=True, slots=True)
+class IVFeed:
+    """The simulated implied-volatility feed (``gateway.roles.iv_feed``): one smile per
+    option underlying and expiry, its ATM vol a seeded mean-reverting walk."""
+
+    enabled: bool = True
+    seed: int = 20260102
+    interval_ms: int = 1_000
+    atm_ppm: int = 600_000
+    """the walk's mean and starting ATM vol (600,000 = 60 %)"""
+    skew_ppm: int = -100_000
+    """smile slope per unit of log-moneyness ln(K/F) (negative: puts richer)"""
+    curvature_ppm: int = 200_000
+    """smile convexity: the coefficient of ln(K/F)^2"""
+    step_ppm: int = 2_000
+    """standard deviation of one step of the ATM vol, ppm of vol (2,000 = 0.2 vol points)"""
+    reversion_ppm: int = 50_000
+    """share of the distance to the mean closed at each step"""
+    floor_ppm: int = 200_000
+    """the walk stays within [floor, cap] (the chain's own clamp applies on top)"""
+    cap_ppm: int = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
 class ExchangeConfig:
     clearing: ClearingConfig
     endpoints: Endpoints = Endpoints()
     state_dir: Path = Path(DEFAULT_STATE_DIR)
     limits: Limits = Limits()
     index_feed: IndexFeed = IndexFeed()
+    iv_feed: IVFeed = IVFeed()
     account_keys: Mapping[int, bytes] = field(default_factory=dict)
     tick_ms: int = 100
     """clearing's timer: Tick (funding, marks, breakers) and the matcher's AdvanceTime"""
@@ -118,7 +146,7 @@ class ExchangeConfig:
 _EXCHANGE_KEYS = {
     "state_dir", "tick_ms", "snapshot_every_s", "snapshot_every_fills", "stream_heartbeat_ms",
     "drain_timeout_ms", "market_data_curve", "check_outbound", "md_heartbeat_ms", "endpoints",
-    "limits", "index_feed", "durability", "journal_segment_bytes",
+    "limits", "index_feed", "iv_feed", "durability", "journal_segment_bytes",
     "journal_retention_snapshots",
 }  # fmt: skip
 DURABILITY = ("write", "fsync")
@@ -225,6 +253,7 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
                          86_400_000),
         step_ppm=_int(feed_t, "step_ppm", "exchange.index_feed", f.step_ppm, 0, 100_000),
     )  # fmt: skip
+    iv_feed = _iv_feed(_table(ex, "iv_feed", "exchange"))
     state_dir = ex.get("state_dir", DEFAULT_STATE_DIR)
     if not isinstance(state_dir, str) or not state_dir:
         raise ConfigError("exchange.state_dir: must be a non-empty string")
@@ -244,6 +273,7 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
         state_dir=Path(state_dir),
         limits=limits,
         index_feed=feed,
+        iv_feed=iv_feed,
         account_keys=account_keys,
         tick_ms=_int(ex, "tick_ms", "exchange", dflt.tick_ms, 1, 60_000),
         snapshot_every_s=every_s or None,
@@ -262,6 +292,27 @@ def parse_exchange_config(data: Mapping[str, Any]) -> ExchangeConfig:
         journal_retention_snapshots=_int(ex, "journal_retention_snapshots", "exchange",
                                          dflt.journal_retention_snapshots, 0, 10**6),
     )  # fmt: skip
+
+
+def _iv_feed(t: Mapping[str, Any]) -> IVFeed:
+    where = "exchange.iv_feed"
+    _known(t, set(IVFeed.__dataclass_fields__), where)
+    d = IVFeed()
+    vol = 100 * 1_000_000
+
+    def num(key: str, lo: int, hi: int) -> int:
+        return _int(t, key, where, getattr(d, key), lo, hi)
+
+    feed = IVFeed(
+        enabled=_bool(t, "enabled", where, d.enabled), seed=num("seed", 0, 2**63 - 1),
+        interval_ms=num("interval_ms", 1, 86_400_000), atm_ppm=num("atm_ppm", 1, vol),
+        skew_ppm=num("skew_ppm", -vol, vol), curvature_ppm=num("curvature_ppm", -vol, vol),
+        step_ppm=num("step_ppm", 0, vol), reversion_ppm=num("reversion_ppm", 0, 1_000_000),
+        floor_ppm=num("floor_ppm", 1, vol), cap_ppm=num("cap_ppm", 1, vol),
+    )  # fmt: skip
+    if not feed.floor_ppm <= feed.atm_ppm <= feed.cap_ppm:
+        raise ConfigError(f"{where}: need floor_ppm <= atm_ppm <= cap_ppm")
+    return feed
 
 
 def load_exchange_config(path: str | os.PathLike[str]) -> ExchangeConfig:
@@ -381,6 +432,16 @@ seed = 20260101
 interval_ms = 1000
 step_ppm = 500
 
+[exchange.iv_feed]                        # the option chains' vol oracle (docs/options.md)
+enabled = true
+seed = 20260102
+interval_ms = 1000                        # also at start: options trade from the first second
+atm_ppm = 600_000                         # ATM vol: starts at and reverts to 60 %
+skew_ppm = -100_000                       # sigma(k) = atm + skew k + curvature k^2, k = ln(K/F)
+curvature_ppm = 200_000
+step_ppm = 2_000                          # 0.2 vol points per step
+reversion_ppm = 50_000                    # 5 % of the way back to the mean per step
+
 [clearing]
 settlement_asset = "USD"
 insurance_fund = 1_000_000_000_000        # 1,000,000 USD
@@ -441,6 +502,27 @@ taker_fee_ppm = 0
 imf_ppm = 100_000
 mmf_ppm = 50_000
 
+[options.BTC]                             # European, cash-settled on the BTC index TWAP
+index = "BTC"
+expiries = [1806048000000000000, 1813910400000000000]   # 26MAR27, 25JUN27 08:00 UTC
+strikes = [400_000, 450_000, 500_000, 550_000, 600_000, 650_000, 700_000, 750_000, 800_000]
+price_decimals = 1                        # premium and strike in 0.1 USD, like the index
+tick_size = 5                             # 0.5 USD
+qty_decimals = 2
+contract_size = "0.01"                    # 1 lot = 0.01 BTC
+lot_size = 1
+min_qty = 1
+max_qty = 100_000
+maker_fee_ppm = 0
+taker_fee_ppm = 300
+iv_floor_ppm = 200_000                    # mark IV clamped to [20 %, 200 %]
+iv_cap_ppm = 2_000_000
+iv_default_ppm = 600_000
+iv_stale_ns = 300_000_000_000             # 5 minutes without a smile: stale
+
+[portfolio]                               # the scan of docs/options.md, defaults
+default_mode = "standard"
+
 [[accounts]]
 id = 1
 deposits = { USD = 1_000_000_000_000 }    # 1,000,000 USD each
@@ -459,4 +541,12 @@ deposits = { USD = 1_000_000_000_000 }
 [[accounts]]
 id = 6
 deposits = { USD = 1_000_000_000_000 }
+[[accounts]]
+id = 7
+deposits = { USD = 1_000_000_000_000 }
+margin_mode = "portfolio"                 # options netted against BTC-PERP (docs/options.md)
+[[accounts]]
+id = 8
+deposits = { USD = 1_000_000_000_000 }
+margin_mode = "portfolio"
 """

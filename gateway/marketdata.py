@@ -16,10 +16,11 @@
   ``{"type": "error", "reason": <code>, "reason_name": ..., "text": ...}`` and the service
   carries on.
 
-Producers call ``publish_events`` / ``publish_mark`` / ``publish_funding`` from their own
-task: translation (and the book mirror the snapshots come from) is updated and the
-messages are sent on the PUB socket in the same call (a PUB send never blocks), so no
-task wakes per message; the PUB task only sends the heartbeats. A snapshot therefore
+Producers call ``publish_events`` / ``publish_mark`` / ``publish_funding`` /
+``publish_options`` from their own task: translation (and the book mirror the snapshots
+come from) is updated and the messages are sent on the PUB socket in the same call (a PUB
+send never blocks), so no task wakes per message; the PUB task only sends the heartbeats.
+A snapshot therefore
 always matches the sequence number it carries. L3 snapshots read the matcher's live book through
 ``l3_source``, so they are only offered in the process that runs the matcher, and
 ``publish_events`` must be called right after each ``engine.apply`` with no ``await`` in
@@ -182,6 +183,12 @@ class MarketDataPublisher:
         self, symbol: str, ts: int, rate_ppm: int, next_ts: int | None = None
     ) -> None:
         self._enqueue(self.translator.funding(symbol, ts, rate_ppm, next_ts))
+
+    def publish_options(self, underlying: str, ts: int, index: int, rows: list) -> None:
+        """One ``option`` ticker per series of a revalued chain (``MarketDataTranslator.
+        options``: bid and ask IVs from the book mirror)."""
+        for message in self.translator.options(underlying, ts, index, rows):
+            self._enqueue(message)
 
     def _enqueue(self, message: Message | None) -> None:
         if message is not None:

@@ -8,8 +8,8 @@ wire; ``gateway.md_client`` uses the same ``L2Book`` to rebuild a book on the ot
 
 Rules:
 
-- Topics are ``<stream>.<symbol>|`` (``l2``, ``trade``, ``status``, ``mark``, ``funding``) and
-  ``hb|``. ZeroMQ subscriptions match byte prefixes, so the closing ``|`` keeps a
+- Topics are ``<stream>.<symbol>|`` (``l2``, ``trade``, ``status``, ``mark``, ``funding``,
+  ``option``) and ``hb|``. ZeroMQ subscriptions match byte prefixes, so the closing ``|`` keeps a
   ``BTC-PERP`` subscriber from receiving ``BTC-PERPX``; a symbol may therefore not contain
   ``|`` (nor spaces or non-printable characters): events for such a symbol are skipped
   and counted in ``skipped``.
@@ -24,7 +24,13 @@ Rules:
 - Bodies are plain dicts (msgpack maps) with ``v`` and ``type`` like the order-entry
   protocol; enumerations are lowercase strings (``bid``/``ask``, ``buy``/``sell``,
   ``trading``/``halted``/``auction``); prices and quantities are integers in the
-  instrument's units; ``ts_event`` is the matcher's time. The publisher adds ``ts_send``.
+  instrument's units; ``ts_event`` is the matcher's time (clearing's for marks, funding
+  and option tickers). The publisher adds ``ts_send``.
+- Option tickers (``option``, one per series after each revaluation of its chain): the
+  mark, mark IV and Greeks clearing computed, and the best bid and ask of the book mirror
+  turned into implied vols (``clearing.options.implied``: Black-76 inverted with brentq).
+  IVs are ppm integers, Greeks and the forward exact decimal strings (quote currency per
+  unit of underlying, ``gateway.protocol.decimal_float``).
 - Public data only: L3 snapshots list order id, price and quantity, never the account.
 """
 
@@ -34,8 +40,11 @@ from collections.abc import Iterable
 from itertools import islice
 from typing import Any
 
+import numpy as np
 from sortedcontainers import SortedDict
 
+from clearing.options.implied import implied_vols
+from gateway.protocol import decimal_float
 from matching.checksum import CHECKSUM_DEPTH, book_checksum
 from matching.enums import BUY, InstrumentStatus
 from matching.events import (
@@ -49,7 +58,7 @@ from matching.events import (
 
 MD_VERSION = 1
 TOPIC_END = "|"
-STREAMS = ("l2", "trade", "status", "mark", "funding")
+STREAMS = ("l2", "trade", "status", "mark", "funding", "option")
 HB_TOPIC = b"hb|"
 MAX_SYMBOL_LEN = 64
 
@@ -59,6 +68,10 @@ BOOK_SIDE_NAMES = {1: "bid", -1: "ask"}
 BOOK_SIDES = {"bid": 1, "ask": -1}
 
 Message = tuple[bytes, dict[str, Any]]
+
+
+def _ppm(x: float) -> int | None:
+    return None if np.isnan(x) else round(float(x) * 1_000_000)
 
 
 def symbol_problem(symbol: object) -> str | None:
@@ -162,7 +175,7 @@ class _Instrument:
 
     def __init__(self, symbol: str) -> None:
         self.book = L2Book()
-        self.seqs = dict.fromkeys(STREAMS, 0)
+        self.seqs = dict.fromkeys(STREAMS[:5], 0)  # "option" joins with the first ticker
         self.topics = {s: topic(s, symbol) for s in STREAMS}
         self.status = int(InstrumentStatus.TRADING)
         self.band: tuple[int | None, int | None] = (None, None)
@@ -191,7 +204,7 @@ class MarketDataTranslator:
         return inst
 
     def _message(self, inst: _Instrument, stream: str, ts: int, body: dict[str, Any]) -> Message:
-        seq = inst.seqs[stream] + 1
+        seq = inst.seqs.get(stream, 0) + 1
         inst.seqs[stream] = seq
         head = {"v": MD_VERSION, "type": stream, "seq": seq, "ts_event": ts}
         head.update(body)
@@ -296,6 +309,43 @@ class MarketDataTranslator:
             return None
         body = {"sym": symbol, "rate_ppm": rate_ppm, "next_ts": next_ts}
         return self._message(inst, "funding", ts, body)
+
+    def options(self, underlying: str, ts: int, index: int, rows: list) -> list[Message]:
+        """One ``option`` ticker per row of ``clearing.options.queries.ticker_rows``."""
+        out: list[Message] = []
+        insts = [self._instrument(r[0]) for r in rows]
+        bids = np.full(len(rows), np.nan)
+        asks = np.full(len(rows), np.nan)
+        for i, inst in enumerate(insts):
+            if inst is not None:
+                book = inst.book
+                if book.bids:
+                    bids[i] = book.bids.keys()[-1]
+                if book.asks:
+                    asks[i] = book.asks.keys()[0]
+        F = np.array([r[3] for r in rows], dtype=np.float64)
+        T = np.array([r[4] for r in rows], dtype=np.float64)
+        K = np.array([r[5] for r in rows], dtype=np.float64)
+        call = np.array([r[6] for r in rows], dtype=bool)
+        bid_iv = implied_vols(bids, F, K, T, call)
+        ask_iv = implied_vols(asks, F, K, T, call)
+        for i, (inst, r) in enumerate(zip(insts, rows, strict=True)):
+            if inst is None:
+                continue
+            sym, mark, iv_ppm, fwd, _years, strike, is_call = r[:7]
+            body = {
+                "sym": sym, "underlying": underlying, "index": index,
+                "forward": decimal_float(fwd), "mark": mark, "mark_iv_ppm": iv_ppm,
+                "bid": None if np.isnan(bids[i]) else int(bids[i]),
+                "ask": None if np.isnan(asks[i]) else int(asks[i]),
+                "bid_iv_ppm": _ppm(bid_iv[i]), "ask_iv_ppm": _ppm(ask_iv[i]),
+                "delta": decimal_float(r[7]), "gamma": decimal_float(r[8]),
+                "vega": decimal_float(r[9]), "theta": decimal_float(r[10]),
+                "stale_iv": bool(r[11]), "strike": strike,
+                "option_type": "call" if is_call else "put",
+            }  # fmt: skip
+            out.append(self._message(inst, "option", ts, body))
+        return out
 
     # -- heartbeat and snapshots -----------------------------------------------------------
     def heartbeat(self) -> Message:

@@ -24,10 +24,11 @@ What is here:
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from collections.abc import Sequence
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from pathlib import Path
 
 from gateway.codec import (
@@ -121,6 +122,7 @@ __all__ = [
     "ProtocolError",
     "Reason",
     "book_checksum",
+    "decimal_float",
     "decimal_ratio",
     "decode",
     "decode_push",
@@ -152,6 +154,8 @@ class MsgType:
     QUERY_BALANCES = "query_balances"
     QUERY_MARGIN = "query_margin"
     QUERY_INSTRUMENTS = "query_instruments"
+    QUERY_OPTION_CHAIN = "query_option_chain"
+    QUERY_GREEKS = "query_greeks"
     # replies and pushes: exchange -> client
     LOGON_ACK = "logon_ack"
     LOGOUT_ACK = "logout_ack"
@@ -199,6 +203,27 @@ def decimal_ratio(num: int, den: int, places: int = AVG_PX_DECIMALS) -> str:
         return f"{sign}{whole}" if whole else "0"
     digits = f"{frac:0{places}d}".rstrip("0")
     return f"{sign}{whole}.{digits}"
+
+
+FLOAT_DIGITS = 10
+"""Significant digits kept when a float figure (a Greek, a forward) goes on the wire."""
+
+
+def decimal_float(x: float, digits: int = FLOAT_DIGITS, max_places: int = 24) -> str | None:
+    """A float figure as a decimal string: ``digits`` significant digits (half-even), at most
+    ``max_places`` fractional digits, no exponent (``3.85113e-05`` -> ``"0.0000385113"``);
+    None for NaN or an infinity."""
+    if not math.isfinite(x):
+        return None
+    d = Decimal(repr(float(x)))
+    if d == 0:
+        return "0"
+    d = d.quantize(Decimal(1).scaleb(max(-max_places, d.adjusted() - digits + 1)),
+                   rounding=ROUND_HALF_EVEN)  # fmt: skip
+    if d == 0:
+        return "0"
+    text = f"{d:f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def to_decimal(units: int | str, decimals: int) -> Decimal:

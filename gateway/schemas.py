@@ -104,7 +104,10 @@ TERMINAL_STATUSES = frozenset(
 )
 LIQUIDITY = ("maker", "taker", "auction")
 CHANNELS = ("positions", "balances", "margin")
-QUERIES = ("orders", "trades", "positions", "balances", "margin", "instruments")
+QUERIES = ("orders", "trades", "positions", "balances", "margin", "instruments", "option_chain",
+           "greeks")
+MARGIN_MODES = ("standard", "portfolio")
+OPTION_TYPES = ("call", "put")
 
 CXL_REJ_RESPONSE_TO = {1: "cancel", 2: "amend"}
 """FIX CxlRejResponseTo (434): 1 cancel request, 2 cancel/replace (amend) request."""
@@ -442,6 +445,21 @@ def _reason_fields() -> tuple[Field, ...]:
 
 
 # -- records (query reply items; the *_update pushes reuse them) --------------------------
+_GREEK_DOCS = {
+    "delta": "delta in units of the underlying (an option's per unit of underlying: "
+             "-1..1; a perpetual's 1)",
+    "gamma": "gamma per 1 quote-currency move of the underlying",
+    "vega": "vega in quote currency per 1 vol point",
+    "theta": "theta in quote currency per calendar day",
+}
+
+
+def _greek_fields(prefix: str, suffix: str = "", required: bool = False) -> tuple[Field, ...]:
+    """delta, gamma, vega, theta as exact decimal strings (``docs/options.md``)."""
+    kw: dict[str, Any] = {} if required else {"nullable": True, "default": None}
+    return tuple(decimal_field(n, f"{prefix}{d}{suffix}", **kw) for n, d in _GREEK_DOCS.items())
+
+
 ORDER_RECORD = Record(
     "order",
     (
@@ -506,6 +524,8 @@ POSITION_RECORD = Record(
             default=None,
         ),
         _nn("ts", "time of the last change, ns"),
+        *_greek_fields("this position's ", "; nil when the instrument has no option chain on "
+                       "its index"),
     ),
     "one position",
 )
@@ -534,6 +554,26 @@ MARGIN_RECORD = Record(
             nullable=True,
         ),
         _nn("ts", "time of the figures, ns"),
+        enum_field("margin_mode", "which mode produced initial_margin and maintenance_margin "
+                   "for the option chains' underlyings (docs/options.md)", MARGIN_MODES,
+                   default="standard"),
+        _nn("standard_initial_margin", "what standard mode would require as initial margin "
+            "(positions only, no open orders), minor units; nil without option chains",
+            nullable=True, default=None),
+        _nn("standard_maintenance_margin", "what standard mode would require as maintenance "
+            "margin, minor units; nil without option chains", nullable=True, default=None),
+        _nn("scan", "portfolio mode: the weighted worst scenario loss summed over "
+            "underlyings (SCAN), minor units", nullable=True, default=None),
+        _nn("min_delta", "portfolio mode: the MinDelta floor summed over underlyings, minor "
+            "units", nullable=True, default=None),
+        str_field("worst_underlying", "portfolio mode: the underlying of the worst scenario",
+                  max_len=16, nullable=True, default=None),
+        int_field("worst_spot_shock_ppm", "portfolio mode: the worst scenario's spot move, ppm "
+                  "(-660000 = -66 %)", nullable=True, default=None),
+        enum_field("worst_vol_shock", "portfolio mode: the worst scenario's vol shock",
+                   ("up", "down", "none"), nullable=True, default=None),
+        _nn("worst_weight_ppm", "portfolio mode: the worst scenario's weight, ppm",
+            nullable=True, default=None),
     ),
     "the account's cross-margin figures",
 )
@@ -554,8 +594,61 @@ INSTRUMENT_RECORD = Record(
         str_field(
             "settlement_asset", "asset PnL and margin are paid in", max_len=16, default="USD"
         ),
+        decimal_field("contract_size", "base asset per quantity unit, e.g. 0.001",
+                      nullable=True, default=None),
+        str_field("underlying", "options: the chain's underlying, e.g. BTC", max_len=16,
+                  nullable=True, default=None),
+        _pos("expiry_ts", "options and futures: expiry, ns since the epoch", nullable=True,
+             default=None),
+        _pos("strike", "options: strike in price units", nullable=True, default=None),
+        enum_field("option_type", "options: call or put", OPTION_TYPES, nullable=True,
+                   default=None),
     ),
     "one instrument definition",
+)
+OPTION_RECORD = Record(
+    "option",
+    (
+        str_field("symbol", "native name, e.g. BTC-25DEC26-60000-C", min_len=1,
+                  max_len=MAX_ID_LEN),
+        str_field("underlying", "the chain's underlying, e.g. BTC", min_len=1, max_len=16),
+        _pos("strike", "strike in price units"),
+        _pos("expiry_ts", "expiry, ns since the epoch"),
+        enum_field("option_type", "call or put", OPTION_TYPES),
+        enum_field("status", "trading status", INSTRUMENT_STATUS_CODES, default="trading"),
+        bool_field("expired", "settled and delisted", default=False),
+        _nn("index", "the index price, price units", nullable=True, default=None),
+        decimal_field("forward", "the forward F the series is priced on, price units",
+                      nullable=True, default=None),
+        _nn("mark_price", "Black-76 value at the mark IV, price units (rounded)",
+            nullable=True, default=None),
+        _nn("mark_iv_ppm", "mark implied volatility, ppm (600000 = 60 %)", nullable=True,
+            default=None),
+        _pos("bid", "best bid, price units", nullable=True, default=None),
+        _pos("ask", "best ask, price units", nullable=True, default=None),
+        _nn("bid_iv_ppm", "the best bid as an implied volatility, ppm (nil: none or outside "
+            "the no-arbitrage bounds)", nullable=True, default=None),
+        _nn("ask_iv_ppm", "the best ask as an implied volatility, ppm", nullable=True,
+            default=None),
+        *_greek_fields("per one unit of underlying: "),
+        bool_field("stale_iv", "the expiry's smile is stale: orders that add risk are refused",
+                   default=False),
+        _nn("ts", "time of the figures, ns"),
+    ),
+    "one option series with its mark, IVs and Greeks",
+)
+GREEKS_RECORD = Record(
+    "greeks",
+    (
+        str_field("underlying", "e.g. BTC", min_len=1, max_len=16),
+        _instrument("the position; nil on the underlying's total row", nullable=True,
+                    default=None),
+        int_field("qty", "signed position in quantity units (nil on the total row)",
+                  nullable=True, default=None),
+        *_greek_fields("", required=True),
+        _nn("ts", "time of the figures, ns"),
+    ),
+    "Greeks of one position, or (instrument nil) their sum over one underlying",
 )
 RECORDS: dict[str, Record] = {
     "orders": ORDER_RECORD,
@@ -564,6 +657,8 @@ RECORDS: dict[str, Record] = {
     "balances": BALANCE_RECORD,
     "margin": MARGIN_RECORD,
     "instruments": INSTRUMENT_RECORD,
+    "option_chain": OPTION_RECORD,
+    "greeks": GREEKS_RECORD,
 }
 
 
@@ -877,6 +972,26 @@ _add(
         True,
         (_OPT_INSTRUMENT,),
         "Instrument definitions (tick, lot, decimals); query_reply with query 'instruments'.",
+    ),
+    MessageSpec(
+        "query_option_chain",
+        True,
+        (
+            str_field("underlying", "one underlying, e.g. BTC; nil = every chain", min_len=1,
+                      max_len=16, nullable=True, default=None),
+            _instrument("one series by native name; nil = all", nullable=True, default=None),
+        ),
+        "Option series with mark, IVs and Greeks; query_reply with query 'option_chain'.",
+    ),
+    MessageSpec(
+        "query_greeks",
+        True,
+        (
+            str_field("underlying", "one underlying; nil = every chain", min_len=1,
+                      max_len=16, nullable=True, default=None),
+        ),
+        "Your positions' Greeks and their sums per underlying; query_reply with query "
+        "'greeks'.",
     ),
 )
 

@@ -15,7 +15,7 @@ link (the clearing role). Read ``Core.batch`` to see the path:
 4. follow-ups (risk cancels, reduce-only clips, liquidation orders, bands, halts) form
    the next round, back to 2, until a round has none;
 5. the result: compact reports routed to their sessions, market-data extras (marks,
-   funding), accounts whose positions or balances moved.
+   funding, option chains), accounts whose positions or balances moved.
 
 Rules:
 
@@ -58,6 +58,7 @@ from clearing.core.inputs import (
 )
 from clearing.core.sessions import Sessions
 from clearing.engine import ClearingEngine
+from clearing.options.queries import ticker_rows
 from matching import commands as mc
 from matching.enums import EndReason
 from matching.reasons import Reason
@@ -97,7 +98,9 @@ class BatchResult:
     ``gw_in`` is the edge time of the request behind the report (0: none), ``matched``
     whether the report comes from the matcher's events (else clearing answered alone).
     ``market``: ``("mark", symbol, ts, mark, index)`` / ``("funding", symbol, ts,
-    rate_ppm)``. ``touched``: account -> instruments whose position or balance moved.
+    rate_ppm)`` / ``("options", underlying, ts, index, rows)`` (one option chain after its
+    revaluation, rows of ``clearing.options.queries.ticker_rows``). ``touched``: account ->
+    instruments whose position or balance moved.
     ``outputs``: every clearing output in order, when the core records them
     (``Core.record_outputs``, for tests and tools).
     """
@@ -255,6 +258,15 @@ class Core:
                 self._liquidation_notice(o, res)
             elif t is cev.Deposited or t is cev.Withdrawn:
                 res.touched.setdefault(o.account, set())
+            elif t is cev.OptionsRevalued:
+                self._option_ticker(o, res)
+
+    def _option_ticker(self, ev: Any, res: BatchResult) -> None:
+        """A chain's marks, IVs and Greeks for market data: the batch's last revaluation of
+        each underlying (an earlier one in the same batch is superseded)."""
+        u = ev.underlying
+        res.market[:] = [m for m in res.market if m[0] != "options" or m[1] != u]
+        res.market.append(("options", u, ev.ts, ev.index, ticker_rows(self.engine, u)))
 
     def _reply(self, res: BatchResult, origin: Origin, report: tuple, direct: bool) -> None:
         res.replies.append((origin.account, origin.gw, origin.sid, origin.req_id,

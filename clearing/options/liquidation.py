@@ -234,8 +234,8 @@ def on_order_done(eng: ClearingEngine, order: Order, remaining: int, ts: int,
     st.order_id = None
     acct = eng.accounts[order.account]
     inst = eng.instruments[order.symbol]
-    r = inst.ledger.row_of[acct.slot]
-    left = min(remaining, abs(inst.ledger.size[r]))
+    r = inst.ledger.row_of.get(acct.slot)  # None: a hedge that never filled, no row yet
+    left = min(remaining, abs(inst.ledger.size[r])) if r is not None else 0
     if (inst.opt is not None and left and not eng.halted(inst)
             and eng.table.eq[acct.slot] < eng.table.mm[acct.slot]):
         take_over(eng, acct, inst, r, left, ts, out)

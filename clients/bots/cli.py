@@ -1,9 +1,15 @@
-"""``crossbook bot marketmaker|taker|random``: run an example bot against a running exchange.
+"""``crossbook bot marketmaker|taker|random|optionsmm``: run an example bot against a running
+exchange.
 
 ::
 
     crossbook bot marketmaker [--endpoint tcp://HOST:PORT] [--key FILE] [--state-dir DIR]
                               [--duration SECONDS] [--instrument SYMBOL] [--report FILE]
+    crossbook bot optionsmm   [--instrument BTC-PERP] [--strikes 3] [--size 0.1] ...
+
+``optionsmm`` (``clients.bots.optionsmm``) quotes options on the underlying of
+``--instrument`` and delta-hedges on that perpetual; it prints its positions, Greeks and
+margin (mode, IMR, MMR, the standard-mode figures, the worst scenario) when it stops.
 
 With no ``--key`` the bot claims a free demo account of the state directory (the same
 default as ``crossbook serve``: ``./crossbook-state``, or ``$CROSSBOOK_STATE_DIR``), so two
@@ -21,7 +27,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-BOTS = ("marketmaker", "taker", "random")
+BOTS = ("marketmaker", "taker", "random", "optionsmm")
 
 
 
@@ -92,6 +98,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     bot.add_argument("--seed", type=int, help="random seed (default: from the clock)")
     bot.add_argument(
+        "--strikes",
+        type=int,
+        default=3,
+        metavar="N",
+        help="optionsmm: strikes quoted around the forward, call and put each (default 3)",
+    )
+    bot.add_argument(
         "--report", type=Path, metavar="FILE", help="also write the final figures as JSON"
     )
     bot.add_argument("--log-level", default="warning",
@@ -115,6 +128,12 @@ def make_bot(kind: str, exchange: Any, args: argparse.Namespace) -> Any:
         from clients.bots.marketmaker import MarketMaker
 
         return MarketMaker(exchange, args.instrument, **common)
+    if kind == "optionsmm":
+        from clients.bots.optionsmm import OptionsMarketMaker
+
+        if args.strikes < 1:
+            raise CliError(f"--strikes must be at least 1, got {args.strikes}")
+        return OptionsMarketMaker(exchange, args.instrument, strikes=args.strikes, **common)
     if kind == "taker":
         from clients.bots.taker import Taker
 

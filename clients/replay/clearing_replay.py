@@ -8,34 +8,50 @@ Accounts, deposits, instruments and risk parameters come from the TOML file
   the file's ``order_id`` is the *flow's* id: clearing assigns the exchange's ids, and this
   driver maps one to the other so ``cancel``/``amend`` rows find their order;
 - one more action, ``index``, feeds the oracle: ``TS,index,,,NAME,,PRICE,,`` sets index
-  ``NAME`` to ``PRICE`` (the index's own price units).
+  ``NAME`` to ``PRICE`` (the index's own price units);
+- and for option chains (docs/options.md), ``iv`` feeds the vol oracle:
+  ``TS,iv,,,BTC-26MAR27,,ATM_PPM,SKEW_PPM,CURVATURE_PPM`` is an ``IVUpdate`` of the smile
+  of underlying ``BTC`` at its listed expiry on that date (skew and curvature may be
+  empty: 0). Option series are instruments like any other (their native names).
 
 Every row becomes a clearing command and goes through ``clearing.pipeline.Pipeline``; the
 report adds to the CSV replay's figures ``pretrade_rejects`` (count per reason name),
-``liquidations``, ``halts``, ``margin_calls``, ``adl`` and per-account equity, margins and
+``refused`` (the first 100 refused ``new`` rows: flow order id, account, reason),
+``liquidations``, ``halts``, ``margin_calls``, ``adl``, the option figures
+(``iv_updates``, ``option_settlements``, ``liquidation_hedges``,
+``liquidation_option_closes``, ``insurance_takeovers``) and per-account equity, margins
+(with the margin mode and, in portfolio mode, SCAN and the worst scenario) and
 positions. ``--snapshot-out`` writes the final clearing state as a settlement snapshot
 (``clearing.snapshot``, atomically through ``gateway.snapshot_store``).
 """
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from clearing.commands import AmendRequest, CancelRequest, IndexPrice, OrderRequest
+from clearing.commands import AmendRequest, CancelRequest, IndexPrice, IVUpdate, OrderRequest
 from clearing.config import ClearingConfig
 from clearing.events import (
     AmendAdmitted,
     AutoDeleveraged,
+    InsuranceTakeover,
+    IVUpdated,
+    LiquidationHedge,
+    LiquidationOptionClose,
     LiquidationStarted,
     MarginCall,
+    OptionSettled,
     OrderAdmitted,
     PreTradeRejected,
     RequestRejected,
 )
+from clearing.options.series import MONTHS, expiry_ts_of
 from clearing.pipeline import Pipeline
 from clients.replay.csv_replay import flow_report
 from clients.replay.csvflow import HEADER, FlowError, FlowRow, parse_row
@@ -52,6 +68,50 @@ class IndexRow(NamedTuple):
     price: int
 
 
+class IVRow(NamedTuple):
+    """``TS,iv,,,BTC-26MAR27,,ATM,SKEW,CURVATURE``: the smile of one underlying's expiry."""
+
+    line: int
+    ts: int
+    underlying: str
+    year: int
+    month: int
+    day: int
+    atm_ppm: int
+    skew_ppm: int
+    curvature_ppm: int
+
+
+_EXPIRY = re.compile(r"^([A-Z0-9]+)-(\d{1,2})([A-Z]{3})(\d{2})$")
+
+
+def _iv_row(fields: list[str], line: int) -> IVRow:
+    m = _EXPIRY.match(fields[4].strip())
+    if not m or m.group(3) not in MONTHS:
+        raise ValueError(f"iv rows name an underlying and expiry such as BTC-26MAR27 in "
+                         f"'instrument', got {fields[4].strip()!r}")  # fmt: skip
+
+    def num(i: int, name: str, default: int | None = None) -> int:
+        text = fields[i].strip()
+        if not text and default is not None:
+            return default
+        try:
+            return int(text)
+        except ValueError:
+            raise ValueError(f"{name} must be an integer, got {text!r}") from None
+
+    u, day, mon, yy = m.groups()
+    return IVRow(line, num(0, "ts_ns"), u, 2000 + int(yy), MONTHS.index(mon) + 1, int(day),
+                 num(6, "atm_ppm (price column)"), num(7, "skew_ppm (qty column)", 0),
+                 num(8, "curvature_ppm (tif column)", 0))  # fmt: skip
+
+
+_OPTION_EVENTS = {IVUpdated: "iv_updates", OptionSettled: "option_settlements",
+                  LiquidationHedge: "liquidation_hedges",
+                  LiquidationOptionClose: "liquidation_option_closes",
+                  InsuranceTakeover: "insurance_takeovers"}  # fmt: skip
+
+
 def _name(code: int) -> str:
     try:
         return Reason(code).name
@@ -59,8 +119,9 @@ def _name(code: int) -> str:
         return str(code)
 
 
-def read_flow(path: Path | str) -> Iterator[FlowRow | IndexRow | BadRow]:
-    """The CSV rows, with ``index`` rows as ``IndexRow`` (see the module docstring)."""
+def read_flow(path: Path | str) -> Iterator[FlowRow | IndexRow | IVRow | BadRow]:
+    """The CSV rows, with ``index`` rows as ``IndexRow`` and ``iv`` rows as ``IVRow``
+    (see the module docstring)."""
     name = str(path)
     with open(path, encoding="utf-8", errors="replace", newline="") as fh:
         header = 0
@@ -80,6 +141,8 @@ def read_flow(path: Path | str) -> Iterator[FlowRow | IndexRow | BadRow]:
                     if not fields[4].strip():
                         raise ValueError("index rows need the index name in 'instrument'")
                     yield IndexRow(line, ts, fields[4].strip(), price)
+                elif len(fields) == len(HEADER) and fields[1].strip().lower() == "iv":
+                    yield _iv_row(fields, line)
                 else:
                     yield parse_row(fields, line)
             except ValueError as exc:
@@ -105,11 +168,27 @@ class ClearingReplay:
         self.adl = 0
         self.trades = 0
         self.traded_qty = 0
+        self.refused: list[dict[str, Any]] = []
+        self.option_events: Counter[str] = Counter()
 
-    def step(self, row: FlowRow | IndexRow) -> list:
+    def expiry_ts(self, row: IVRow) -> int:
+        """The listed expiry of ``row``'s underlying on its date (else 08:00 UTC that day,
+        which the engine refuses as unlisted)."""
+        chain = self.config.options.get(row.underlying)
+        for e in chain.expiries if chain is not None else ():
+            d = datetime.fromtimestamp(e // 1_000_000_000, tz=UTC)
+            if (d.year, d.month, d.day) == (row.year, row.month, row.day):
+                return e
+        return expiry_ts_of(row.year, row.month, row.day)
+
+    def step(self, row: FlowRow | IndexRow | IVRow) -> list:
         if type(row) is IndexRow:
             self.actions["index"] += 1
             return self._submit(IndexPrice(row.ts, row.name, row.price))
+        if type(row) is IVRow:
+            self.actions["iv"] += 1
+            return self._submit(IVUpdate(row.ts, row.underlying, self.expiry_ts(row),
+                                         row.atm_ppm, row.skew_ppm, row.curvature_ppm))
         self.actions[row.action] += 1  # type: ignore[union-attr]
         cmd = row.command  # type: ignore[union-attr]
         if type(cmd) is NewOrder:
@@ -120,6 +199,12 @@ class ClearingReplay:
             for o in out:
                 if type(o) is OrderAdmitted and o.client_order_id == f"f{cmd.order_id}":
                     self.ids[cmd.order_id] = o.order_id
+                elif (type(o) is PreTradeRejected and o.client_order_id == f"f{cmd.order_id}"
+                      and len(self.refused) < 100):
+                    self.refused.append({"order_id": cmd.order_id, "account": cmd.account,
+                                         "instrument": cmd.instrument,
+                                         "reason": _name(o.reason), "required": o.required,
+                                         "available": o.available})  # fmt: skip
             return out
         oid = self.ids.get(cmd.order_id, -1)
         if type(cmd) is CancelOrder:
@@ -145,6 +230,8 @@ class ClearingReplay:
                 self.liquidated_accounts.append(o.account)
             elif t is AutoDeleveraged:
                 self.adl += 1
+            elif t in _OPTION_EVENTS:
+                self.option_events[_OPTION_EVENTS[t]] += 1
         for ev in self.pipe.matcher_events[before:]:
             t = type(ev)
             if t is Fill:
@@ -182,11 +269,13 @@ class ClearingReplay:
             "pretrade_rejects": dict(sorted(self.pretrade_rejects.items())),
             "request_rejects": dict(sorted(self.request_rejects.items())),
             "matcher_rejects": dict(sorted(self.matcher_rejects.items())),
+            "refused": self.refused,
             "margin_calls": self.margin_calls,
             "liquidations": c.counters["liquidations"],
             "liquidated_accounts": self.liquidated_accounts,
             "adl": c.counters["adl"],
             "halts": c.counters["halts"],
+            **{k: self.option_events[k] for k in _OPTION_EVENTS.values()},
             "accounts": accounts,
             "insurance_fund": dict(sorted(c.insurance_fund.items())),
             "fee_pool": dict(sorted(c.fee_pool.items())),

@@ -36,9 +36,12 @@ from clients.sdk.errors import (
 from clients.sdk.exchange import Exchange
 from clients.sdk.markets import Market
 from clients.sdk.records import (
+    AccountGreeks,
     Balance,
     Balances,
+    Greeks,
     Margin,
+    Option,
     Order,
     OrderBook,
     Position,
@@ -47,6 +50,7 @@ from clients.sdk.records import (
 )
 
 __all__ = [
+    "AccountGreeks",
     "AccountSuspended",
     "AuthenticationError",
     "BadRequest",
@@ -58,6 +62,7 @@ __all__ = [
     "Exchange",
     "ExchangeError",
     "ExchangeNotAvailable",
+    "Greeks",
     "InsufficientFunds",
     "InvalidOrder",
     "Margin",
@@ -65,6 +70,7 @@ __all__ = [
     "MarketClosed",
     "MarketHalted",
     "NetworkError",
+    "Option",
     "Order",
     "OrderBook",
     "OrderImmediatelyFillable",

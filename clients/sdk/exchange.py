@@ -35,8 +35,14 @@ Rules:
    cursor per calling task).
 6. Public data (``clients.sdk.public``): ``watch_order_book`` keeps a local book per symbol
    from snapshot + deltas and resynchronises by itself; ``fetch_order_book`` asks the
-   snapshot service; trades, status and marks come from ``clients.sdk.feed``.
-7. Keys and endpoints: ``key`` is an account's secret key file (the server's public key is
+   snapshot service; trades, status, marks and option tickers come from
+   ``clients.sdk.feed``.
+7. Options (docs/options.md): ``fetch_option_chain(code)``, ``fetch_option(symbol)`` and
+   ``fetch_greeks(symbol)`` ask the exchange (``query_option_chain``) for the marks, IVs
+   and Greeks clearing holds now; ``fetch_positions`` shows each position's Greeks;
+   ``fetch_margin`` the mode behind IMR and MMR, what standard mode would require and the
+   worst scenario; ``fetch_account_greeks`` the sums per underlying (``query_greeks``).
+8. Keys and endpoints: ``key`` is an account's secret key file (the server's public key is
    read beside it); without one a free demo account of ``state_dir`` is claimed
    (``clients.sdk.keyfiles``). Defaults come from ``$CROSSBOOK_ENDPOINT``,
    ``$CROSSBOOK_MD_ENDPOINT``, ``$CROSSBOOK_SNAPSHOT_ENDPOINT`` and ``$CROSSBOOK_STATE_DIR``,
@@ -74,13 +80,19 @@ from clients.sdk.markets import ASSET_DECIMALS, Market, Number, to_decimal_input
 from clients.sdk.private import PrivateState, Waiter
 from clients.sdk.public import PublicData
 from clients.sdk.records import (
+    AccountGreeks,
     Balances,
+    Greeks,
     Margin,
+    Option,
     Order,
     Position,
     Trade,
+    account_greeks_from_records,
     balances_from_records,
+    greeks_from_record,
     margin_from_record,
+    option_from_record,
     position_from_record,
     trade_from_record,
 )
@@ -136,6 +148,9 @@ class Exchange(PublicData):
         "fetchPositions": True,
         "fetchOrderBook": True,
         "fetchTicker": True,
+        "fetchOption": True,
+        "fetchOptionChain": True,
+        "fetchGreeks": True,
         "fetchMarkets": True,
         "loadMarkets": True,
         "watchOrderBook": True,
@@ -720,6 +735,52 @@ class Exchange(PublicData):
         self.state.margin_stream.publish()
         return margin_from_record(items[0], self.asset_decimals)
 
+    # -- options ------------------------------------------------------------------------------
+    async def _option_market(self, symbol: str) -> Market:
+        m = await self._market(symbol)
+        if not m.option:
+            raise BadSymbol(f"{symbol!r} is not an option", reason=Reason.UNKNOWN_INSTRUMENT,
+                            local=True)  # fmt: skip
+        return m
+
+    async def _chain_records(self, code: str | None = None,
+                             instrument: str | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        return await self._query(MsgType.QUERY_OPTION_CHAIN, underlying=code,
+                                 instrument=instrument)  # fmt: skip
+
+    async def fetch_option_chain(
+        self, code: str, params: Mapping[str, Any] | None = None
+    ) -> dict[str, Option]:
+        """Every listed option on underlying ``code`` (``BTC``), by ccxt symbol, with mark,
+        mark IV, best bid/ask and the forward (ccxt's option chain)."""
+        out: dict[str, Option] = {}
+        for rec in await self._chain_records(str(code)):
+            m = self.markets_by_id.get(rec["symbol"]) or await self._market(rec["symbol"])
+            out[m.symbol] = option_from_record(rec, m, self._last_trade.get(m.id))
+        return out
+
+    async def fetch_option(self, symbol: str, params: Mapping[str, Any] | None = None) -> Option:
+        """One option's mark, mark IV, best bid/ask and forward (ccxt's option structure)."""
+        m = await self._option_market(symbol)
+        recs = await self._chain_records(instrument=m.id)
+        if not recs:
+            raise BadSymbol(f"no option {symbol!r}", reason=Reason.UNKNOWN_INSTRUMENT)
+        return option_from_record(recs[0], m, self._last_trade.get(m.id))
+
+    async def fetch_greeks(self, symbol: str, params: Mapping[str, Any] | None = None) -> Greeks:
+        """One option's Greeks with its mark, bid and ask IVs (ccxt's greeks structure)."""
+        m = await self._option_market(symbol)
+        recs = await self._chain_records(instrument=m.id)
+        if not recs:
+            raise BadSymbol(f"no option {symbol!r}", reason=Reason.UNKNOWN_INSTRUMENT)
+        return greeks_from_record(recs[0], m, self._last_trade.get(m.id))
+
+    async def fetch_account_greeks(self, code: str | None = None) -> dict[str, AccountGreeks]:
+        """Your positions' Greeks summed per underlying (each position's inside); not a
+        ccxt method: ccxt's ``fetch_greeks`` is per market."""
+        items = await self._query(MsgType.QUERY_GREEKS, underlying=code)
+        return account_greeks_from_records(items, self.markets_by_id)
+
     # -- private streams -----------------------------------------------------------------------
     async def _subscribe(self, channels: set[str], force: bool = False) -> None:
         new = channels if force else channels - self._channels
@@ -801,7 +862,8 @@ CCXT_METHODS = (
     "create_limit_sell_order", "create_market_buy_order", "create_market_sell_order",
     "cancel_order", "edit_order", "cancel_all_orders", "cancel_all_after", "fetch_order",
     "fetch_open_orders", "fetch_closed_orders", "fetch_my_trades", "fetch_positions",
-    "fetch_balance", "fetch_order_book", "fetch_ticker", "watch_order_book", "watch_trades",
+    "fetch_balance", "fetch_order_book", "fetch_ticker", "fetch_option_chain", "fetch_option",
+    "fetch_greeks", "watch_order_book", "watch_trades",
     "watch_orders", "watch_my_trades", "watch_positions", "watch_balance", "watch_ticker",
 )  # fmt: skip
 """Methods ccxt also offers in camelCase (``createOrder``...): aliases, as in ccxt."""

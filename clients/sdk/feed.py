@@ -1,11 +1,11 @@
 """The public feed beside the books: trades, instrument status and mark prices, per symbol.
 
 ``PublicFeed`` owns one SUB socket (CURVE client when keys are given) inside ``run()`` and
-subscribes to ``trade.<SYM>|``, ``status.<SYM>|``, ``mark.<SYM>|`` and ``funding.<SYM>|``
-for every symbol ``add()``-ed (also after ``run()`` started: the task applies new
-subscriptions itself, the socket never leaves it), and to the heartbeat ``hb|``: the first
-message received sets ``live`` (a subscription is in place; PUB drops what was published
-before). Each message is checked for its stream's
+subscribes to ``trade.<SYM>|``, ``status.<SYM>|``, ``mark.<SYM>|``, ``funding.<SYM>|`` and
+``option.<SYM>|`` (option tickers) for every symbol ``add()``-ed (also after ``run()``
+started: the task applies new subscriptions itself, the socket never leaves it), and to
+the heartbeat ``hb|``: the first message received sets ``live`` (a subscription is in
+place; PUB drops what was published before). Each message is checked for its stream's
 sequence number: a jump is counted in ``gaps[(stream, symbol)]`` (a lost trade print cannot be
 recovered; status and marks are state, so the next message repairs them) and then handed to
 ``on_message(stream, symbol, msg)``. Books are not here: ``gateway.md_client.BookClient``
@@ -32,7 +32,7 @@ from gateway.zmq_util import Wakeup, close_socket, wait_for_work
 
 log = logging.getLogger(__name__)
 
-FEED_STREAMS = ("trade", "status", "mark", "funding")
+FEED_STREAMS = ("trade", "status", "mark", "funding", "option")
 MAX_FRAME = 1 << 20
 SETTLE_S = 0.05
 

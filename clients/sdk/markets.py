@@ -15,12 +15,18 @@ from one ``query_instruments`` record and converts both ways:
 
 Money: ``money(units, asset)`` with ``ASSET_DECIMALS`` (USD 6, BTC 8, ETH 8; an asset not
 listed shows its raw minor units). Symbols: a perpetual ``BTC-PERP`` settling in USD is
-``BTC/USD:USD`` (ccxt's linear-swap form); other kinds keep the exchange's id. Every
-method that takes a symbol accepts either form.
+``BTC/USD:USD`` (ccxt's linear-swap form); an option ``BTC-26MAR27-60000-C`` is
+``BTC/USD:USD-270326-60000-C`` (ccxt's option form ``BASE/QUOTE:SETTLE-YYMMDD-STRIKE-C|P``,
+the strike in whole quote units, built from the record's ``underlying``, ``expiry_ts``,
+``strike`` and ``option_type``); other kinds keep the exchange's id. Every method that
+takes a symbol accepts either form. An option market has ccxt's ``option`` (True),
+``strike``, ``optionType`` (``call``/``put``), ``expiry`` (ms) and ``expiryDatetime``;
+its amounts are in the underlying (``contractSize`` 1), premiums in the quote currency.
 """
 
 from __future__ import annotations
 
+import datetime as _dt
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
@@ -63,15 +69,39 @@ def money(
     return Decimal(units).scaleb(-d)
 
 
+def option_symbol(underlying: str, settle: str, expiry_ts: int, strike: Decimal,
+                  option_type: str) -> str:  # fmt: skip
+    """ccxt's option symbol: ``BTC/USD:USD-270326-60000-C``."""
+    day = _dt.datetime.fromtimestamp(expiry_ts // 1_000_000_000, tz=_dt.UTC)
+    k = f"{strike.normalize():f}"
+    cp = "C" if option_type == "call" else "P"
+    return f"{underlying}/{settle}:{settle}-{day:%y%m%d}-{k}-{cp}"
+
+
+def _is_option(record: Mapping[str, Any]) -> bool:
+    return record.get("kind") == "option" and all(
+        record.get(k) is not None for k in ("underlying", "expiry_ts", "strike", "option_type"))
+
+
 def unified_symbol(record: Mapping[str, Any]) -> str:
-    """ccxt's symbol for an instrument record: ``BTC/USD:USD`` for a perpetual ``BTC-PERP``."""
+    """ccxt's symbol for an instrument record: ``BTC/USD:USD`` for a perpetual ``BTC-PERP``,
+    ``BTC/USD:USD-270326-60000-C`` for an option."""
     sym = str(record["symbol"])
     settle = str(record.get("settlement_asset") or "USD")
+    if _is_option(record):
+        strike = Decimal(int(record["strike"])).scaleb(-int(record.get("price_decimals") or 0))
+        return option_symbol(str(record["underlying"]), settle, int(record["expiry_ts"]),
+                             strike, str(record["option_type"]))  # fmt: skip
     if record.get("kind", "perpetual") == "perpetual" and "-" in sym:
         base = sym.split("-", 1)[0]
         if base:
             return f"{base}/{settle}:{settle}"
     return sym
+
+
+def _iso(ms: int) -> str:
+    t = _dt.datetime.fromtimestamp(ms / 1000, tz=_dt.UTC)
+    return t.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +129,12 @@ class Market:
     price_decimals: int
     qty_decimals: int
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    option: bool = False
+    strike: Decimal | None = None
+    optionType: str | None = None
+    expiry: int | None = None
+    expiryDatetime: str | None = None
+    underlying: str | None = None
 
     @classmethod
     def from_record(cls, rec: Mapping[str, Any]) -> Market:
@@ -109,7 +145,17 @@ class Market:
         base = unified.split("/", 1)[0] if "/" in unified else sym.split("-", 1)[0]
         swap = kind == "perpetual"
         future = kind == "future"
+        option = _is_option(rec)
         status = str(rec.get("status") or "trading")
+        exp_ns = rec.get("expiry_ts")
+        expiry = int(exp_ns) // 1_000_000 if exp_ns is not None else None
+        extra: dict[str, Any] = {}
+        if option:
+            extra = dict(option=True, underlying=str(rec["underlying"]),
+                         strike=Decimal(int(rec["strike"])).scaleb(-int(rec["price_decimals"])),
+                         optionType=str(rec["option_type"]))  # fmt: skip
+        if expiry is not None:
+            extra.update(expiry=expiry, expiryDatetime=_iso(expiry))
         return cls(
             id=sym,
             symbol=unified,
@@ -117,10 +163,10 @@ class Market:
             quote=settle,
             settle=settle,
             type="swap" if swap else ("future" if future else kind),
-            spot=not (swap or future),
+            spot=not (swap or future or option),
             swap=swap,
             future=future,
-            contract=swap or future,
+            contract=swap or future or option,
             linear=True,
             contractSize=Decimal(1),
             active=status == "trading",
@@ -132,6 +178,7 @@ class Market:
             price_decimals=int(rec["price_decimals"]),
             qty_decimals=int(rec["qty_decimals"]),
             info=dict(rec),
+            **extra,
         )
 
     # -- wire -> user ---------------------------------------------------------------------
@@ -213,12 +260,16 @@ class Market:
             "margin": False,
             "swap": self.swap,
             "future": self.future,
-            "option": False,
+            "option": self.option,
             "contract": self.contract,
             "linear": self.linear,
             "inverse": False,
             "contractSize": float(self.contractSize),
             "active": self.active,
+            "expiry": self.expiry,
+            "expiryDatetime": self.expiryDatetime,
+            "strike": None if self.strike is None else float(self.strike),
+            "optionType": self.optionType,
             "precision": {"amount": float(self.lot), "price": float(self.tick)},
             "limits": {
                 "amount": {

@@ -11,7 +11,9 @@ context, keys, endpoints, markets and task set). Rules:
   when the feed reports it stale (a lost message, or one published before the
   subscription) it is re-read from a snapshot, and a message or snapshot only replaces
   what is known when its sequence number is newer.
-- Tickers combine the local book's best levels, the last trade and the latest mark.
+- Tickers combine the local book's best levels, the last trade and the latest mark; an
+  option's mark comes with its ``option`` ticker (mark IV, bid and ask IVs, Greeks), which
+  the ticker's ``info["option"]`` holds as published (docs/marketdata.md).
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ class PublicData:
         self._ticker_streams: dict[str, StateStream[Ticker]] = {}
         self._status_streams: dict[str, StateStream[str]] = {}
         self._marks: dict[str, dict[str, Any]] = {}
+        self._options: dict[str, dict[str, Any]] = {}
         self._last_trade: dict[str, dict[str, Any]] = {}
         self._status: dict[str, str] = {}
         self._status_seq: dict[str, int] = {}
@@ -294,6 +297,10 @@ class PublicData:
             return
         elif stream == "mark":
             self._marks[inst] = msg
+        elif stream == "option":  # an option's ticker carries its mark (and IVs, Greeks)
+            self._options[inst] = msg
+            self._marks[inst] = {"mark": msg.get("mark"), "index": msg.get("index"),
+                                 "ts_event": msg.get("ts_event")}  # fmt: skip
         else:
             return
         tk = self._ticker_streams.get(inst)
@@ -357,7 +364,8 @@ class PublicData:
             last=m.price(last["price"]) if last else None,
             markPrice=m.price(mark["mark"]) if mark else None,
             indexPrice=m.price(mark["index"]) if mark and mark.get("index") is not None else None,
-            info={"mark": mark, "trade": last},
+            info={"mark": mark, "trade": last, **({"option": self._options[m.id]}
+                                                  if m.id in self._options else {})},
         )
 
     async def watch_ticker(self, symbol: str, params: Mapping[str, Any] | None = None) -> Ticker:

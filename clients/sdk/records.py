@@ -143,6 +143,13 @@ class Position(_Record):
     collateral: Decimal | None = None
     marginRatio: Decimal | None = None
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    delta: Decimal | None = None
+    """the position's Greeks (positions on an option chain's index; None otherwise):
+    delta in units of the underlying, gamma per 1 quote-currency move, vega in quote
+    currency per vol point, theta in quote currency per day"""
+    gamma: Decimal | None = None
+    vega: Decimal | None = None
+    theta: Decimal | None = None
 
     @property
     def signed_contracts(self) -> Decimal:
@@ -209,6 +216,85 @@ class Margin(_Record):
     marginRatio: Decimal | None
     timestamp: int | None
     info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+    marginMode: str = "standard"
+    """which mode produced initialMargin and maintenanceMargin (IMR, MMR) for the option
+    chains' underlyings: ``standard`` or ``portfolio``"""
+    standardInitialMargin: Decimal | None = None
+    """what standard mode would require for the positions (None without option chains)"""
+    standardMaintenanceMargin: Decimal | None = None
+    scan: Decimal | None = None
+    """portfolio mode: the weighted worst scenario loss (SCAN), summed over underlyings"""
+    minDelta: Decimal | None = None
+    worstScenario: dict[str, Any] | None = None
+    """portfolio mode: ``underlying``, ``spotShock`` (fraction, -0.66), ``volShock``
+    (``up``/``down``/``none``) and ``weight`` (fraction) of the worst scenario"""
+
+
+@dataclass(frozen=True, slots=True)
+class Option(_Record):
+    """ccxt's option structure (``fetch_option``, ``fetch_option_chain``); implied
+    volatilities are fractions (0.6 = 60 %), ``underlyingPrice`` the forward the series
+    is priced on (the index is in ``info``)."""
+
+    symbol: str
+    currency: str
+    timestamp: int | None
+    datetime: str | None
+    impliedVolatility: Decimal | None
+    openInterest: Decimal | None
+    bidPrice: Decimal | None
+    askPrice: Decimal | None
+    midPrice: Decimal | None
+    markPrice: Decimal | None
+    lastPrice: Decimal | None
+    underlyingPrice: Decimal | None
+    change: Decimal | None = None
+    percentage: Decimal | None = None
+    baseVolume: Decimal | None = None
+    quoteVolume: Decimal | None = None
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Greeks(_Record):
+    """ccxt's greeks structure (``fetch_greeks``): per one unit of underlying, in quote
+    currency (vega per vol point, theta per day); implied volatilities as fractions."""
+
+    symbol: str
+    timestamp: int | None
+    datetime: str | None
+    delta: Decimal | None
+    gamma: Decimal | None
+    theta: Decimal | None
+    vega: Decimal | None
+    rho: Decimal | None
+    bidSize: Decimal | None
+    askSize: Decimal | None
+    bidImpliedVolatility: Decimal | None
+    askImpliedVolatility: Decimal | None
+    markImpliedVolatility: Decimal | None
+    bidPrice: Decimal | None
+    askPrice: Decimal | None
+    markPrice: Decimal | None
+    lastPrice: Decimal | None
+    underlyingPrice: Decimal | None
+    info: Mapping[str, Any] = field(default_factory=dict, compare=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class AccountGreeks(_Record):
+    """The sum of your positions' Greeks on one underlying (``fetch_account_greeks``), with
+    each position's in ``positions`` (symbol -> {contracts, delta, gamma, vega, theta})."""
+
+    underlying: str
+    delta: Decimal
+    gamma: Decimal
+    vega: Decimal
+    theta: Decimal
+    positions: dict[str, dict[str, Decimal]]
+    timestamp: int | None
+    info: Sequence[Mapping[str, Any]] = field(default_factory=tuple, compare=False,
+                                              repr=False)  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,7 +440,15 @@ def position_from_record(
     def m(key: str) -> Decimal:
         return money(int(rec.get(key) or 0), settle, decimals) or Decimal(0)
 
+    def greek(key: str) -> Decimal | None:
+        v = rec.get(key)
+        return None if v is None else Decimal(v)
+
     return Position(
+        delta=greek("delta"),
+        gamma=greek("gamma"),
+        vega=greek("vega"),
+        theta=greek("theta"),
         symbol=market.symbol,
         side="long" if qty > 0 else ("short" if qty < 0 else None),
         contracts=contracts,
@@ -398,7 +492,23 @@ def margin_from_record(
     def m(key: str) -> Decimal:
         return money(int(rec.get(key) or 0), a, decimals) or Decimal(0)
 
+    def opt(key: str) -> Decimal | None:
+        v = rec.get(key)
+        return None if v is None else money(int(v), a, decimals)
+
+    worst = None
+    if rec.get("worst_underlying") is not None:
+        worst = {"underlying": rec["worst_underlying"],
+                 "spotShock": Decimal(int(rec.get("worst_spot_shock_ppm") or 0)).scaleb(-6),
+                 "volShock": rec.get("worst_vol_shock"),
+                 "weight": Decimal(int(rec.get("worst_weight_ppm") or 0)).scaleb(-6)}  # fmt: skip
     return Margin(
+        marginMode=str(rec.get("margin_mode") or "standard"),
+        standardInitialMargin=opt("standard_initial_margin"),
+        standardMaintenanceMargin=opt("standard_maintenance_margin"),
+        scan=opt("scan"),
+        minDelta=opt("min_delta"),
+        worstScenario=worst,
         asset=a,
         equity=m("equity"),
         initialMargin=m("initial_margin"),
@@ -434,3 +544,90 @@ def book_from_levels(
         nonce=nonce,
         status=status,
     )
+
+
+def _vol(ppm: int | None) -> Decimal | None:
+    return None if ppm is None else Decimal(int(ppm)).scaleb(-6)
+
+
+def _dec(text: str | None) -> Decimal | None:
+    return None if text is None else Decimal(text)
+
+
+def option_from_record(rec: Mapping[str, Any], market: Market,
+                       last: Mapping[str, Any] | None = None) -> Option:  # fmt: skip
+    """An ``Option`` from an ``option_chain`` record (``last``: the latest public trade)."""
+    ms = ns_to_ms(rec.get("ts"))
+    bid, ask = market.price(rec.get("bid")), market.price(rec.get("ask"))
+    fwd = _dec(rec.get("forward"))
+    return Option(
+        symbol=market.symbol,
+        currency=market.settle,
+        timestamp=ms,
+        datetime=iso8601(ms),
+        impliedVolatility=_vol(rec.get("mark_iv_ppm")),
+        openInterest=None,
+        bidPrice=bid,
+        askPrice=ask,
+        midPrice=(bid + ask) / 2 if bid is not None and ask is not None else None,
+        markPrice=market.price(rec.get("mark_price")),
+        lastPrice=market.price(last["price"]) if last else None,
+        underlyingPrice=None if fwd is None else fwd.scaleb(-market.price_decimals),
+        info=dict(rec),
+    )
+
+
+def greeks_from_record(rec: Mapping[str, Any], market: Market,
+                       last: Mapping[str, Any] | None = None) -> Greeks:  # fmt: skip
+    """A ``Greeks`` from an ``option_chain`` record (or an ``option`` market-data ticker,
+    whose ``mark`` and ``ts_event`` stand in for ``mark_price`` and ``ts``)."""
+    ms = ns_to_ms(rec.get("ts") or rec.get("ts_event"))
+    fwd = _dec(rec.get("forward"))
+    mark = rec.get("mark_price", rec.get("mark"))
+    return Greeks(
+        symbol=market.symbol,
+        timestamp=ms,
+        datetime=iso8601(ms),
+        delta=_dec(rec.get("delta")),
+        gamma=_dec(rec.get("gamma")),
+        theta=_dec(rec.get("theta")),
+        vega=_dec(rec.get("vega")),
+        rho=Decimal(0),  # r = 0: Black-76 on the forward has no rate
+        bidSize=None,
+        askSize=None,
+        bidImpliedVolatility=_vol(rec.get("bid_iv_ppm")),
+        askImpliedVolatility=_vol(rec.get("ask_iv_ppm")),
+        markImpliedVolatility=_vol(rec.get("mark_iv_ppm")),
+        bidPrice=market.price(rec.get("bid")),
+        askPrice=market.price(rec.get("ask")),
+        markPrice=market.price(mark),
+        lastPrice=market.price(last["price"]) if last else None,
+        underlyingPrice=None if fwd is None else fwd.scaleb(-market.price_decimals),
+        info=dict(rec),
+    )
+
+
+def account_greeks_from_records(recs: Sequence[Mapping[str, Any]],
+                                markets: Mapping[str, Market]) -> dict[str, AccountGreeks]:
+    """``greeks`` query records -> ``AccountGreeks`` per underlying."""
+    rows: dict[str, list[Mapping[str, Any]]] = {}
+    for r in recs:
+        rows.setdefault(str(r["underlying"]), []).append(r)
+    out = {}
+    for u, rs in rows.items():
+        total = next((r for r in rs if r.get("instrument") is None), None)
+        positions = {}
+        for r in rs:
+            inst = r.get("instrument")
+            if inst is None:
+                continue
+            m = markets.get(inst)
+            positions[m.symbol if m else inst] = {
+                "contracts": m.amount(int(r["qty"])) if m else Decimal(int(r["qty"])),
+                **{k: Decimal(r[k]) for k in ("delta", "gamma", "vega", "theta")}}
+        t = total or {"delta": "0", "gamma": "0", "vega": "0", "theta": "0"}
+        out[u] = AccountGreeks(
+            underlying=u, delta=Decimal(t["delta"]), gamma=Decimal(t["gamma"]),
+            vega=Decimal(t["vega"]), theta=Decimal(t["theta"]), positions=positions,
+            timestamp=ns_to_ms(max(int(r.get("ts") or 0) for r in rs)), info=tuple(rs))
+    return out

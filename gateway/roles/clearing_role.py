@@ -75,9 +75,10 @@ from gateway.journal import JournalWriter, prune
 from gateway.reasons import Reason
 from gateway.render import finished_record, order_record, trade_record
 from gateway.reports import reject_message
-from gateway.roles import links, views
+from gateway.roles import links, option_views, views
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.index_feed import RandomWalkIndex
+from gateway.roles.iv_feed import make_iv_feed
 from gateway.roles.waiting import SocketWaiter
 from gateway.zmq_util import (
     NOBLOCK,
@@ -189,6 +190,9 @@ class ClearingRole:
                             config.index_feed.step_ppm)
             if config.index_feed.enabled and self.core.engine.index_prices else None
         )  # fmt: skip
+        self.iv_feed = make_iv_feed(self.core.engine, config.iv_feed)
+        self._iv_s = config.iv_feed.interval_ms / 1000.0
+        self._next_iv = 0.0  # due at once: option orders need a fresh smile from the start
         self.accepting = True
         self.channels: dict[int, frozenset[str]] = {}
         self.peers: dict[bytes, GatewayPeer] = {}
@@ -272,6 +276,8 @@ class ClearingRole:
                     wait = min(wait, self._next_tick - mono())
                     if self.index_feed is not None:
                         wait = min(wait, self._next_feed - mono())
+                    if self.iv_feed is not None:
+                        wait = min(wait, self._next_iv - mono())
                 if not self.matcher_ready:
                     await m_waiter.wait(wait)
                 else:
@@ -311,6 +317,9 @@ class ClearingRole:
             if self.index_feed is not None and now >= self._next_feed:
                 self._next_feed = now + feed_s
                 inputs.extend(IndexPrice(ts, n, p) for n, p in self.index_feed.step())
+            if self.iv_feed is not None and now >= self._next_iv:
+                self._next_iv = now + self._iv_s
+                inputs[:0] = self.iv_feed.step(ts)  # before this batch's orders
         self._check_gateways(now, ts, inputs)
         if inputs:
             await self._run_batch(inputs, ts)
@@ -679,6 +688,11 @@ class ClearingRole:
             query, items = "margin", [m] if m is not None else []
         elif mtype == "query_instruments":
             query, items = "instruments", views.instruments(eng, msg["instrument"])
+        elif mtype == "query_option_chain":
+            query = "option_chain"
+            items = option_views.option_chain(eng, msg["underlying"], msg["instrument"])
+        elif mtype == "query_greeks":
+            query, items = "greeks", option_views.greeks(eng, account, msg["underlying"])
         else:
             return [reject_message(Reason.UNKNOWN_MESSAGE_TYPE, ts=ts, req_id=req_id,
                                    ref_type=mtype, text="not handled by clearing")]  # fmt: skip

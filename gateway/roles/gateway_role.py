@@ -88,7 +88,7 @@ _DRAIN = 4096
 _ORDER_ENTRY = frozenset({"new_order", "cancel", "amend", "mass_cancel"})
 _FORWARDED = _ORDER_ENTRY | {
     "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
-    "query_instruments",
+    "query_instruments", "query_option_chain", "query_greeks",
 }  # fmt: skip
 _HOPPED = frozenset({"exec_report", "cancel_reject", "mass_cancel_report"})
 _CHANNEL_OF = {"position_update": "positions", "balance_update": "balances",

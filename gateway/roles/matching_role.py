@@ -246,6 +246,8 @@ class MatchingRole:
                 md.publish_mark(item[1], item[2], item[3], item[4])
             elif item[0] == "funding":
                 md.publish_funding(item[1], item[2], item[3])
+            elif item[0] == "options":
+                md.publish_options(item[1], item[2], item[3], item[4])
 
     def _load(self, msg: list) -> None:
         _, epoch, rnd, state = msg

@@ -14,6 +14,10 @@ role to answer queries and to push ``position_update`` / ``balance_update`` /
 - margin: equity, initial and maintenance margin of the positions, ``free_collateral`` =
   equity - requirement, ``margin_ratio_ppm`` = ceil(maintenance · 10^6 / equity) (nil when
   equity <= 0).
+- options (``gateway.roles.option_views``): instruments gain ``contract_size`` and, for an
+  option, ``underlying``, ``expiry_ts``, ``strike``, ``option_type``; positions on an
+  option chain's index their Greeks; the margin record the mode that produced it, what
+  standard mode would require, and (portfolio mode) SCAN, MinDelta and the worst scenario.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.protocol import INSTRUMENT_STATUS_NAMES, PROTOCOL_VERSION, decimal_ratio
+from gateway.roles import option_views
 from matching.enums import InstrumentStatus
 
 QUERY_CHUNK = 100
@@ -54,6 +59,7 @@ def position_record(eng: Any, account: int, symbol: str) -> dict | None:
         "maintenance_margin": max(L.mm[r], 0),
         "liquidation_price": None,
         "ts": eng.ts,
+        **option_views.position_fields(eng, inst, size),
     }
 
 
@@ -110,6 +116,7 @@ def margin(eng: Any, account: int) -> dict | None:
         "free_collateral": eq - req,
         "margin_ratio_ppm": margin_ratio_ppm(max(mm, 0), eq),
         "ts": eng.ts,
+        **option_views.margin_fields(eng, account),
     }
 
 
@@ -137,6 +144,7 @@ def instruments(eng: Any, instrument: str | None = None) -> list[dict]:
             "qty_decimals": spec.qty_decimals,
             "status": instrument_status(eng, inst),
             "settlement_asset": eng.settle,
+            **option_views.instrument_fields(eng, inst),
         })  # fmt: skip
     return out
 

@@ -13,6 +13,7 @@ from gateway.exchange_config import (
     DEFAULT_TOML,
     ExchangeConfig,
     IndexFeed,
+    IVFeed,
     Limits,
     default_config,
     load_exchange_config,
@@ -28,17 +29,31 @@ DOC = ROOT / "docs" / "serve.md"
 
 def test_default_lists_the_demo_instruments_and_funded_accounts() -> None:
     cfg = default_config()
-    assert cfg.symbols == ["AMZN-PERP", "BTC-PERP", "ETH-PERP"]
+    assert [s for s in cfg.symbols if s.endswith("-PERP")] == ["AMZN-PERP", "BTC-PERP",
+                                                               "ETH-PERP"]  # fmt: skip
     amzn = cfg.clearing.instruments["AMZN-PERP"]
     assert (amzn.price_decimals, amzn.tick_size, amzn.lot_size) == (4, 100, 1)
     assert amzn.multiplier == 100  # 1 share; prices in 1e-4 USD, money in 1e-6 USD
-    assert [a.id for a in cfg.clearing.accounts] == [1, 2, 3, 4, 5, 6]
+    assert [a.id for a in cfg.clearing.accounts] == [1, 2, 3, 4, 5, 6, 7, 8]
+    assert [a.margin_mode for a in cfg.clearing.accounts][6:] == ["portfolio", "portfolio"]
     assert cfg.endpoints.order_entry == "tcp://127.0.0.1:5555"
     assert cfg.endpoints.market_data.endswith(":5556")
     assert cfg.endpoints.snapshots.endswith(":5557")
     assert cfg.index_feed.enabled and set(cfg.clearing.indices) == {"BTC", "ETH"}
     eng = ClearingEngine(cfg.clearing)
     assert all(inst.mark for inst in eng.instruments.values())
+
+
+def test_default_lists_a_btc_option_chain_with_its_iv_feed() -> None:
+    cfg = default_config()
+    options = [s for s in cfg.symbols if s.count("-") == 3]
+    assert len(options) == 2 * 9 * 2
+    assert "BTC-26MAR27-60000-C" in options and "BTC-25JUN27-40000-P" in options
+    chain = cfg.clearing.options["BTC"]
+    assert len(chain.expiries) == 2 and len(chain.strikes) == 9
+    assert cfg.iv_feed.enabled and cfg.iv_feed.interval_ms == 1_000
+    spec = cfg.clearing.instruments["BTC-26MAR27-60000-C"]
+    assert spec.kind == "option" and spec.option.ccxt_symbol == "BTC/USD:USD-270326-60000-C"
 
 
 def test_the_documented_example_parses_and_every_exchange_key_is_documented() -> None:
@@ -48,9 +63,12 @@ def test_the_documented_example_parses_and_every_exchange_key_is_documented() ->
     ex = tomllib.loads(EXAMPLE.read_text())["exchange"]
     doc = DOC.read_text()
     top = set(ExchangeConfig.__dataclass_fields__) - {"clearing", "account_keys", "endpoints",
-                                                      "limits", "index_feed", "source"}  # fmt: skip
+                                                      "limits", "index_feed", "iv_feed",
+                                                      "source"}  # fmt: skip
     assert top <= set(ex), "the example must show every [exchange] key"
-    for key in (*top, *Limits.__dataclass_fields__, *IndexFeed.__dataclass_fields__):
+    assert set(ex["iv_feed"]) == set(IVFeed.__dataclass_fields__)
+    for key in (*top, *Limits.__dataclass_fields__, *IndexFeed.__dataclass_fields__,
+                *IVFeed.__dataclass_fields__):
         assert f"`{key}`" in doc, f"docs/serve.md does not document {key}"
     assert "public_key" in doc
 
@@ -64,6 +82,9 @@ def test_the_documented_example_parses_and_every_exchange_key_is_documented() ->
         ({"exchange": {"limits": {"burst": "many"}}}, "exchange.limits.burst"),
         ({"exchange": {"index_feed": {"enabled": 1}}}, "exchange.index_feed.enabled"),
         ({"exchange": {"state_dir": ""}}, "exchange.state_dir"),
+        ({"exchange": {"iv_feed": {"atm_ppm": 0}}}, "exchange.iv_feed.atm_ppm"),
+        ({"exchange": {"iv_feed": {"skew": 1}}}, "exchange.iv_feed.skew: unknown key"),
+        ({"exchange": {"iv_feed": {"floor_ppm": 700_000}}}, "exchange.iv_feed: need floor"),
         ({"exchange": []}, "exchange: must be a table"),
     ],
 )

@@ -209,3 +209,26 @@ def test_cached_checksum_always_equals_a_fresh_one(ops: list[tuple[int, int, int
         fresh_bids = [(p, v[0]) for p, v in reversed(book.bids.items())][:CHECKSUM_DEPTH]
         fresh_asks = [(p, v[0]) for p, v in book.asks.items()][:CHECKSUM_DEPTH]
         assert book.checksum() == book_checksum(fresh_bids, fresh_asks)
+
+
+def test_option_tickers_carry_mark_ivs_and_greeks() -> None:
+    from clearing.options.black76 import price
+
+    sym = "BTC-26MAR27-60000-C"
+    tr = MarketDataTranslator([sym, "BTC-PERP"])
+    F, K, T = 600_000.0, 600_000, 0.3
+    bid = int(round(float(price(F, K, T, 0.55, True)) / 5) * 5)
+    tr.on_events([LevelChanged(1, 5, sym, BUY, bid, 3, 1),
+                  LevelChanged(2, 5, sym, SELL, 700_000, 3, 1)])  # above the forward: no IV
+    row = [sym, 79_000, 600_000, F, T, K, True, 0.5343, 3.85e-05, 68.37, -68.37, False]
+    (t, body), = tr.options("BTC", 9, 600_000, [row])
+    assert t == b"option.BTC-26MAR27-60000-C|" and body["seq"] == 1 and body["ts_event"] == 9
+    assert (body["mark"], body["mark_iv_ppm"], body["bid"], body["ask"]) == (79_000, 600_000,
+                                                                             bid, 700_000)
+    assert abs(body["bid_iv_ppm"] - 550_000) < 200 and body["ask_iv_ppm"] is None
+    assert (body["delta"], body["gamma"], body["vega"], body["theta"]) == (
+        "0.5343", "0.0000385", "68.37", "-68.37")
+    assert body["forward"] == "600000" and body["option_type"] == "call"
+    assert body["underlying"] == "BTC" and body["stale_iv"] is False
+    _, hb = tr.heartbeat()
+    assert hb["seqs"][sym]["option"] == 1 and "option" not in hb["seqs"]["BTC-PERP"]

@@ -60,7 +60,7 @@ def _scalar(f: Field) -> st.SearchStrategy:
     elif f.pytype is str:
         chars = st.characters(min_codepoint=32, max_codepoint=126) if f.printable else _CHARS
         s = st.text(chars, min_size=f.min_len, max_size=min(f.max_len, 20))
-    elif f.name in ("avg_px", "entry_price"):
+    elif f.kind.startswith("decimal str"):  # avg_px, entry_price, Greeks, contract_size
         s = st.builds(P.decimal_ratio, st.integers(-(10**12), 10**12), st.integers(1, 10**4))
     elif f.name == "figures":
         s = st.dictionaries(
