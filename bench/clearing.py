@@ -23,9 +23,27 @@
    places a seeded stream of option limit orders. ``pm_pretrade_p50_ns``: per
    ``ClearingEngine.apply(OrderRequest)``, full admission and bookkeeping;
    ``pm_pretrade_kernel_p50_ns``: ``PortfolioCache.check_resting`` plus the comparison.
+5. The exchange core (issue 8): ``clearing.pipeline.Pipeline`` (``Core.batch`` with the
+   matcher in process, ``record_outputs`` off) on a seeded flow of one perpetual shaped
+   like the embedded default's BTC-PERP (breakers on, maker rebate, taker fee), six
+   accounts, in batches of ``CORE_BATCH`` inputs. Requests arrive 50 µs apart (20,000/s):
+   80 % new GTC limit orders priced near the fair price (from 2 ticks through to 4 ticks
+   behind it, so about half of them trade), 20 % cancels of the account's oldest order by
+   client order id (some already filled: refused), a ``Tick`` every 2,000 requests (100 ms)
+   and an ``IndexPrice`` following the fair price every 20,000 (1 s). Each run starts
+   from a fresh core, plays ``CORE_WARMUP`` requests untimed, then times the batches of
+   ``--core-requests`` requests. ``core_us_per_order``: the median run's CPU time (this
+   thread's, so time the shared machine gave to others is left out) per request (new order
+   or cancel); ``core_orders_per_s`` its inverse; ``core_wall_us_per_order`` the same in
+   wall time; ``core_stage_share``: one
+   further run with the stages timed (pre-trade = ``ClearingEngine.apply`` of the
+   requests, matcher, settlement = ``ClearingEngine.apply(MatcherEvents)``, timers =
+   ``Tick`` and ``IndexPrice``, core = the rest: dispatch, reports, routing), shares of
+   that run's time (the timers add a little overhead of their own).
 
 The JSON holds ``pretrade_p50_ns``, ``pretrade_p99_ns``, ``remark_100k_ms`` (median of
-the runs), the ``pm_*`` keys above and details, with the machine it ran on.
+the runs), the ``pm_*`` keys above, the ``core_*`` keys and details, with the machine it
+ran on. ``--parts`` runs a subset (e.g. ``--parts pretrade,core``).
 """
 
 from __future__ import annotations
@@ -43,6 +61,7 @@ from clearing.engine import ClearingEngine
 from clearing.pipeline import Pipeline
 
 POSITIONS = 20
+PARTS = ("pretrade", "remark", "pm", "core")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -54,6 +73,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pm-accounts", type=int, default=100_000,
                         help="portfolio re-margin accounts (1e5)")
     parser.add_argument("--pm-runs", type=int, default=11, help="portfolio re-margin runs (11)")
+    parser.add_argument("--core-requests", type=int, default=20_000,
+                        help="timed requests per core run (2e4)")
+    parser.add_argument("--core-runs", type=int, default=7, help="core runs (7)")
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help=f"comma-separated subset of {','.join(PARTS)} (all)")
 
 
 def _instrument(imf: int = 100_000) -> dict:
@@ -390,74 +414,277 @@ def _pm_remargin_engine(accounts: int, runs: int, seed: int) -> tuple[list[float
     return clean, dirty
 
 
+# -- 5. the exchange core ---------------------------------------------------------------
+
+CORE_BATCH = 100
+CORE_WARMUP = 2_000
+CORE_SYMBOL = "BTC-PERP"
+CORE_ACCOUNTS = (1, 2, 3, 4, 5, 6)
+CORE_WORKING = 8
+"""An account with more working orders than this cancels its farthest from the fair price."""
+_CORE_TICK = 5
+_CORE_T0 = 1_000_000_000_000
+
+
+def core_config() -> object:
+    """One perpetual as the embedded default's BTC-PERP, six funded accounts."""
+    return parse_config({
+        "clearing": {"settlement_asset": "USD", "insurance_fund": 1_000_000_000_000},
+        "assets": {"USD": {"decimals": 6}},
+        "indices": {"BTC": 600_000},
+        "instruments": {CORE_SYMBOL: {
+            "kind": "perpetual", "index": "BTC", "price_decimals": 1, "tick_size": _CORE_TICK,
+            "qty_decimals": 3, "contract_size": "0.001", "max_qty": 1_000_000,
+            "maker_fee_ppm": -100, "taker_fee_ppm": 500,
+            "margin_tiers": [{"up_to": 10**12, "imf_ppm": 100_000, "mmf_ppm": 50_000},
+                             {"imf_ppm": 200_000, "mmf_ppm": 100_000}],
+            "breakers": {"static_band_ppm": 50_000}}},
+        "accounts": [{"id": a, "deposits": {"USD": 10**12}} for a in CORE_ACCOUNTS],
+    })  # fmt: skip
+
+
+def core_flow(requests: int, seed: int, batch: int = CORE_BATCH) -> list[list]:
+    """The seeded core flow (module docstring, 5.) as batches of ``batch`` inputs.
+
+    The flow is written batch by batch against a core that runs it (as a client sees
+    the acknowledgements of the previous batch): cancels name a working order of the
+    account as of the last batch, so a few of them race a fill and are refused.
+    """
+    from clearing.commands import IndexPrice, Tick
+    from clearing.core.inputs import CancelOrderRequest, PlaceOrder
+
+    rng = random.Random(seed)
+    p = core_pipeline()
+    accounts = p.clearing.accounts
+    fair = 600_000
+    ts = _CORE_T0
+    batches: list[list] = []
+    inputs: list = []
+    asked: set[int] = set()  # orders whose cancel this batch already carries
+    for i in range(requests):
+        ts += 50_000
+        if i % 200 == 199:
+            fair += _CORE_TICK * rng.choice((-1, 1))
+        if i and i % 2_000 == 0:
+            inputs.append(Tick(ts))
+        if i % 20_000 == 10_000:
+            inputs.append(IndexPrice(ts, "BTC", fair))
+        a = CORE_ACCOUNTS[rng.randrange(len(CORE_ACCOUNTS))]
+        mine = [o for o in accounts[a].orders.values() if o.order_id not in asked]
+        if mine and (len(mine) > CORE_WORKING or rng.random() < 0.1):
+            far = max(mine, key=lambda o: (abs(o.price - fair), -o.order_id))
+            asked.add(far.order_id)
+            inputs.append(CancelOrderRequest(ts, 1, a, i, a, CORE_SYMBOL, far.order_id, None))
+        else:
+            side = 1 if rng.random() < 0.5 else -1
+            price = fair - side * rng.randint(-3, 3) * _CORE_TICK
+            inputs.append(PlaceOrder(ts, 1, a, i, a, CORE_SYMBOL, side, rng.randint(1, 5),
+                                     price, 2, 1, f"o{i}", False, False, 0, 0))  # fmt: skip
+        if len(inputs) >= batch:
+            p.run(inputs)
+            batches.append(inputs)
+            inputs, asked = [], set()
+    if inputs:
+        batches.append(inputs)
+    return batches
+
+
+def core_pipeline() -> Pipeline:
+    p = Pipeline.from_config(core_config())  # type: ignore[arg-type]
+    p.core.record_outputs = False
+    return p
+
+
+def _core_once(warm: list[list], timed: list[list]) -> tuple[int, int, Pipeline]:
+    """``(cpu_ns, wall_ns, pipeline)`` of one run: this thread's CPU time and wall time."""
+    p = core_pipeline()
+    run = p.run
+    for b in warm:
+        run(b)
+    p.matcher_events.clear()
+    gc.collect()
+    clock, cpu = time.perf_counter_ns, time.thread_time_ns
+    t0, c0 = clock(), cpu()
+    for b in timed:
+        run(b)
+        p.matcher_events.clear()  # the in-process driver's log: not the core's cost
+    return cpu() - c0, clock() - t0, p
+
+
+def _core_stages(warm: list[list], timed: list[list]) -> dict[str, object]:
+    """One run with the stages timed (wrappers on the engine's and matcher's ``apply``)."""
+    from clearing.commands import MatcherEvents, OrderRequest
+
+    p = core_pipeline()
+    for b in warm:
+        p.run(b)
+    clock = time.perf_counter_ns
+    spent = {"pretrade": 0, "matcher": 0, "settlement": 0, "timers": 0}
+    eng, matcher = p.clearing, p.matcher
+    eng_apply, m_apply = eng.apply, matcher.apply
+
+    def timed_eng(cmd: object) -> list:
+        t0 = clock()
+        out = eng_apply(cmd)
+        t = type(cmd)
+        key = ("settlement" if t is MatcherEvents else "pretrade" if t is OrderRequest
+               or t.__name__.endswith("Request") else "timers")  # fmt: skip
+        spent[key] += clock() - t0
+        return out
+
+    def timed_matcher(cmd: object) -> list:
+        t0 = clock()
+        out = m_apply(cmd)
+        spent["matcher"] += clock() - t0
+        return out
+
+    eng.apply = timed_eng  # type: ignore[method-assign]
+    matcher.apply = timed_matcher  # type: ignore[method-assign]
+    from matching.events import Fill
+
+    fills = 0
+    takers: set[int] = set()
+    gc.collect()
+    total = 0
+    for b in timed:
+        t0 = clock()
+        p.run(b)
+        total += clock() - t0
+        for e in p.matcher_events:
+            if type(e) is Fill:
+                fills += 1
+                takers.add(e.taker_order_id)
+        p.matcher_events.clear()
+    del eng.apply, matcher.apply
+    shares = {k: round(v / total, 3) for k, v in spent.items()}
+    shares["core"] = round(1 - sum(shares.values()), 3)
+    orders = sum(1 for b in timed for i in b if type(i).__name__ == "PlaceOrder")
+    return {"core_stage_share": shares, "core_fills": fills, "core_new_orders": orders,
+            "core_orders_trading": round(len(takers) / orders, 3)}
+
+
+def _core(requests: int, runs: int, seed: int) -> dict:
+    batches = core_flow(CORE_WARMUP + requests, seed)
+    warm = batches[: CORE_WARMUP // CORE_BATCH]
+    timed = batches[CORE_WARMUP // CORE_BATCH:]
+    from clearing.core.inputs import CancelOrderRequest, PlaceOrder
+
+    n = sum(1 for b in timed for i in b if type(i) is PlaceOrder or type(i) is CancelOrderRequest)
+    times, walls = [], []
+    p = None
+    for _ in range(runs):
+        ns, wall, p = _core_once(warm, timed)
+        times.append(ns / n / 1000)
+        walls.append(wall / n / 1000)
+    assert p is not None
+    eng = p.clearing
+    eng.validate()
+    fills = eng.last_seq  # matcher events settled, for the record
+    us = statistics.median(times)
+    return {
+        "core_us_per_order": round(us, 2),
+        "core_orders_per_s": round(1e6 / us),
+        "core_runs_us": [round(t, 2) for t in times],
+        "core_wall_us_per_order": round(statistics.median(walls), 2),
+        "core_wall_runs_us": [round(t, 2) for t in walls],
+        "core_requests": n,
+        "core_batch": CORE_BATCH,
+        "core_accounts": len(CORE_ACCOUNTS),
+        "core_matcher_events": fills,
+        "core_state_hash": eng.state_hash(),
+        **_core_stages(warm, timed),
+    }
+
+
 def run(args: argparse.Namespace) -> int:
     from hdrh.histogram import HdrHistogram
 
     from bench.environment import describe, write_result
 
-    samples, admitted = _pretrade(args.checks, args.seed)
-    hist = HdrHistogram(1, 10_000_000_000, 3)
-    for v in samples:
-        hist.record_value(max(1, v))
-    times = _remark(args.accounts, args.remarks)
-    pm_times, pm_dirty_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs, args.seed)
-    pm_kernel_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
-    pm_samples, pm_admitted = _pm_pretrade_engine(args.checks, args.seed)
-    pm_kernel_samples, _ = _pm_pretrade(args.checks, args.seed)
-    pm_hist = HdrHistogram(1, 10_000_000_000, 3)
-    for v in pm_samples:
-        pm_hist.record_value(max(1, v))
-    pm_kernel_hist = HdrHistogram(1, 10_000_000_000, 3)
-    for v in pm_kernel_samples:
-        pm_kernel_hist.record_value(max(1, v))
-    result = {
-        "harness": "clearing",
-        "pretrade_checks": len(samples),
-        "pretrade_admitted": admitted,
-        "pretrade_positions": POSITIONS,
-        "pretrade_p50_ns": hist.get_value_at_percentile(50),
-        "pretrade_p90_ns": hist.get_value_at_percentile(90),
-        "pretrade_p99_ns": hist.get_value_at_percentile(99),
-        "pretrade_p999_ns": hist.get_value_at_percentile(99.9),
-        "pretrade_max_ns": hist.get_max_value(),
-        "remark_accounts": args.accounts,
-        "remark_runs_ms": [round(t, 3) for t in times],
-        "remark_100k_ms": round(statistics.median(times), 3),
-        "remark_min_ms": round(min(times), 3),
-        "pm_remargin_accounts": args.pm_accounts,
-        "pm_remargin_positions_per_account": "10 options + 1 perpetual",
-        "pm_remargin_runs_ms": [round(t, 3) for t in pm_times],
-        "pm_remargin_100k_ms": round(statistics.median(pm_times), 3),
-        "pm_remargin_min_ms": round(min(pm_times), 3),
-        "pm_remargin_all_dirty_runs_ms": [round(t, 3) for t in pm_dirty_times],
-        "pm_remargin_all_dirty_100k_ms": round(statistics.median(pm_dirty_times), 3),
-        "pm_remargin_kernel_runs_ms": [round(t, 3) for t in pm_kernel_times],
-        "pm_remargin_kernel_100k_ms": round(statistics.median(pm_kernel_times), 3),
-        "pm_pretrade_checks": len(pm_samples),
-        "pm_pretrade_admitted": pm_admitted,
-        "pm_pretrade_positions": 20,
-        "pm_pretrade_p50_ns": pm_hist.get_value_at_percentile(50),
-        "pm_pretrade_p90_ns": pm_hist.get_value_at_percentile(90),
-        "pm_pretrade_p99_ns": pm_hist.get_value_at_percentile(99),
-        "pm_pretrade_max_ns": pm_hist.get_max_value(),
-        "pm_pretrade_kernel_p50_ns": pm_kernel_hist.get_value_at_percentile(50),
-        "pm_pretrade_kernel_p99_ns": pm_kernel_hist.get_value_at_percentile(99),
-        "environment": describe(),
-        "notes": "single thread, in-process; pre-trade = ClearingEngine.apply(OrderRequest) "
+    parts = {x.strip() for x in args.parts.split(",") if x.strip()}
+    unknown = parts - set(PARTS)
+    if unknown:
+        raise SystemExit(f"unknown --parts {sorted(unknown)}: choose from {', '.join(PARTS)}")
+    result: dict = {"harness": "clearing", "parts": [x for x in PARTS if x in parts]}
+    said = []
+    if "pretrade" in parts:
+        samples, admitted = _pretrade(args.checks, args.seed)
+        hist = HdrHistogram(1, 10_000_000_000, 3)
+        for v in samples:
+            hist.record_value(max(1, v))
+        result.update({
+            "pretrade_checks": len(samples),
+            "pretrade_admitted": admitted,
+            "pretrade_positions": POSITIONS,
+            "pretrade_p50_ns": hist.get_value_at_percentile(50),
+            "pretrade_p90_ns": hist.get_value_at_percentile(90),
+            "pretrade_p99_ns": hist.get_value_at_percentile(99),
+            "pretrade_p999_ns": hist.get_value_at_percentile(99.9),
+            "pretrade_max_ns": hist.get_max_value(),
+        })  # fmt: skip
+        said.append(f"pre-trade p50 {result['pretrade_p50_ns']} ns, p99 "
+                    f"{result['pretrade_p99_ns']} ns ({admitted}/{len(samples)} admitted)")
+    if "remark" in parts:
+        times = _remark(args.accounts, args.remarks)
+        result.update({
+            "remark_accounts": args.accounts,
+            "remark_runs_ms": [round(t, 3) for t in times],
+            "remark_100k_ms": round(statistics.median(times), 3),
+            "remark_min_ms": round(min(times), 3),
+        })  # fmt: skip
+        said.append(f"re-mark {args.accounts:,} accounts median {result['remark_100k_ms']} ms")
+    if "pm" in parts:
+        pm_times, pm_dirty_times = _pm_remargin_engine(args.pm_accounts, args.pm_runs,
+                                                       args.seed)  # fmt: skip
+        pm_kernel_times = _pm_remargin(args.pm_accounts, args.pm_runs, args.seed)
+        pm_samples, pm_admitted = _pm_pretrade_engine(args.checks, args.seed)
+        pm_kernel_samples, _ = _pm_pretrade(args.checks, args.seed)
+        pm_hist = HdrHistogram(1, 10_000_000_000, 3)
+        for v in pm_samples:
+            pm_hist.record_value(max(1, v))
+        pm_kernel_hist = HdrHistogram(1, 10_000_000_000, 3)
+        for v in pm_kernel_samples:
+            pm_kernel_hist.record_value(max(1, v))
+        result.update({
+            "pm_remargin_accounts": args.pm_accounts,
+            "pm_remargin_positions_per_account": "10 options + 1 perpetual",
+            "pm_remargin_runs_ms": [round(t, 3) for t in pm_times],
+            "pm_remargin_100k_ms": round(statistics.median(pm_times), 3),
+            "pm_remargin_min_ms": round(min(pm_times), 3),
+            "pm_remargin_all_dirty_runs_ms": [round(t, 3) for t in pm_dirty_times],
+            "pm_remargin_all_dirty_100k_ms": round(statistics.median(pm_dirty_times), 3),
+            "pm_remargin_kernel_runs_ms": [round(t, 3) for t in pm_kernel_times],
+            "pm_remargin_kernel_100k_ms": round(statistics.median(pm_kernel_times), 3),
+            "pm_pretrade_checks": len(pm_samples),
+            "pm_pretrade_admitted": pm_admitted,
+            "pm_pretrade_positions": 20,
+            "pm_pretrade_p50_ns": pm_hist.get_value_at_percentile(50),
+            "pm_pretrade_p90_ns": pm_hist.get_value_at_percentile(90),
+            "pm_pretrade_p99_ns": pm_hist.get_value_at_percentile(99),
+            "pm_pretrade_max_ns": pm_hist.get_max_value(),
+            "pm_pretrade_kernel_p50_ns": pm_kernel_hist.get_value_at_percentile(50),
+            "pm_pretrade_kernel_p99_ns": pm_kernel_hist.get_value_at_percentile(99),
+        })  # fmt: skip
+        said.append(f"portfolio re-margin {args.pm_accounts:,} accounts median "
+                    f"{result['pm_remargin_100k_ms']} ms, pre-trade p50 "
+                    f"{result['pm_pretrade_p50_ns']} ns")  # fmt: skip
+    if "core" in parts:
+        result.update(_core(args.core_requests, args.core_runs, args.seed))
+        said.append(f"core {result['core_us_per_order']} us/order "
+                    f"({result['core_orders_per_s']:,}/s, median of {args.core_runs} runs)")
+    result["environment"] = describe()
+    result["notes"] = (
+        "single thread, in-process; pre-trade = ClearingEngine.apply(OrderRequest) "
         "for an account with 20 positions, clock overhead included; re-mark = one "
         "vectorised mark change over all holders incl. margin-call/liquidation/risk checks; "
         "pm_remargin = ClearingEngine.apply(IndexPrice) over 100k portfolio accounts with 10 "
         "options + 1 perpetual each (36-series chain); pm_remargin_kernel = scenario tables "
         "+ PortfolioCache.remargin_all only; pm_pretrade = ClearingEngine.apply(OrderRequest) "
         "for a portfolio account with 20 option positions; pm_pretrade_kernel = "
-        "PortfolioCache.check_resting + the comparison",
-    }
-    write_result(args.json, result)
-    print(
-        f"clearing: pre-trade p50 {result['pretrade_p50_ns']} ns, p99 "
-        f"{result['pretrade_p99_ns']} ns ({admitted}/{len(samples)} admitted); re-mark "
-        f"{args.accounts:,} accounts median {result['remark_100k_ms']} ms; portfolio "
-        f"re-margin {args.pm_accounts:,} accounts median {result['pm_remargin_100k_ms']} ms, "
-        f"pre-trade p50 {result['pm_pretrade_p50_ns']} ns -> {args.json}"
+        "PortfolioCache.check_resting + the comparison; core = Pipeline.run over batches of "
+        "100 inputs (one perpetual, six accounts, 80 % new orders near the touch, 20 % "
+        "cancels), time per request, median of the runs"
     )
+    write_result(args.json, result)
+    print(f"clearing: {'; '.join(said)} -> {args.json}")
     return 0
