@@ -71,6 +71,7 @@ from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
+from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
@@ -169,6 +170,8 @@ class GatewayRole:
             raise
         self.router = router
         self._raw = zmq.Socket.shadow(router.underlying)
+        self.peers = PeerWatch(router)  # sessions bound to connections, not routing ids
+        authenticator.before_admit.append(self._drop_gone)
         self.link: zmq.asyncio.Socket | None = None
         self._link_raw: zmq.Socket | None = None
         self.bound = {"order_entry": bound_endpoint(router)}
@@ -206,6 +209,7 @@ class GatewayRole:
             self.close()
 
     def close(self) -> None:
+        self.peers.close()
         close_socket(self.router)
         close_socket(self.link)
 
@@ -227,6 +231,7 @@ class GatewayRole:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
+                self._drop_gone()
                 waiter.drain(self._on_frames_guarded, _DRAIN, copy=False)
                 self._flush_link()
         finally:
@@ -255,10 +260,12 @@ class GatewayRole:
         now = self.clock.monotonic()
         ts = self.clock.time_ns()
         sess = self.sessions.get(rid)
-        if sess is None or sess.account != account:
-            if sess is not None:
-                self._end(sess, "routing id taken over")
+        conn = self.peers.conn_of(body)
+        if sess is None or sess.account != account or sess.conn != conn:
+            if sess is not None:  # its connection is gone: the id belongs to a new one
+                self._end(sess, "peer gone")
             sess = self.sessions.open(rid, account, now)
+            sess.conn = conn
         sess.last_seen = now
         if len(frames) != 2:
             self._reject(sess, ts, Reason.MALFORMED_MESSAGE,
@@ -392,6 +399,16 @@ class GatewayRole:
             if sess.channels:
                 self._channels_changed(sess.account)
 
+    def _drop_gone(self) -> None:
+        """End the sessions of connections that closed (``peer_watch``)."""
+        gone = self.peers.gone()
+        if gone:
+            closed = set(gone)
+            for sess in self.sessions:
+                if sess.conn in closed:
+                    self.stats.peers_gone += 1
+                    self._end(sess, "peer gone")
+
     def _channels_changed(self, account: int) -> None:
         st = self.sessions.account(account)
         union = self.sessions.channels_of(account)
@@ -428,6 +445,9 @@ class GatewayRole:
         raw = self._link_raw
         if raw is None:
             return 0
+        if self._raw.getsockopt(zmq.EVENTS) & zmq.POLLIN:  # takes in closed connections
+            self._bot_wake.set()  # (and may swallow the bot loop's read edge)
+        self._drop_gone()  # then their sessions end before anything is delivered
         n = drain(raw, self._on_link, _DRAIN)
         self._flush_link()
         if self.stats.sent != self._sent_mark:
