@@ -14,6 +14,7 @@ HARNESSES: dict[str, tuple[str, str]] = {
     "clearing": ("bench.clearing", "pre-trade check latency and 100k-account re-mark time"),
     "e2e": ("bench.e2e", "open-loop order round trips through a running exchange"),
     "journal": ("bench.journal", "journal append throughput and latency, write and fsync modes"),
+    "flood": ("bench.flood", "one account floods a running exchange: the others' ack latency"),
 }
 
 

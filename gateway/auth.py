@@ -93,6 +93,17 @@ class CurveAuthenticator(AsyncioAuthenticator):
         self.directory = directory
         self._provider = _DirectoryProvider(directory)
         self.domain = domain
+        self.before_admit: list = []
+        """Called before every handshake is answered (``gateway.roles.peer_watch``: the
+        gateway ends the sessions of closed connections before a new one can exist)."""
+
+    async def handle_zap_message(self, msg: list[bytes]) -> None:
+        for hook in self.before_admit:
+            try:
+                hook()
+            except Exception:  # a hook's bug must not stop authentication
+                log.exception("ZAP before_admit hook failed")
+        await super().handle_zap_message(msg)
 
     @property
     def refused(self) -> int:

@@ -75,6 +75,8 @@ from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
+from gateway.roles.fairness import CUT, READ_BATCH, REJECT, Fairness
+from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
@@ -90,6 +92,11 @@ _FORWARDED = _ORDER_ENTRY | {
     "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
     "query_instruments", "query_option_chain", "query_greeks",
 }  # fmt: skip
+SESSION_SNDHWM = 10_000
+"""Messages queued per session at most (libzmq drops beyond: the bot sees the seq gap)."""
+SLOW_AFTER = 2_000
+"""Messages lost in a row at a session's high-water mark before it is ended."""
+_ANSWERS = frozenset({"query_reply", "reject"})
 _HOPPED = frozenset({"exec_report", "cancel_reject", "mass_cancel_report"})
 _CHANNEL_OF = {"position_update": "positions", "balance_update": "balances",
                "margin_update": "margin"}  # fmt: skip
@@ -142,6 +149,8 @@ class GatewayRole:
         self._pack = msgpack.Packer(use_bin_type=True).pack
         self.sessions = SessionTable()
         self.limiter = RateLimiter(config.limits.rate_per_s, config.limits.burst)
+        self.fair = Fairness(config.limits.rate_per_s, config.limits.burst)  # fairness.py
+        self._drops: dict[int, int] = {}  # sid -> messages lost at its high-water mark in a row
         self.run_id = secrets.token_hex(8)
         self.clearing_run: str | None = None
         self.gw = 0
@@ -168,7 +177,7 @@ class GatewayRole:
             router.linger = 0
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             router.maxmsgsize = MAX_FRAME_BYTES
-            router.sndhwm = 100_000
+            router.sndhwm = SESSION_SNDHWM
             router.rcvhwm = 100_000
             curve_server(router, server_keys, authenticator)
             router.bind(config.endpoints.order_entry)
@@ -177,6 +186,8 @@ class GatewayRole:
             raise
         self.router = router
         self._raw = zmq.Socket.shadow(router.underlying)
+        self.peers = PeerWatch(router)  # sessions bound to connections, not routing ids
+        authenticator.before_admit.append(self._drop_gone)
         self.link: zmq.asyncio.Socket | None = None
         self._link_raw: zmq.Socket | None = None
         self.bound = {"order_entry": bound_endpoint(router)}
@@ -214,6 +225,7 @@ class GatewayRole:
             self.close()
 
     def close(self) -> None:
+        self.peers.close()
         close_socket(self.router)
         close_socket(self.link)
 
@@ -235,8 +247,11 @@ class GatewayRole:
             while True:
                 await waiter.wait(1.0)
                 wake.clear()
-                waiter.drain(self._on_frames_guarded, _DRAIN, copy=False)
+                self._drop_gone()
+                n = waiter.drain(self._on_frames_guarded, READ_BATCH, copy=False)
                 self._flush_link()
+                if n == READ_BATCH:  # still readable: let timers, market data, the link run
+                    await asyncio.sleep(0)
         finally:
             waiter.close()
 
@@ -263,11 +278,17 @@ class GatewayRole:
         now = self.clock.monotonic()
         ts = self.clock.time_ns()
         sess = self.sessions.get(rid)
-        if sess is None or sess.account != account:
-            if sess is not None:
-                self._end(sess, "routing id taken over")
+        conn = self.peers.conn_of(body)
+        if sess is None or sess.account != account or sess.conn != conn:
+            if sess is not None:  # its connection is gone: the id belongs to a new one
+                self._end(sess, "peer gone")
             sess = self.sessions.open(rid, account, now)
+            sess.conn = conn
         sess.last_seen = now
+        verdict = self.fair.admit(account, now)  # paid for before it is decoded
+        if verdict:
+            self._over_limit(sess, verdict, now, ts, body)
+            return
         if len(frames) != 2:
             self._reject(sess, ts, Reason.MALFORMED_MESSAGE,
                          f"one message per frame: got {len(frames) - 1} frames")  # fmt: skip
@@ -333,10 +354,9 @@ class GatewayRole:
             self._reject(sess, ts, Reason.SERVICE_UNAVAILABLE, "exchange shutting down", req_id,
                          mtype)  # fmt: skip
             return
-        wait_ms = self.limiter.take(account, now)
-        if wait_ms:
-            self._reject(sess, ts, Reason.RATE_LIMITED, "rate limited", req_id, mtype,
-                         {"retry_after_ms": wait_ms})  # fmt: skip
+        if mtype[0] == "q" and not self.fair.query_start(account, now):  # a query: capped
+            self._reject(sess, ts, Reason.RATE_LIMITED, "too many queries in flight", req_id,
+                         mtype, {"retry_after_ms": self.fair.retry_after_ms(account, now)})
             return
         sid = sess.sid
         g = msg.get
@@ -389,8 +409,12 @@ class GatewayRole:
         try:
             send_two(self._raw, sess.rid, data)
             self.stats.sent += 1
+            if self._drops:
+                self._drops.pop(sess.sid, None)
         except zmq.Again:
             self.stats.dropped_hwm += 1
+            self._slow(sess)
+            return
         except zmq.ZMQError as exc:
             if exc.errno != zmq.EHOSTUNREACH:
                 raise
@@ -407,6 +431,40 @@ class GatewayRole:
                                                   why[:64])))  # fmt: skip
             if sess.channels:
                 self._channels_changed(sess.account)
+
+    def _over_limit(self, sess: Session, verdict: int, now: float, ts: int,
+                    body: zmq.Frame) -> None:  # fmt: skip
+        """A frame past its account's bucket (``fairness``): a reject (a bounded number per
+        window, so their decoding for the req_id is bounded too), or dropped, or the
+        session is cut."""
+        if verdict == REJECT:
+            msg = decode_request(body.bytes) if len(body) <= 4096 else None
+            req_id = mtype = None
+            if isinstance(msg, dict):
+                req_id, mtype = msg.get("req_id"), msg["type"]
+            self._reject(sess, ts, Reason.RATE_LIMITED, "rate limited", req_id, mtype,
+                         {"retry_after_ms": self.fair.retry_after_ms(sess.account, now)})
+        elif verdict == CUT:
+            self._end(sess, "flooding: past its rate limit")
+
+    def _slow(self, sess: Session) -> None:
+        """A session that does not read: after ``SLOW_AFTER`` messages lost in a row at its
+        high-water mark it is ended (its queue stays bounded by SNDHWM)."""
+        n = self._drops.get(sess.sid, 0) + 1
+        self._drops[sess.sid] = n
+        if n >= SLOW_AFTER:
+            del self._drops[sess.sid]
+            self._end(sess, "not reading: outbound queue full")
+
+    def _drop_gone(self) -> None:
+        """End the sessions of connections that closed (``peer_watch``)."""
+        gone = self.peers.gone()
+        if gone:
+            closed = set(gone)
+            for sess in self.sessions:
+                if sess.conn in closed:
+                    self.stats.peers_gone += 1
+                    self._end(sess, "peer gone")
 
     def _channels_changed(self, account: int) -> None:
         st = self.sessions.account(account)
@@ -444,6 +502,9 @@ class GatewayRole:
         raw = self._link_raw
         if raw is None:
             return 0
+        if self._raw.getsockopt(_EVENTS) & _POLLIN:  # takes in closed connections
+            self._bot_wake.set()  # (and may swallow the bot loop's read edge)
+        self._drop_gone()  # then their sessions end before anything is delivered
         n = drain(raw, self._on_link, _DRAIN, frames=1)
         self._flush_link()
         if self.stats.sent != self._sent_mark:
@@ -490,6 +551,10 @@ class GatewayRole:
                 self.stats.errors += 1
                 log.exception("failed to deliver a report from clearing")
         for account, sid, msg in pushes:
+            if sid and msg.get("type") in _ANSWERS:  # a query's answer: charged by its rows
+                items = msg.get("items")
+                self.fair.query_done(account, len(items) if isinstance(items, list) else 0,
+                                     self._last_link_recv, msg.get("last", True) is not False)
             if sid:
                 sess = self.sessions.by_sid.get(sid)
                 if sess is not None and sess.account == account:
@@ -535,6 +600,7 @@ class GatewayRole:
             self.stats.clearing_restarts += 1
             log.warning("clearing run %s, gateway number %d: sessions sent again", run_id, gw)
         self.clearing_run, self.gw = run_id, gw
+        self.fair.queries_lost()
         live = [[s.sid, s.account, s.cod] for s in self.sessions if s.logged_on]
         ts = self.clock.time_ns()
         # inputs gathered before the number was known carry gw 0: clearing sets the real one

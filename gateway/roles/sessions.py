@@ -22,8 +22,8 @@ LIVENESS_INTERVALS = 3
 
 class Session:
     __slots__ = (
-        "account", "channels", "client", "cod", "heartbeat_ms", "last_seen", "logged_on",
-        "rid", "seq", "sid",
+        "account", "channels", "client", "cod", "conn", "heartbeat_ms", "last_seen",
+        "logged_on", "rid", "seq", "sid",
     )  # fmt: skip
 
     def __init__(self, sid: int, rid: bytes, account: int, now: float) -> None:
@@ -37,6 +37,8 @@ class Session:
         self.last_seen = now
         self.seq = 0
         self.channels: set[str] = set()
+        self.conn: tuple[int, int] = (-1, 0)
+        """The connection (descriptor, generation) it is bound to (``peer_watch``)."""
 
     def next_seq(self) -> int:
         self.seq += 1

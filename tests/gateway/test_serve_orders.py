@@ -6,6 +6,7 @@ figures, foreign cancels, idempotent client order ids, the gateway's limits.
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -180,7 +181,7 @@ async def test_resent_client_order_id_is_never_executed_twice(tmp_path: Path) ->
 async def test_rate_limit_open_order_cap_and_logon_first(tmp_path: Path) -> None:
     ctx = zmq.asyncio.Context()
     try:
-        limits = {"rate_per_s": 1, "burst": 3, "max_open_orders": 2}
+        limits = {"rate_per_s": 1, "burst": 5, "max_open_orders": 2}  # every frame costs 1
         async with running_exchange(tmp_path, limits=limits) as ex:
             bot = Bot.for_account(ctx, ex, 1)
             early = await bot.request({"type": "query_orders"})
@@ -194,7 +195,10 @@ async def test_rate_limit_open_order_cap_and_logon_first(tmp_path: Path) -> None
             limited = await bot.order("d", "buy", 1, 590_000)
             assert limited["type"] == "reject" and limited["reason_name"] == "RATE_LIMITED"
             assert limited["figures"]["retry_after_ms"] > 0
-            beat = await bot.request({"type": "heartbeat", "ts": 7})  # heartbeats are free
+            beat = await bot.request({"type": "heartbeat", "ts": 7})  # every frame is charged
+            assert beat["type"] == "reject" and beat["reason_name"] == "RATE_LIMITED"
+            await asyncio.sleep(1.1)  # one token back
+            beat = await bot.request({"type": "heartbeat", "ts": 7})
             assert beat["type"] == "heartbeat_ack" and beat["ts"] == 7
             bot.close()
     finally:

@@ -30,14 +30,14 @@ async def test_cancel_on_disconnect_fires_when_heartbeats_stop(tmp_path: Path) -
             await watcher.logon(heartbeat_ms=60_000)
             await quitter.order("q-1", "buy", 5, 590_000)
             await quitter.order("q-2", "sell", 5, 610_000)
-            quitter.close()  # silence: 3 intervals of 100 ms end the session
+            quitter.close()  # the connection closes: its session ends (peer_watch)
             done = await watcher.wait_for(lambda m: m["type"] == "mass_cancel_report", 5)
             assert done["canceled"] == 2 and done["end_reason"] == "cancel_on_disconnect"
             cancels = [m for m in watcher.seen if m.get("exec_type") == "4"]
             assert {m["client_order_id"] for m in cancels} == {"q-1", "q-2"}
             assert all(m["end_reason"] == "cancel_on_disconnect" for m in cancels)
             assert await watcher.query("orders") == []
-            assert ex.gateway.stats.sessions_expired >= 1
+            assert ex.gateway.stats.peers_gone >= 1
             watcher.close()
     finally:
         ctx.destroy(linger=0)

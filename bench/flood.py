@@ -1,0 +1,320 @@
+"""``crossbook bench flood``: one account floods, the others must not notice (issue 9).
+
+Starts ``crossbook serve`` (embedded, a fresh state dir, its own ports) as a subprocess and
+drives it from this process with plain ZeroMQ sockets on threads:
+
+- victims: accounts 2..4 each send a post-only limit buy every ``--victim-interval-ms``
+  and time the send -> ``New`` report (ack) round trip;
+- market data: a CURVE SUB records every heartbeat's arrival (``md_heartbeat_ms`` 200);
+- phases, each bounded by a message count and a duration: ``idle``; ``orders`` (account 1
+  sends new orders as fast as its socket takes them, reading nothing); ``junk`` (account 1
+  sends malformed frames as fast as it can); ``queries`` (account 5 rests
+  ``--resting`` orders, then sends bursts of ``query_orders``).
+- the server's RSS (``/proc/PID/status``) is sampled every 50 ms.
+
+Per phase: victims' ack p50/p99/max (ms), the longest market-data heartbeat gap (ms), the
+server's RSS peak (MB) against idle, what the flooder sent. The load generator shares the
+machine's cores with the server: the figures say so.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import msgpack
+import zmq
+
+MD_HEARTBEAT_MS = 200
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", type=Path, required=True, metavar="FILE", help="result file")
+    parser.add_argument("--flood-messages", type=int, default=400_000,
+                        help="frames the flooder sends per flood phase at most (400000)")
+    parser.add_argument("--phase-s", type=float, default=8.0, help="longest phase (8 s)")
+    parser.add_argument("--victim-interval-ms", type=float, default=20.0,
+                        help="one order per victim every N ms (20)")
+    parser.add_argument("--resting", type=int, default=5000,
+                        help="open orders of the querying account (5000)")
+    parser.add_argument("--query-bursts", type=int, nargs="+", default=[300, 2100],
+                        help="query_orders bursts (300 2100)")  # fmt: skip
+
+
+def _ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("127.0.0.1", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _config(tmp: Path) -> tuple[Path, dict[str, str], Path]:
+    from gateway.exchange_config import DEFAULT_TOML, Endpoints
+
+    names = list(Endpoints.__dataclass_fields__)
+    eps = {n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, _ports(len(names)), strict=True)}
+    text = DEFAULT_TOML
+    for n, default in Endpoints().as_dict().items():
+        text = text.replace(f'{n} = "{default}"', f'{n} = "{eps[n]}"')
+    state = tmp / "state"
+    text = text.replace('state_dir = "./crossbook-state"',
+                        f'state_dir = "{state}"\nmd_heartbeat_ms = {MD_HEARTBEAT_MS}')
+    path = tmp / "exchange.toml"
+    path.write_text(text)
+    return path, eps, state
+
+
+def _rss_mb(pid: int) -> float:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0.0
+    m = re.search(r"VmRSS:\s+(\d+) kB", text)
+    return int(m.group(1)) / 1024 if m else 0.0
+
+
+def _pct(values: list[float], p: float) -> float | None:
+    if not values:
+        return None
+    s = sorted(values)
+    return round(s[min(len(s) - 1, int(p / 100 * len(s)))], 3)
+
+
+class _Session:
+    def __init__(self, ctx: zmq.Context, eps: dict[str, str], state: Path, account: int) -> None:
+        from gateway import keys as keyfiles
+
+        pair = keyfiles.load_account_keys(state, account)
+        self.sock = ctx.socket(zmq.DEALER)
+        self.sock.linger = 0
+        self.sock.sndhwm = 1_000_000
+        self.sock.rcvhwm = 1_000_000
+        self.sock.curve_secretkey = pair.secret
+        self.sock.curve_publickey = pair.public
+        self.sock.curve_serverkey = keyfiles.load_server_public(state)
+        self.sock.connect(eps["order_entry"])
+        self.req = 0
+
+    def send(self, msg: dict, flags: int = 0) -> int:
+        self.req += 1
+        msg = {"v": 1, "req_id": self.req, **msg}
+        self.sock.send(msgpack.packb(msg), flags)
+        return self.req
+
+    def recv(self, timeout_ms: int) -> dict | None:
+        if not self.sock.poll(timeout_ms):
+            return None
+        return msgpack.unpackb(self.sock.recv(), raw=False, strict_map_key=False)
+
+    def logon(self) -> None:
+        rid = self.send({"type": "logon", "heartbeat_ms": 60_000})
+        while True:
+            m = self.recv(10_000)
+            if m is None:
+                raise RuntimeError("no logon_ack")
+            if m.get("req_id") == rid:
+                return
+
+
+class _Phase:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.acks: list[float] = []
+        self.lost = 0
+        self.md: list[float] = []
+        self.rss: list[float] = []
+        self.sent = 0
+        self.extra: dict = {}
+
+
+def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Event,
+            cur: list[_Phase]) -> None:  # fmt: skip
+    s = _Session(ctx, eps, state, account)
+    s.logon()
+    n = 0
+    while not stop.is_set():
+        n += 1
+        phase = cur[0]
+        t0 = time.perf_counter()
+        rid = s.send({"type": "new_order", "instrument": "ETH-PERP", "side": "buy", "qty": 1,
+                      "price": 1_000_000 + n % 50, "client_order_id": f"v{account}-{n}",
+                      "post_only": True, "tif": "ioc"})  # fmt: skip
+        got = False
+        while time.perf_counter() - t0 < 2.0:
+            m = s.recv(50)
+            if m is not None and m.get("req_id") == rid:
+                phase.acks.append((time.perf_counter() - t0) * 1000)
+                got = True
+                break
+        if not got:
+            phase.lost += 1
+        rest = interval_s - (time.perf_counter() - t0)
+        if rest > 0:
+            time.sleep(rest)
+    s.sock.close(0)
+
+
+def _md(ctx, eps, state, stop: threading.Event, cur: list[_Phase]) -> None:
+    from gateway import keys as keyfiles
+
+    pair = keyfiles.load_account_keys(state, 6)
+    sub = ctx.socket(zmq.SUB)
+    sub.linger = 0
+    sub.curve_secretkey = pair.secret
+    sub.curve_publickey = pair.public
+    sub.curve_serverkey = keyfiles.load_server_public(state)
+    sub.connect(eps["market_data"])
+    sub.setsockopt(zmq.SUBSCRIBE, b"hb")
+    last = None
+    while not stop.is_set():
+        if sub.poll(100):
+            sub.recv_multipart()
+            now = time.perf_counter()
+            if last is not None:
+                cur[0].md.append((now - last) * 1000)
+            last = now
+    sub.close(0)
+
+
+def run(args: argparse.Namespace) -> int:
+    from bench.environment import describe, write_result
+
+    tmp = Path(tempfile.mkdtemp(prefix="crossbook-flood-"))
+    cfg, eps, state = _config(tmp)
+    proc = subprocess.Popen([sys.executable, "-m", "gateway", "serve", "--config", str(cfg)],
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)  # fmt: skip
+    assert proc.stdout is not None
+    proc.stdout.readline()
+    ctx = zmq.Context()
+    stop = threading.Event()
+    phases: list[_Phase] = []
+    cur = [_Phase("warmup")]
+    threads = [threading.Thread(target=_victim, daemon=True,
+                                args=(ctx, eps, state, a, args.victim_interval_ms / 1000, stop,
+                                      cur)) for a in (2, 3, 4)]  # fmt: skip
+    threads.append(threading.Thread(target=_md, args=(ctx, eps, state, stop, cur), daemon=True))
+    for t in threads:
+        t.start()
+
+    def phase(name: str, body) -> None:
+        p = _Phase(name)
+        cur[0] = p
+        done = threading.Event()
+        sampler = threading.Thread(target=lambda: [(p.rss.append(_rss_mb(proc.pid)),
+                                                    time.sleep(0.05)) for _ in iter(
+                                                        lambda: done.is_set(), True)])
+        sampler.start()
+        t0 = time.perf_counter()
+        body(p)
+        p.extra["seconds"] = round(time.perf_counter() - t0, 2)
+        time.sleep(1.0)  # what the phase left behind is served before it is counted done
+        done.set()
+        sampler.join()
+        phases.append(p)
+
+    try:
+        time.sleep(2.0)
+        phase("idle", lambda p: time.sleep(3.0))
+        flooder = _Session(ctx, eps, state, 1)
+        flooder.logon()
+
+        def flood(p: _Phase, junk: bool) -> None:
+            t0 = time.perf_counter()
+            body = b"\xc1junk" * 8
+            while p.sent < args.flood_messages and time.perf_counter() - t0 < args.phase_s:
+                try:
+                    if junk:
+                        flooder.sock.send(body, zmq.NOBLOCK)
+                    else:
+                        flooder.send({"type": "new_order", "instrument": "BTC-PERP",
+                                      "side": "buy", "qty": 1, "price": 100_000,
+                                      "client_order_id": f"f{p.sent}"}, zmq.NOBLOCK)  # fmt: skip
+                    p.sent += 1
+                except zmq.Again:
+                    time.sleep(0.0005)
+                while flooder.sock.poll(0):
+                    flooder.sock.recv()
+            p.extra["flood_rate_per_s"] = round(p.sent / (time.perf_counter() - t0))
+
+        phase("flood_orders", lambda p: flood(p, False))
+        phase("flood_junk", lambda p: flood(p, True))
+        q = _Session(ctx, eps, state, 5)
+        q.logon()
+        for i in range(args.resting):  # slowly enough to stay inside the rate limit
+            q.send({"type": "new_order", "instrument": "BTC-PERP", "side": "buy", "qty": 1,
+                    "price": 100_000 + i % 100, "client_order_id": f"r{i}"})  # fmt: skip
+            if i % 1000 == 999:
+                time.sleep(0.2)
+            while q.sock.poll(0):
+                q.sock.recv()
+        time.sleep(2.0)
+        while q.sock.poll(0):
+            q.sock.recv()
+        for n in args.query_bursts:
+            def burst(p: _Phase, n: int = n) -> None:
+                for _ in range(n):
+                    q.send({"type": "query_orders"})
+                    p.sent += 1
+                rows = answered = limited = 0
+                t0 = time.perf_counter()
+                while time.perf_counter() - t0 < args.phase_s:
+                    m = q.recv(200)
+                    if m is None:
+                        continue
+                    if m.get("type") == "query_reply":
+                        rows += len(m["items"])
+                        answered += bool(m["last"])
+                    elif m.get("reason_name") == "RATE_LIMITED":
+                        limited += 1
+                    if answered + limited >= n:
+                        break
+                p.extra.update(rows=rows, answered=answered, rate_limited=limited)
+            phase(f"query_burst_{n}", burst)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(5)
+        t0 = time.perf_counter()
+        proc.terminate()
+        try:
+            code = proc.wait(30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            code = None
+        stop_s = round(time.perf_counter() - t0, 2)
+        ctx.destroy(0)
+    idle = max(phases[0].rss) if phases and phases[0].rss else None
+    result = {
+        "harness": "flood",
+        "environment": describe(),
+        "note": "server and load generator share the machine's cores",
+        "md_heartbeat_ms": MD_HEARTBEAT_MS,
+        "idle_rss_mb": idle,
+        "sigterm_exit_code": code,
+        "sigterm_seconds": stop_s,
+        "phases": [{
+            "phase": p.name, "victim_acks": len(p.acks), "victim_lost": p.lost,
+            "ack_p50_ms": _pct(p.acks, 50), "ack_p99_ms": _pct(p.acks, 99),
+            "ack_max_ms": _pct(p.acks, 100),
+            "md_heartbeat_max_gap_ms": round(max(p.md), 1) if p.md else None,
+            "rss_peak_mb": round(max(p.rss), 1) if p.rss else None,
+            "rss_peak_over_idle": round(max(p.rss) / idle, 2) if p.rss and idle else None,
+            "flooder_sent": p.sent, **p.extra,
+        } for p in phases],
+    }  # fmt: skip
+    write_result(args.json, result)
+    for p in result["phases"]:
+        print(p)
+    print(f"sigterm: exit {code} in {stop_s} s; idle RSS {idle} MB")
+    return 0

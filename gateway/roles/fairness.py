@@ -1,0 +1,131 @@
+"""Fair admission at the gateway: every frame is paid for by its sender before it is decoded.
+
+One account must not be able to stall the others, whatever it sends. Rules:
+
+1. Every frame from a bot (valid or not, heartbeats included) takes one token from its
+   account's bucket (``rate_per_s``, ``burst``) *before* it is decoded: a malformed flood
+   costs the flooder, not everyone.
+2. Past the bucket: the first frames get a cheap ``RATE_LIMITED`` reject (a pre-encoded
+   body; at most ``REJECTS_PER_WINDOW`` per ``WINDOW_S``), the rest are dropped unread; a
+   sender that goes on past ``cut_after`` frames beyond its empty bucket is cut: its
+   session ends (cancel-on-disconnect applies) and its frames keep being dropped until its
+   bucket has refilled. (A ZeroMQ ROUTER cannot close one peer's TCP connection; ending
+   the session and dropping is what "disconnect" means here.)
+3. Queries cost what they return: the rows of the answer are taken from the bucket when
+   it arrives (the bucket may go below zero: the account then waits that much longer), and
+   an account has at most ``MAX_QUERIES_IN_FLIGHT`` queries unanswered (``RATE_LIMITED``
+   beyond), so a burst of queries never holds more than a few answers in memory.
+4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
+   between batches (``gateway_role``), so timers, market data and the link keep running.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+ALLOW, REJECT, DROP, CUT = 0, 1, 2, 3
+WINDOW_S = 0.1
+REJECTS_PER_WINDOW = 20
+MAX_QUERIES_IN_FLIGHT = 4
+READ_BATCH = 256
+"""Frames the gateway reads per loop turn before it yields."""
+
+
+class _Account:
+    __slots__ = ("cut_until", "in_flight", "over", "rejects", "stamp", "tokens", "window")
+
+    def __init__(self, burst: float, now: float) -> None:
+        self.tokens = burst
+        self.stamp = now
+        self.over = 0
+        self.rejects = 0
+        self.window = now
+        self.in_flight = 0
+        self.cut_until = 0.0
+
+
+@dataclass
+class FairStats:
+    charged: int = 0
+    rejected: int = 0
+    dropped: int = 0
+    cut: int = 0
+    query_rows: int = 0
+
+
+class Fairness:
+    """Token buckets per account, charged per frame and per query row (pure: pass ``now``)."""
+
+    def __init__(self, rate: float, burst: float, *, cut_after: int | None = None) -> None:
+        if rate <= 0 or burst < 1:
+            raise ValueError("rate must be > 0 and burst >= 1")
+        self.rate = float(rate)
+        self.burst = float(burst)
+        self.cut_after = cut_after if cut_after is not None else max(1000, int(burst))
+        self.accounts: dict[int, _Account] = {}
+        self.stats = FairStats()
+
+    def _acct(self, account: int, now: float) -> _Account:
+        st = self.accounts.get(account)
+        if st is None:
+            st = self.accounts[account] = _Account(self.burst, now)
+        elif now > st.stamp:
+            st.tokens = min(self.burst, st.tokens + (now - st.stamp) * self.rate)
+            st.stamp = now
+        return st
+
+    def admit(self, account: int, now: float) -> int:
+        """Charge one frame; ``ALLOW``, ``REJECT`` (send the cheap reject), ``DROP`` or
+        ``CUT`` (end the sender's session)."""
+        st = self._acct(account, now)
+        self.stats.charged += 1
+        if st.tokens >= 1.0 and now >= st.cut_until:
+            st.tokens -= 1.0
+            if st.tokens >= self.burst / 2:  # it paused: a trickle of refills does not
+                st.over = 0
+            return ALLOW
+        st.over += 1
+        if now < st.cut_until:
+            self.stats.dropped += 1
+            return DROP
+        if st.over > self.cut_after:
+            st.over = 0
+            # dropped until the bucket is full again
+            st.cut_until = now + (self.burst - min(st.tokens, 0.0)) / self.rate
+            self.stats.cut += 1
+            return CUT
+        if now - st.window >= WINDOW_S:
+            st.window, st.rejects = now, 0
+        if st.rejects < REJECTS_PER_WINDOW:
+            st.rejects += 1
+            self.stats.rejected += 1
+            return REJECT
+        self.stats.dropped += 1
+        return DROP
+
+    def retry_after_ms(self, account: int, now: float) -> int:
+        st = self._acct(account, now)
+        wait = max(st.cut_until - now, (1.0 - st.tokens) / self.rate, 0.001)
+        return max(1, math.ceil(wait * 1000))
+
+    def query_start(self, account: int, now: float) -> bool:
+        """May ``account`` send one more query now (fewer than the cap unanswered)?"""
+        st = self._acct(account, now)
+        if st.in_flight >= MAX_QUERIES_IN_FLIGHT:
+            return False
+        st.in_flight += 1
+        return True
+
+    def query_done(self, account: int, rows: int, now: float, last: bool) -> None:
+        """An answer page arrived with ``rows`` rows: charge them; ``last`` ends the query."""
+        st = self._acct(account, now)
+        st.tokens -= rows
+        self.stats.query_rows += rows
+        if last and st.in_flight > 0:
+            st.in_flight -= 1
+
+    def queries_lost(self) -> None:
+        """The link to clearing was renumbered: unanswered queries will not be answered."""
+        for st in self.accounts.values():
+            st.in_flight = 0

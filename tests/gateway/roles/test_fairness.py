@@ -1,0 +1,41 @@
+"""Fair admission (``gateway.roles.fairness``): frames paid before decoding, cheap rejects
+then drops past the bucket, a sender that keeps going is cut, queries cost their rows and
+are capped in flight."""
+
+from __future__ import annotations
+
+from gateway.roles.fairness import (
+    ALLOW,
+    CUT,
+    DROP,
+    MAX_QUERIES_IN_FLIGHT,
+    REJECT,
+    REJECTS_PER_WINDOW,
+    Fairness,
+)
+
+
+def test_past_the_bucket_rejects_then_drops_then_cuts() -> None:
+    f = Fairness(rate=10, burst=5, cut_after=100)
+    assert [f.admit(1, 0.0) for _ in range(5)] == [ALLOW] * 5
+    verdicts = [f.admit(1, 0.0) for _ in range(101)]
+    assert verdicts[:REJECTS_PER_WINDOW] == [REJECT] * REJECTS_PER_WINDOW
+    assert set(verdicts[REJECTS_PER_WINDOW:100]) == {DROP}
+    assert verdicts[100] == CUT
+    assert f.admit(1, 0.2) == DROP  # cut: dropped until the bucket is full again
+    assert f.admit(2, 0.0) == ALLOW  # another account is not touched
+    assert f.admit(1, 0.0 + 5 / 10 + 0.01) == ALLOW
+
+
+def test_queries_cost_their_rows_and_are_capped_in_flight() -> None:
+    f = Fairness(rate=100, burst=1000)
+    assert all(f.query_start(1, 0.0) for _ in range(MAX_QUERIES_IN_FLIGHT))
+    assert not f.query_start(1, 0.0)
+    f.query_done(1, 400, 0.0, last=False)
+    assert not f.query_start(1, 0.0)  # a page is not the end of the answer
+    f.query_done(1, 900, 0.0, last=True)
+    assert f.query_start(1, 0.0)
+    assert f.admit(1, 0.0) == REJECT  # 1300 rows took the bucket below zero
+    assert f.retry_after_ms(1, 0.0) > 3000
+    f.queries_lost()
+    assert f.query_start(1, 0.0)
