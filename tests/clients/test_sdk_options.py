@@ -109,8 +109,8 @@ async def test_option_ticker_on_market_data(tmp_path: Path) -> None:
             while True:
                 t = await ex.watch_ticker(SYM)
                 opt = t.info.get("option")
-                if opt and opt.get("bid") is not None:
-                    break
+                if opt and opt.get("bid") is not None and t.bid is not None:
+                    break  # the ticker saw the bid, and so did the local book
         assert t.bid == bid and t.markPrice is not None
         assert opt["mark_iv_ppm"] > 0 and opt["bid_iv_ppm"] < opt["mark_iv_ppm"]
         assert opt["ask_iv_ppm"] is None and opt["underlying"] == "BTC"
