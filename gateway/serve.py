@@ -242,6 +242,21 @@ def _load(args: argparse.Namespace) -> ExchangeConfig:
     return cfg
 
 
+def _instruments(cfg: ExchangeConfig) -> str:
+    """The instruments, with each option chain summarised (docs/options.md)."""
+    clearing = cfg.clearing
+    parts = [" ".join(s for s in cfg.symbols if clearing.instruments[s].kind != "option")]
+    for name, chain in sorted(clearing.options.items()):
+        series = [i.option for i in clearing.instruments.values()
+                  if i.option is not None and i.option.underlying == name]  # fmt: skip
+        mid = chain.strikes[len(chain.strikes) // 2]
+        eg = next(o.native_name for o in series
+                  if o.expiry_ts == chain.expiries[0] and o.strike == mid and o.is_call)
+        parts.append(f"options {name}: {len(chain.expiries)} expiries x {len(chain.strikes)} "
+                     f"strikes x call/put ({len(series)} series, e.g. {eg})")
+    return "; ".join(parts)
+
+
 def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
     keys = ex.keys
     assert keys is not None
@@ -257,11 +272,13 @@ def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
         f"  journal       {cfg.state_dir.resolve() / 'journal'} (durability "
         f"{cfg.durability}); recovered journal seq {ex.clearing.recovered_seq}, state hash "
         f"{ex.clearing.recovered_hash}",
-        f"  instruments   {' '.join(cfg.symbols)}",
+        f"  instruments   {_instruments(cfg)}",
         "  account keys  (secret key files a bot connects with)",
     ]
+    modes = {a.id: a.margin_mode for a in cfg.clearing.accounts}
     for aid, path in sorted(keys.files.items()):
-        lines.append(f"    account {aid}: {path}")
+        pm = "  (portfolio margin)" if modes.get(aid) == "portfolio" else ""
+        lines.append(f"    account {aid}: {path}{pm}")
     snaps = cfg.state_dir / "snapshots"
     lines.append(f"Ctrl-C or SIGTERM stops; a final settlement snapshot goes to {snaps}/")
     return "\n".join(lines)

@@ -44,10 +44,14 @@ async def test_optionsmm_nets_options_against_the_perpetual(tmp_path: Path) -> N
             bids = sorted((o for o in quotes if o.side == "buy"), key=lambda o: o.symbol)
             asks = sorted((o for o in quotes if o.side == "sell"), key=lambda o: o.symbol)
             calls = [o for o in bids if o.symbol.endswith("-C")]
-            for o in (calls[0], asks[-1]):
+            for o in (calls[0], asks[-1]):  # 10 % through the quote: it may have moved
                 side = "sell" if o.side == "buy" else "buy"
-                await tk.create_order(o.symbol, "limit", side, o.amount, o.price,
-                                      {"timeInForce": "IOC"})  # fmt: skip
+                m = tk.market(o.symbol)
+                px = (m.round_price(o.price * Decimal("0.9")) if side == "sell"
+                      else m.round_price(o.price * Decimal("1.1"), up=True))  # fmt: skip
+                done = await tk.create_order(o.symbol, "limit", side, o.amount, px,
+                                             {"timeInForce": "IOC"})  # fmt: skip
+                assert done.filled == o.amount
         out, err = await asyncio.wait_for(omm.communicate(), 40)
         assert omm.returncode == 0, err.decode()
         perp_mm.terminate()

@@ -6,20 +6,35 @@ record's mode and what-if, option tickers on market data, and portfolio netting.
 from __future__ import annotations
 
 import asyncio
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from clearing.options.series import OptionSeries
 from clients.sdk import Greeks, Option
 from gateway.exchange_config import default_config
 from tests.clients.serve_helpers import client, running_exchange
 
 pytestmark = pytest.mark.timeout(90)
 
-SYM = "BTC/USD:USD-270326-60000-C"
-ID = "BTC-26MAR27-60000-C"
 PERP = "BTC/USD:USD"
+
+
+def _live(kind: str) -> OptionSeries:
+    """The 60,000 series of the default chain's nearest expiry that is still days away (the
+    chain's expiries are fixed dates: once all are past, DEFAULT_TOML must be rolled)."""
+    chain = default_config().clearing.options["BTC"]
+    live = [e for e in chain.expiries if e > time.time_ns() + 3 * 86_400 * 10**9]
+    if not live:
+        pytest.fail("every expiry of the default [options.BTC] chain is past or days away: "
+                    "roll the expiries in gateway/exchange_config.py DEFAULT_TOML")
+    return OptionSeries("BTC", live[0], 600_000, kind, price_decimals=1)
+
+
+SYM, ID = _live("C").ccxt_symbol, _live("C").native_name
+PUT = _live("P").ccxt_symbol
 
 
 async def test_option_markets_have_ccxt_fields_and_both_names(tmp_path: Path) -> None:
@@ -32,9 +47,9 @@ async def test_option_markets_have_ccxt_fields_and_both_names(tmp_path: Path) ->
         for m in opts:
             assert m.symbol == specs[m.id].option.ccxt_symbol  # the kernel's own name
             assert ex.market(m.id) is ex.market(m.symbol)
-        m = ex.market(SYM)
+        m = ex.market("BTC/USD:USD-270326-60000-C")
         assert (m.id, m.type, m.option, m.contract, m.swap, m.future) == (
-            ID, "option", True, True, False, False)
+            "BTC-26MAR27-60000-C", "option", True, True, False, False)
         assert (m.strike, m.optionType, m.underlying) == (Decimal(60000), "call", "BTC")
         assert m.expiry == 1_806_048_000_000 and m.expiryDatetime == "2027-03-26T08:00:00.000Z"
         c = m.to_ccxt()
@@ -94,8 +109,8 @@ async def test_option_ticker_on_market_data(tmp_path: Path) -> None:
             while True:
                 t = await ex.watch_ticker(SYM)
                 opt = t.info.get("option")
-                if opt and opt.get("bid") is not None:
-                    break
+                if opt and opt.get("bid") is not None and t.bid is not None:
+                    break  # the ticker saw the bid, and so did the local book
         assert t.bid == bid and t.markPrice is not None
         assert opt["mark_iv_ppm"] > 0 and opt["bid_iv_ppm"] < opt["mark_iv_ppm"]
         assert opt["ask_iv_ppm"] is None and opt["underlying"] == "BTC"
@@ -107,9 +122,9 @@ async def test_portfolio_account_nets_options_against_the_perpetual(tmp_path: Pa
     async with running_exchange(tmp_path) as srv, client(srv, 1) as maker, client(srv, 7) as pm:
         chain = await pm.fetch_option_chain("BTC")
         atm = chain[SYM]
-        put = chain["BTC/USD:USD-270326-60000-P"]
+        put = chain[PUT]
         # a short straddle, sold to the maker's bids
-        for s, o in ((SYM, atm), ("BTC/USD:USD-270326-60000-P", put)):
+        for s, o in ((SYM, atm), (PUT, put)):
             px = maker.market(s).round_price(o.markPrice)
             await maker.create_order(s, "limit", "buy", "1", px)
             await pm.create_order(s, "limit", "sell", "1", px, {"timeInForce": "IOC"})

@@ -54,6 +54,10 @@ def test_default_lists_a_btc_option_chain_with_its_iv_feed() -> None:
     assert cfg.iv_feed.enabled and cfg.iv_feed.interval_ms == 1_000
     spec = cfg.clearing.instruments["BTC-26MAR27-60000-C"]
     assert spec.kind == "option" and spec.option.ccxt_symbol == "BTC/USD:USD-270326-60000-C"
+    from gateway.serve import _instruments  # the banner of crossbook serve
+
+    assert _instruments(cfg) == ("AMZN-PERP BTC-PERP ETH-PERP; options BTC: 2 expiries x 9 "
+                                 "strikes x call/put (36 series, e.g. BTC-26MAR27-60000-C)")
 
 
 def test_the_documented_example_parses_and_every_exchange_key_is_documented() -> None:
