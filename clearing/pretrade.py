@@ -147,7 +147,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     else:
-        tiers = inst.im_tiers
+        tiers = inst.im_charge
         if side > 0:
             bq += qty
             bv += qty * price
@@ -173,7 +173,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
                 E2 = E - (loss if loss > 0 else 0) - fee_res
                 im_after = A.im[slot] - im + tiers(after)
                 ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
-                                                     A.mm[slot] - mm + inst.mm_tiers(after))
+                                                     A.mm[slot] - mm + inst.mm_charge(after))
             if not ok:
                 return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     # -- accepted: from here on the state changes
