@@ -47,7 +47,7 @@ from clearing.commands import (
 )
 from clearing.config import ClearingConfig
 from clearing.events import IndexUpdated, RequestRejected
-from clearing.instruments import PERPETUAL, InstrumentSpec
+from clearing.instruments import PERPETUAL, InstrumentSpec, worst_fee_ppm
 from clearing.marks import MarkState, compute_mark
 from clearing.orders import Order
 from clearing.positions import Ledger
@@ -71,6 +71,8 @@ class InstrumentState:
         "book",
         "expired",
         "expiry",
+        "fee_any",
+        "fee_post",
         "funding",
         "im_charge",
         "im_tiers",
@@ -94,6 +96,8 @@ class InstrumentState:
         self.mult = spec.multiplier
         self.im_tiers = spec.im_tiers
         self.mm_tiers = spec.mm_tiers
+        self.fee_any = worst_fee_ppm(spec, False)  # the fee rate reserved for an order
+        self.fee_post = worst_fee_ppm(spec, True)  # ... and for a post-only one
         self.im_charge = self.im_tiers.charge  # the tiers as plain functions (hot paths)
         self.mm_charge = self.mm_tiers.charge
         self.ledger = Ledger()
