@@ -47,7 +47,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from clearing.breaker_config import PPM, BreakerConfig, band_around, mean_to_tick
+from clearing.breaker_config import PPM, BreakerConfig, band_around
 from clearing.breaker_events import (
     RULE_LIMIT_STATE,
     RULE_MARKET,
@@ -204,10 +204,10 @@ class CircuitBreakers:
     # ------------------------------------------------------------------ inputs --------
     def on_trade(self, symbol: str, ts: int, price: int) -> list:
         """A trade printed at ``price``: move the reference and band, check velocity."""
-        st, rejected = self._check("on_trade", symbol, ts)
-        if st is None:
-            return rejected
-        if not _price_ok(price):
+        st = self._symbols.get(symbol) if type(symbol) is str else None
+        if st is None or type(ts) is not int or ts < 0:
+            return self._check("on_trade", symbol, ts)[1]
+        if type(price) is not int or not 0 < price <= MAX_PRICE:
             return self._reject(
                 "on_trade",
                 symbol,
@@ -215,19 +215,61 @@ class CircuitBreakers:
                 Reason.INVALID_BREAKER_INPUT,
                 "price must be a positive integer",
             )
-        ts = self._clock(ts)
-        out = self._advance(st, ts)
+        if ts > self.now:
+            self.now = ts
+        else:
+            ts = self.now
+        halted = self.market_halted
+        # _advance: nothing can be due without a limit state or a pause running
+        out = [] if halted or not (st.limit_side or st.pause_end is not None) else (
+            self._advance(st, ts))
         cfg = st.config
-        st.trades.add(ts, price)
-        st.trades.evict(ts - cfg.luld_window_ns)
-        st.reference = mean_to_tick(st.trades.total, len(st.trades), cfg.tick_size)
-        out.extend(self._send_band(st, ts, force=False))
-        if st.phase == TRADING and not self.market_halted:
-            tripped = self._velocity(st, ts, price)
-            if tripped:
-                out.extend(tripped)
-            else:
-                self._evaluate_limit(st, ts)
+        # the LULD reference: MeanWindow add + evict, then mean_to_tick
+        trades = st.trades
+        samples = trades.samples
+        samples.append((ts, price))
+        total = trades.total + price
+        cutoff = ts - cfg.luld_window_ns
+        while samples and samples[0][0] <= cutoff:
+            total -= samples.popleft()[1]
+        trades.total = total
+        count = len(samples)
+        tick = cfg.tick_size
+        ref = ((2 * total + count * tick) // (2 * count * tick)) * tick
+        st.reference = ref = ref if ref > tick else tick
+        # _send_band(force=False)
+        cached_ref, band = st.band_cache
+        if ref != cached_ref:
+            band = cfg.dynamic_band(ref)
+            st.band_cache = (ref, band)
+        if band != st.band:
+            st.band = band
+            low, high = band
+            out.append(SetBand(ts, st.symbol, low, high))
+            out.append(BandUpdated(ts, st.symbol, low, high, ref))
+        if st.phase == TRADING and not halted:
+            vp = cfg.velocity_ppm
+            if vp:  # _velocity without a trip: evict, compare, remember
+                window = st.velocity
+                lows, highs = window.lows, window.highs
+                cutoff = ts - cfg.velocity_window_ns
+                while lows and lows[0][0] <= cutoff:
+                    lows.popleft()
+                while highs and highs[0][0] <= cutoff:
+                    highs.popleft()
+                if lows:
+                    lo = lows[0][1]
+                    hi = highs[0][1]
+                    if (price - lo) * PPM > vp * lo or (hi - price) * PPM > vp * hi:
+                        out.extend(self._velocity(st, ts, price))
+                        return out
+                while lows and lows[-1][1] >= price:
+                    lows.pop()
+                lows.append((ts, price))
+                while highs and highs[-1][1] <= price:
+                    highs.pop()
+                highs.append((ts, price))
+            self._evaluate_limit(st, ts)
         return out
 
     def on_top_of_book(
@@ -264,8 +306,11 @@ class CircuitBreakers:
             )
         ts = self._clock(ts)
         out: list = []
+        if self.market_halted:  # _advance fires nothing during a market-wide halt
+            return out
         for st in self._symbols.values():
-            out.extend(self._advance(st, ts))
+            if st.limit_side or st.pause_end is not None:  # else nothing can be due
+                out.extend(self._advance(st, ts))
         return out
 
     def market_halt(self, ts: int, reason: str) -> list:

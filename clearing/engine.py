@@ -47,8 +47,7 @@ from clearing.commands import (
 )
 from clearing.config import ClearingConfig
 from clearing.events import IndexUpdated, RequestRejected
-from clearing.instruments import PERPETUAL, InstrumentSpec
-from clearing.margin import instrument_charges
+from clearing.instruments import PERPETUAL, InstrumentSpec, worst_fee_ppm
 from clearing.marks import MarkState, compute_mark
 from clearing.orders import Order
 from clearing.positions import Ledger
@@ -72,11 +71,15 @@ class InstrumentState:
         "book",
         "expired",
         "expiry",
+        "fee_any",
+        "fee_post",
         "funding",
+        "im_charge",
         "im_tiers",
         "ledger",
         "mark",
         "marks",
+        "mm_charge",
         "mm_tiers",
         "mult",
         "opt",
@@ -93,6 +96,10 @@ class InstrumentState:
         self.mult = spec.multiplier
         self.im_tiers = spec.im_tiers
         self.mm_tiers = spec.mm_tiers
+        self.fee_any = worst_fee_ppm(spec, False)  # the fee rate reserved for an order
+        self.fee_post = worst_fee_ppm(spec, True)  # ... and for a post-only one
+        self.im_charge = self.im_tiers.charge  # the tiers as plain functions (hot paths)
+        self.mm_charge = self.mm_tiers.charge
         self.ledger = Ledger()
         self.book = ShadowBook()
         self.marks = MarkState()
@@ -308,10 +315,30 @@ class ClearingEngine:
         if inst.pm_col is not None and self.options.covers(inst, L.slot[r]):
             self.options.refresh_row(inst, r)
             return
+        # margin.instrument_charges, inlined: the same integers
         mark = inst.mark or 0
-        im, mm, cb, cs, req = instrument_charges(
-            inst.im_tiers, inst.mm_tiers, mark, inst.mult, L.size[r], L.bq[r], L.bv[r],
-            L.bf[r], L.sq[r], L.sv[r], L.sf[r])  # fmt: skip
+        mult = inst.mult
+        pm = mark * mult
+        charge = inst.im_charge
+        size = L.size[r]
+        n = (size if size >= 0 else -size) * pm
+        im = charge(n)
+        mm = inst.mm_charge(n)
+        cb = cs = req = im
+        bq = L.bq[r]
+        if bq:
+            loss = L.bv[r] - bq * mark
+            x = size + bq
+            cb = charge((x if x >= 0 else -x) * pm) + (loss * mult if loss > 0 else 0) + L.bf[r]
+            if cb > req:
+                req = cb
+        sq = L.sq[r]
+        if sq:
+            loss = sq * mark - L.sv[r]
+            x = size - sq
+            cs = charge((x if x >= 0 else -x) * pm) + (loss * mult if loss > 0 else 0) + L.sf[r]
+            if cs > req:
+                req = cs
         slot = L.slot[r]
         A = self.table
         A.im[slot] += im - L.im[r]

@@ -26,12 +26,14 @@ A net gain from resting orders priced better than the mark is never credited (on
 open loss counts), so an order cannot pay for itself.
 
 ``TierSchedule.vector`` computes the same requirement over numpy int64 arrays without
-overflow (the products are split at 1e6), bit-identical to the scalar form.
+overflow (the products are split at 1e6), bit-identical to the scalar form;
+``TierSchedule.charge`` is the scalar form as a plain function specialised to the
+schedule's shape (one rate, two brackets, more), for the hot paths.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -41,7 +43,7 @@ from clearing.intmath import PPM
 class TierSchedule:
     """Marginal-bracket requirement: ``bounds`` ascending upper edges, one more rate."""
 
-    __slots__ = ("bounds", "rates", "single")
+    __slots__ = ("bounds", "charge", "rates", "single")
 
     def __init__(self, bounds: Sequence[int], rates: Sequence[int]) -> None:
         if len(rates) != len(bounds) + 1:
@@ -49,6 +51,8 @@ class TierSchedule:
         self.bounds = tuple(bounds)
         self.rates = tuple(rates)
         self.single = rates[0] if not bounds else None
+        self.charge: Callable[[int], int] = _charge_function(self.bounds, self.rates)
+        """``self(notional)`` as a plain function (the same integers, fewer steps)."""
 
     def __call__(self, notional: int) -> int:
         """Requirement for a non-negative notional, rounded up."""
@@ -105,6 +109,46 @@ class TierSchedule:
 
 
 _FAST_LIMIT = float(1 << 62)
+
+
+def _charge_function(bounds: tuple[int, ...], rates: tuple[int, ...]) -> Callable[[int], int]:
+    """``TierSchedule.__call__`` for these brackets, with the sums below each edge fixed."""
+    if not bounds:
+        rate = rates[0]
+
+        def one_rate(notional: int) -> int:
+            return -((-notional * rate) // PPM)
+
+        return one_rate
+    if len(bounds) == 1:
+        hi = bounds[0]
+        low_rate, high_rate = rates
+        below = hi * low_rate
+
+        def two_brackets(notional: int) -> int:
+            if notional <= hi:
+                return -((-(notional * low_rate)) // PPM)
+            return -((-(below + (notional - hi) * high_rate)) // PPM)
+
+        return two_brackets
+    steps = []
+    total = 0
+    lo = 0
+    for hi, rate in zip(bounds, rates):
+        steps.append((hi, lo, total, rate))
+        total += (hi - lo) * rate
+        lo = hi
+    last = (lo, total, rates[-1])
+    steps_t = tuple(steps)
+
+    def brackets(notional: int) -> int:
+        for hi, lo, total, rate in steps_t:
+            if notional <= hi:
+                return -((-(total + (notional - lo) * rate)) // PPM)
+        lo, total, rate = last
+        return -((-(total + (notional - lo) * rate)) // PPM)
+
+    return brackets
 
 
 def side_charge(

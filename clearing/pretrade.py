@@ -34,10 +34,10 @@ from typing import TYPE_CHECKING
 from clearing.commands import AmendRequest, CancelRequest, MassCancelRequest, OrderRequest
 from clearing.events import AmendAdmitted, OrderAdmitted, PreTradeRejected, RequestRejected
 from clearing.holds import RELEASED, change_leaves, release_part
-from clearing.instruments import worst_fee_ppm
 from clearing.margin import risk_reducing
 from clearing.orders import Order
 from matching.commands import AmendOrder, CancelOrder, MassCancel, NewOrder
+from matching.enums import InstrumentStatus
 from matching.instrument import MAX_PRICE
 from matching.reasons import Reason
 
@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from clearing.engine import ClearingEngine, InstrumentState
 
 _new = tuple.__new__
+_TRADING = int(InstrumentStatus.TRADING)
 
 
 def _reject(eng: ClearingEngine, out: list, ts: int, account: object, clid: object,
@@ -103,11 +104,28 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         return _reject(eng, out, ts, aid, clid, Reason.INVALID_REQUEST, text="bad flag")
     if inst.expired:
         return _reject(eng, out, ts, aid, clid, Reason.INSTRUMENT_EXPIRED)
-    halted = eng.halted(inst) and not eng.in_call(inst, otype, tif)
-    refused = _state_refusal(eng, inst, aid, side, price, halted)
-    if refused is not None:
-        return _reject(eng, out, ts, aid, clid, *refused)
+    # eng.halted(inst) and _state_refusal, in line (the same checks in the same order)
+    breakers = eng.breakers
+    if inst.status != _TRADING or eng.market_halted:
+        halted = True
+    else:
+        halted = breakers is not None and sym in eng.breaker_symbols and bool(
+            breakers.is_halted(sym))
+    if halted and not eng.in_call(inst, otype, tif):
+        return _reject(eng, out, ts, aid, clid, Reason.MARKET_HALTED, 0, 0)
+    if aid in eng.liquidations:
+        return _reject(eng, out, ts, aid, clid, Reason.ACCOUNT_IN_LIQUIDATION, 0, 0)
+    if eng.pending:
+        return _reject(eng, out, ts, aid, clid, Reason.SETTLEMENT_STOPPED, 0, 0)
     mark = inst.mark
+    if mark is None:
+        return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE, 0, 0)
+    if breakers is not None and sym in eng.breaker_symbols:
+        low, high = breakers.static_band(sym, mark)
+        if side > 0 and price > high:
+            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, high, price)
+        if side < 0 and price < low:
+            return _reject(eng, out, ts, aid, clid, Reason.PRICE_OUTSIDE_STATIC_BAND, low, price)
     L = inst.ledger
     slot = acct.slot
     r = L.row_of.get(slot)
@@ -128,7 +146,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
     if worst > spec.max_position_notional:
         return _reject(eng, out, ts, aid, clid, Reason.POSITION_LIMIT_EXCEEDED,
                        worst, spec.max_position_notional)
-    fee_ppm = worst_fee_ppm(spec, post_only)
+    fee_ppm = inst.fee_post if post_only else inst.fee_any  # worst_fee_ppm(spec, post_only)
     fee_res = -((-qty * price * m * fee_ppm) // 1_000_000) if fee_ppm else 0
     A = eng.table
     E = A.eq[slot]
@@ -147,7 +165,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     else:
-        tiers = inst.im_tiers
+        tiers = inst.im_charge
         if side > 0:
             bq += qty
             bv += qty * price
@@ -173,7 +191,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
                 E2 = E - (loss if loss > 0 else 0) - fee_res
                 im_after = A.im[slot] - im + tiers(after)
                 ok = im_after <= E2 or risk_reducing(E, A.mm[slot], E2,
-                                                     A.mm[slot] - mm + inst.mm_tiers(after))
+                                                     A.mm[slot] - mm + inst.mm_charge(after))
             if not ok:
                 return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     # -- accepted: from here on the state changes

@@ -22,7 +22,8 @@ Rules:
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from clearing import liquidation
 from clearing.events import (
@@ -69,24 +70,27 @@ def matcher_events(eng: ClearingEngine, cmd: MatcherEvents, out: list, ts: int) 
         out.append(RequestRejected(ts, None, "MatcherEvents", Reason.INVALID_REQUEST, 0, 0,
                                    "events must be a list"))  # fmt: skip
         return
+    pending = eng.pending
     for ev in events:
         seq = getattr(ev, "seq", None)
         if type(seq) is not int:
             out.append(SettlementAnomaly(ts, -1, f"event without an int seq: {type(ev).__name__}"))
             continue
         last = eng.last_seq
-        if seq <= last or seq in eng.pending:
+        if seq <= last or seq in pending:
             continue
         if seq != last + 1:
-            if len(eng.pending) < MAX_BUFFER:
-                eng.pending[seq] = ev
+            if len(pending) < MAX_BUFFER:
+                pending[seq] = ev
             if eng.gap_reported != last + 1:
                 eng.gap_reported = last + 1
                 out.append(SettlementGap(ts, last + 1, seq))
             continue
-        _apply(eng, ev, out, ts)
+        handler = _HANDLERS.get(type(ev))
+        if handler is not None:
+            handler(eng, ev, out, ts)
         eng.last_seq = seq
-        if eng.pending:
+        if pending:
             _drain(eng, out, ts)
 
 
@@ -105,59 +109,72 @@ def _drain(eng: ClearingEngine, out: list, ts: int) -> None:
 
 
 def _apply(eng: ClearingEngine, ev: object, out: list, ts: int) -> None:
-    t = type(ev)
-    if t is LevelChanged:
-        inst = eng.instruments.get(ev.instrument)  # type: ignore[attr-defined]
-        if inst is not None:
-            inst.book.set_level(ev.side, ev.price, ev.qty)  # type: ignore[attr-defined]
-            eng.touch(inst.symbol)
-    elif t is Fill:
-        settle_fill(eng, ev, out, ts)  # type: ignore[arg-type]
-    elif t is OrderCanceled or t is OrderExpired or t is OrderRejected:
-        order = eng.orders.get(ev.order_id)  # type: ignore[attr-defined]
-        if order is not None:
-            _order_done(eng, order, out, ts)
-    elif t is OrderAmended:
-        order = eng.orders.get(ev.order_id)  # type: ignore[attr-defined]
-        if order is not None:
+    handler = _HANDLERS.get(type(ev))
+    if handler is not None:  # other events (accepted orders, trades' prints) move nothing
+        handler(eng, ev, out, ts)
+
+
+def _level(eng: ClearingEngine, ev: LevelChanged, out: list, ts: int) -> None:
+    inst = eng.instruments.get(ev.instrument)
+    if inst is not None:
+        inst.book.set_level(ev.side, ev.price, ev.qty)
+        eng._touched.add(inst.symbol)
+
+
+def _ended(eng: ClearingEngine, ev: OrderCanceled, out: list, ts: int) -> None:
+    order = eng.orders.get(ev.order_id)
+    if order is not None:
+        _order_done(eng, order, out, ts)
+
+
+def _amended(eng: ClearingEngine, ev: OrderAmended, out: list, ts: int) -> None:
+    order = eng.orders.get(ev.order_id)
+    if order is not None:
+        inst = eng.instruments[order.symbol]
+        change_leaves(eng, inst, order, ev.leaves_qty, RELEASED, ev.price)
+        order.qty = ev.qty
+        order.amend_prev = None
+
+
+def _cancel_rejected(eng: ClearingEngine, ev: CancelRejected, out: list, ts: int) -> None:
+    order = eng.orders.get(ev.order_id)
+    if order is not None:
+        if ev.response_to == CxlRejResponseTo.AMEND and order.amend_prev:
+            price, qty = order.amend_prev
             inst = eng.instruments[order.symbol]
-            change_leaves(eng, inst, order, ev.leaves_qty, RELEASED, ev.price)  # type: ignore[attr-defined]
-            order.qty = ev.qty  # type: ignore[attr-defined]
+            change_leaves(eng, inst, order, qty - order.cum, RELEASED, price, move_hold=False)
+            order.qty = qty
             order.amend_prev = None
-    elif t is CancelRejected:
-        order = eng.orders.get(ev.order_id)  # type: ignore[attr-defined]
-        if order is not None:
-            if ev.response_to == CxlRejResponseTo.AMEND and order.amend_prev:  # type: ignore[attr-defined]
-                price, qty = order.amend_prev
+        else:
+            order.cancel_pending = False
+
+
+def _self_trade(eng: ClearingEngine, ev: SelfTradePrevented, out: list, ts: int) -> None:
+    if ev.mode == _DECREMENT:
+        for oid in (ev.taker_order_id, ev.maker_order_id):
+            order = eng.orders.get(oid)
+            if order is not None:
                 inst = eng.instruments[order.symbol]
-                change_leaves(eng, inst, order, qty - order.cum, RELEASED, price,
-                              move_hold=False)  # fmt: skip
-                order.qty = qty
-                order.amend_prev = None
-            else:
-                order.cancel_pending = False
-    elif t is SelfTradePrevented:
-        if ev.mode == _DECREMENT:  # type: ignore[attr-defined]
-            for oid in (ev.taker_order_id, ev.maker_order_id):  # type: ignore[attr-defined]
-                order = eng.orders.get(oid)
-                if order is not None:
-                    inst = eng.instruments[order.symbol]
-                    left = max(order.leaves - ev.qty, 0)  # type: ignore[attr-defined]
-                    change_leaves(eng, inst, order, left, RELEASED)
-                    order.qty -= ev.qty  # type: ignore[attr-defined]
-                    if left == 0:
-                        _order_done(eng, order, out, ts)
-    elif t is InstrumentStatusChanged:
-        inst = eng.instruments.get(ev.instrument)  # type: ignore[attr-defined]
-        if inst is not None:
-            inst.status = int(ev.status)  # type: ignore[attr-defined]
-            eng.touch(inst.symbol)
-            if inst.status == _TRADING:
-                liquidation.retry_waiting(eng, ts, out)
-    elif t is BandChanged:
-        inst = eng.instruments.get(ev.instrument)  # type: ignore[attr-defined]
-        if inst is not None:
-            inst.band_low, inst.band_high = ev.low, ev.high  # type: ignore[attr-defined]
+                left = max(order.leaves - ev.qty, 0)
+                change_leaves(eng, inst, order, left, RELEASED)
+                order.qty -= ev.qty
+                if left == 0:
+                    _order_done(eng, order, out, ts)
+
+
+def _status(eng: ClearingEngine, ev: InstrumentStatusChanged, out: list, ts: int) -> None:
+    inst = eng.instruments.get(ev.instrument)
+    if inst is not None:
+        inst.status = int(ev.status)
+        eng.touch(inst.symbol)
+        if inst.status == _TRADING:
+            liquidation.retry_waiting(eng, ts, out)
+
+
+def _band(eng: ClearingEngine, ev: BandChanged, out: list, ts: int) -> None:
+    inst = eng.instruments.get(ev.instrument)
+    if inst is not None:
+        inst.band_low, inst.band_high = ev.low, ev.high
 
 
 def _order_done(eng: ClearingEngine, order: Order, out: list, ts: int) -> None:
@@ -358,3 +375,18 @@ def clip_reduce_only(eng: ClearingEngine, acct: Account, inst: InstrumentState, 
             o.cancel_pending = True
             total -= o.leaves
             out.append(CancelOrder(ts, o.symbol, o.order_id, acct.id, int(EndReason.REDUCE_ONLY)))
+
+
+_HANDLERS: dict[type, Callable[[ClearingEngine, Any, list, int], None]] = {
+    LevelChanged: _level,
+    Fill: settle_fill,
+    OrderCanceled: _ended,
+    OrderExpired: _ended,
+    OrderRejected: _ended,
+    OrderAmended: _amended,
+    CancelRejected: _cancel_rejected,
+    SelfTradePrevented: _self_trade,
+    InstrumentStatusChanged: _status,
+    BandChanged: _band,
+}
+"""What each matcher event does to clearing's state (``_apply``)."""

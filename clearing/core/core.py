@@ -68,6 +68,8 @@ MATCHER_COMMANDS = frozenset(
      mc.Resume, mc.SetBand, mc.AdvanceTime, mc.AddInstrument}
 )  # fmt: skip
 
+_NewOrder = mc.NewOrder
+
 MAX_ROUNDS = 10_000
 """A follow-up chain longer than this is a bug (liquidation steps are bounded anyway)."""
 
@@ -76,6 +78,22 @@ _LIQUIDATION = frozenset(
     {cev.LiquidationStarted, cev.LiquidationOrderPlaced, cev.LiquidationEnded,
      cev.AutoDeleveraged}
 )  # fmt: skip
+_new = tuple.__new__
+
+# how ``_dispatch`` routes each kind of clearing output (other kinds: nowhere)
+_TO_MATCHER, _SETTLED, _REFUSED, _MARK, _FUNDING, _CALL, _LIQ, _MONEY = range(8)
+_ROUTE: dict[type, int] = {
+    **{t: _TO_MATCHER for t in MATCHER_COMMANDS},
+    cev.FillSettled: _SETTLED,
+    cev.PreTradeRejected: _REFUSED,
+    cev.RequestRejected: _REFUSED,
+    cev.MarkChanged: _MARK,
+    cev.FundingApplied: _FUNDING,
+    cev.MarginCall: _CALL,
+    **{t: _LIQ for t in _LIQUIDATION},
+    cev.Deposited: _MONEY,
+    cev.Withdrawn: _MONEY,
+}
 
 
 class Origin(NamedTuple):
@@ -238,25 +256,31 @@ class Core:
         requester, money moves to ``touched``, marks and funding to market data."""
         if self.record_outputs:
             res.outputs.extend(outs)
+        route = _ROUTE
         for o in outs:
-            t = type(o)
-            if t in MATCHER_COMMANDS:
+            k = route.get(type(o))
+            if k is None:
+                continue
+            if k == _TO_MATCHER:
                 cmds.append(o)
                 origins.append(origin)
-            elif t is cev.FillSettled:
+            elif k == _SETTLED:
                 self.reports.settled(o.seq, o.account, o.side, o.fee)
-                res.touched.setdefault(o.account, set()).add(o.instrument)
-            elif t is cev.PreTradeRejected or t is cev.RequestRejected:
+                moved = res.touched.get(o.account)
+                if moved is None:
+                    moved = res.touched[o.account] = set()
+                moved.add(o.instrument)
+            elif k == _REFUSED:
                 self._refused(o, origin, res)
-            elif t is cev.MarkChanged:
+            elif k == _MARK:
                 res.market.append(("mark", o.instrument, o.ts, o.mark, o.index))
-            elif t is cev.FundingApplied:
+            elif k == _FUNDING:
                 res.market.append(("funding", o.instrument, o.ts, o.rate_ppm))
-            elif t is cev.MarginCall:
+            elif k == _CALL:
                 self._margin_call(o, res)
-            elif t in _LIQUIDATION:
+            elif k == _LIQ:
                 self._liquidation_notice(o, res)
-            elif t is cev.Deposited or t is cev.Withdrawn:
+            else:  # deposits and withdrawals
                 res.touched.setdefault(o.account, set())
             elif t is cev.OptionsRevalued:
                 self._option_ticker(o, res)
@@ -334,19 +358,22 @@ class Core:
 
     # ------------------------------------------------------------------ requests -----
     def _origin(self, inp: Any) -> Origin:
-        return Origin(inp.gw, inp.sid, inp.req_id, inp.account, inp.ts, inp)
+        return _new(Origin, (inp.gw, inp.sid, inp.req_id, inp.account, inp.ts, inp))
 
     def _place(self, inp: PlaceOrder, cmds: list, origins: list, res: BatchResult) -> None:
-        origin = self._origin(inp)
-        account, clid = inp.account, inp.client_order_id
+        (ts, gw, sid, req_id, account, instrument, side, qty, price, ord_type, tif, clid,
+         post_only, reduce_only, stp, expire_ts) = inp  # fmt: skip
+        origin = _new(Origin, (gw, sid, req_id, account, ts, inp))
         ss = self.sessions
-        if ss.used(account, clid):
+        ids = ss.clids.get(account)
+        if ids is not None and clid in ids:  # Sessions.used
             self._reply(res, origin, rp.request_refused(
                 account, int(Reason.DUPLICATE_REQUEST), "new_order",
                 f"client_order_id {clid!r} was already used; it is never executed twice",
                 None, inp.ts), True)  # fmt: skip
             return
-        acct = self.engine.accounts.get(account)
+        eng = self.engine
+        acct = eng.accounts.get(account)
         n_open = len(acct.orders) if acct is not None else 0
         if n_open >= self.max_open_orders:
             ss.remember(account, clid, 0)
@@ -354,12 +381,12 @@ class Core:
                 inp, int(Reason.TOO_MANY_OPEN_ORDERS), "",
                 {"open_orders": n_open, "limit": self.max_open_orders}), False)  # fmt: skip
             return
-        outs = self.engine.apply(OrderRequest(
-            inp.ts, account, inp.instrument, inp.side, inp.qty, inp.price, inp.ord_type,
-            inp.tif, clid, inp.post_only, inp.reduce_only, inp.stp, inp.expire_ts))  # fmt: skip
+        outs = eng.apply(_new(OrderRequest, (
+            ts, account, instrument, side, qty, price, ord_type, tif, clid, post_only,
+            reduce_only, stp, expire_ts)))  # fmt: skip
         oid = 0
         for o in outs:
-            if type(o) is mc.NewOrder:
+            if type(o) is _NewOrder:
                 oid = o.order_id
         ss.remember(account, clid, oid)
         self._dispatch(outs, origin, cmds, origins, res)

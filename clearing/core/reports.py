@@ -120,28 +120,24 @@ class ReportBuilder:
     # -- the matcher's events ---------------------------------------------------------
     def event(self, e: Any, out: list) -> None:
         """Append ``(account, report, direct)`` for each report ``e`` causes."""
-        t = type(e)
-        if t is mev.Fill:
-            self._fill(e, out)
-        elif t is mev.OrderAccepted:
-            self._accepted(e, out)
-        elif t is mev.OrderCanceled:
-            self._end(e, X_CANCELED, S_CANCELED, e.canceled_qty, out)
-        elif t is mev.OrderExpired:
-            self._end(e, X_EXPIRED, S_EXPIRED, e.expired_qty, out)
-        elif t is mev.OrderAmended:
-            self._amended(e, out)
-        elif t is mev.OrderRejected:
-            self._rejected(e, out)
-        elif t is mev.CancelRejected:
-            self._cancel_rejected(e, out)
-        elif t is mev.MassCancelDone:
-            if type(e.account) is int:
-                out.append((e.account, (MASS_CANCEL, e.account, e.instrument, e.canceled,
-                                        int(e.reason), e.ts), False))  # fmt: skip
-        elif t is mev.SelfTradePrevented:
-            if e.mode == _DECREMENT:
-                self._decrement(e, out)
+        handler = _HANDLERS.get(type(e))
+        if handler is not None:  # LevelChanged and the like cause no report
+            handler(self, e, out)
+
+    def _canceled(self, e: mev.OrderCanceled, out: list) -> None:
+        self._end(e, X_CANCELED, S_CANCELED, e.canceled_qty, out)
+
+    def _expired(self, e: mev.OrderExpired, out: list) -> None:
+        self._end(e, X_EXPIRED, S_EXPIRED, e.expired_qty, out)
+
+    def _mass_cancel_done(self, e: mev.MassCancelDone, out: list) -> None:
+        if type(e.account) is int:
+            out.append((e.account, (MASS_CANCEL, e.account, e.instrument, e.canceled,
+                                    int(e.reason), e.ts), False))  # fmt: skip
+
+    def _self_trade(self, e: mev.SelfTradePrevented, out: list) -> None:
+        if e.mode == _DECREMENT:
+            self._decrement(e, out)
 
     def _accepted(self, e: mev.OrderAccepted, out: list) -> None:
         o = self.engine.orders.get(e.order_id)
@@ -159,38 +155,53 @@ class ReportBuilder:
     def _fill(self, e: mev.Fill, out: list) -> None:
         orders = self.engine.orders
         live = self.live
-        price, qty, ts, sym = e.price, e.qty, e.ts, e.instrument
+        trades = self.trades
+        price, qty, ts, sym, seq, trade_id = e.price, e.qty, e.ts, e.instrument, e.seq, e.trade_id
+        notional_add = price * qty
         aggressor = e.aggressor
-        exec_id = 2 * e.seq
+        exec_id = 2 * seq
         if aggressor:
             liq_t, liq_m, side_t = "taker", "maker", aggressor
         else:  # auction uncross: the taker slot holds the buyer
             liq_t, liq_m, side_t = "auction", "auction", 1
-        extra_t = (qty, price, e.trade_id, liq_t)
-        extra_m = (qty, price, e.trade_id, liq_m)
-        for oid, acct, cum, leaves, side, extra in (
-            (e.taker_order_id, e.taker_account, e.taker_cum, e.taker_leaves, side_t, extra_t),
-            (e.maker_order_id, e.maker_account, e.maker_cum, e.maker_leaves, -side_t, extra_m),
-        ):
-            o = orders.get(oid)
-            if o is not None:
-                o.cum_notional += price * qty
-                o.ts = ts
-                v = live.get(oid)
-                lim = o.price if v is None else v[2]
-                live[oid] = [cum, leaves, lim]
-                clid, ord_type, tif, notional = o.client_order_id, o.ord_type, o.tif, o.cum_notional
-            else:
-                clid, ord_type, tif, lim, notional = "", None, None, None, None
-            status = S_FILLED if leaves == 0 else S_PARTIAL
-            rep = (EXEC, acct, exec_id, X_TRADE, status, oid, clid, sym, side, ord_type, tif,
-                   lim, cum + leaves, cum, leaves, notional, ts, extra)  # fmt: skip
-            out.append((acct, rep, False))
-            self.trades[(e.seq, acct, side)] = [e.trade_id, oid, clid, sym, side, price, qty,
-                                                extra[3], 0, ts]  # fmt: skip
-            if leaves == 0:
-                self.history.finished(acct, rep)
-            exec_id += 1
+        # the taker's report, then the maker's (the same steps, written out twice)
+        oid, acct, cum, leaves = e.taker_order_id, e.taker_account, e.taker_cum, e.taker_leaves
+        o = orders.get(oid)
+        if o is not None:
+            o.cum_notional = notional = o.cum_notional + notional_add
+            o.ts = ts
+            v = live.get(oid)
+            lim = o.price if v is None else v[2]
+            live[oid] = [cum, leaves, lim]
+            clid, ord_type, tif = o.client_order_id, o.ord_type, o.tif
+        else:
+            clid, ord_type, tif, lim, notional = "", None, None, None, None
+        rep = (EXEC, acct, exec_id, X_TRADE, S_FILLED if leaves == 0 else S_PARTIAL, oid, clid,
+               sym, side_t, ord_type, tif, lim, cum + leaves, cum, leaves, notional, ts,
+               (qty, price, trade_id, liq_t))  # fmt: skip
+        out.append((acct, rep, False))
+        trades[(seq, acct, side_t)] = [trade_id, oid, clid, sym, side_t, price, qty, liq_t, 0, ts]
+        if leaves == 0:
+            self.history.finished(acct, rep)
+        side_m = -side_t
+        oid, acct, cum, leaves = e.maker_order_id, e.maker_account, e.maker_cum, e.maker_leaves
+        o = orders.get(oid)
+        if o is not None:
+            o.cum_notional = notional = o.cum_notional + notional_add
+            o.ts = ts
+            v = live.get(oid)
+            lim = o.price if v is None else v[2]
+            live[oid] = [cum, leaves, lim]
+            clid, ord_type, tif = o.client_order_id, o.ord_type, o.tif
+        else:
+            clid, ord_type, tif, lim, notional = "", None, None, None, None
+        rep = (EXEC, acct, exec_id + 1, X_TRADE, S_FILLED if leaves == 0 else S_PARTIAL, oid,
+               clid, sym, side_m, ord_type, tif, lim, cum + leaves, cum, leaves, notional, ts,
+               (qty, price, trade_id, liq_m))  # fmt: skip
+        out.append((acct, rep, False))
+        trades[(seq, acct, side_m)] = [trade_id, oid, clid, sym, side_m, price, qty, liq_m, 0, ts]
+        if leaves == 0:
+            self.history.finished(acct, rep)
 
     def _end(self, e: Any, exec_type: str, status: str, gone: int, out: list) -> None:
         o = self.engine.orders.get(e.order_id)
@@ -281,6 +292,20 @@ class ReportBuilder:
         for (_, account, _), rec in self.trades.items():
             self.history.trade(account, rec)
         self.trades.clear()
+
+
+_HANDLERS: dict[type, Any] = {
+    mev.Fill: ReportBuilder._fill,
+    mev.OrderAccepted: ReportBuilder._accepted,
+    mev.OrderCanceled: ReportBuilder._canceled,
+    mev.OrderExpired: ReportBuilder._expired,
+    mev.OrderAmended: ReportBuilder._amended,
+    mev.OrderRejected: ReportBuilder._rejected,
+    mev.CancelRejected: ReportBuilder._cancel_rejected,
+    mev.MassCancelDone: ReportBuilder._mass_cancel_done,
+    mev.SelfTradePrevented: ReportBuilder._self_trade,
+}
+"""The report each matcher event type causes (``ReportBuilder.event``)."""
 
 
 def order_refused(inp: Any, reason: int, text: str, figures: dict | None) -> tuple:

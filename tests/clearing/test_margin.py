@@ -89,3 +89,18 @@ def test_predicates() -> None:
     assert risk_reducing(50, 100, 0, 0) and not risk_reducing(50, 100, -1, 0)
     assert warning_level(1_000, 1_500_000) == 1_500
     assert warning_level(3, 1_500_000) == 5  # 4.5 rounds up
+
+
+@given(
+    st.lists(st.integers(1, 10**13), min_size=0, max_size=4, unique=True),
+    st.lists(st.integers(0, 500_000), min_size=5, max_size=5),
+    st.lists(st.integers(0, 10**16), min_size=1, max_size=30),
+)
+def test_charge_function_equals_the_schedule(bounds: list[int], rates: list[int],
+                                             notionals: list[int]) -> None:  # fmt: skip
+    """``TierSchedule.charge`` (specialised per shape) gives exactly ``__call__``."""
+    bounds = sorted(bounds)
+    sched = TierSchedule(bounds, rates[: len(bounds) + 1])
+    edges = [b + d for b in bounds for d in (-1, 0, 1)] + [0]
+    for n in notionals + edges:
+        assert sched.charge(n) == sched(n)
