@@ -81,7 +81,7 @@ _LIQUIDATION = frozenset(
 _new = tuple.__new__
 
 # how ``_dispatch`` routes each kind of clearing output (other kinds: nowhere)
-_TO_MATCHER, _SETTLED, _REFUSED, _MARK, _FUNDING, _CALL, _LIQ, _MONEY = range(8)
+_TO_MATCHER, _SETTLED, _REFUSED, _MARK, _FUNDING, _CALL, _LIQ, _MONEY, _OPTIONS = range(9)
 _ROUTE: dict[type, int] = {
     **{t: _TO_MATCHER for t in MATCHER_COMMANDS},
     cev.FillSettled: _SETTLED,
@@ -93,6 +93,7 @@ _ROUTE: dict[type, int] = {
     **{t: _LIQ for t in _LIQUIDATION},
     cev.Deposited: _MONEY,
     cev.Withdrawn: _MONEY,
+    cev.OptionsRevalued: _OPTIONS,
 }
 
 
@@ -280,10 +281,10 @@ class Core:
                 self._margin_call(o, res)
             elif k == _LIQ:
                 self._liquidation_notice(o, res)
+            elif k == _OPTIONS:
+                self._option_ticker(o, res)
             else:  # deposits and withdrawals
                 res.touched.setdefault(o.account, set())
-            elif t is cev.OptionsRevalued:
-                self._option_ticker(o, res)
 
     def _option_ticker(self, ev: Any, res: BatchResult) -> None:
         """A chain's marks, IVs and Greeks for market data: the batch's last revaluation of
