@@ -66,7 +66,7 @@ def remark(eng: ClearingEngine, inst: InstrumentState, new: int, ts: int, out: l
 def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, m: int,
                 n: int) -> list[int]:
     """Apply the re-mark to the arrays; return the slots that need a closer look."""
-    if n <= SMALL_ROWS and not (inst.pm_col is not None and eng.options.pm_slots):
+    if n <= SMALL_ROWS:
         return _remark_small(eng, inst, old, new, m, n)
     L = inst.ledger
     A = eng.table
@@ -121,10 +121,19 @@ def _remark_small(eng: ClearingEngine, inst: InstrumentState, old: int, new: int
     size, slot_of = L.size, L.slot
     d = (new - old) * m
     refresh = eng.refresh_row
+    # rows of portfolio-margin accounts carry no tier charges (as in the numpy sweep)
+    pm = eng.options.pm_slots if inst.pm_col is not None and eng.options is not None else ()
     for r in range(n):
+        slot = slot_of[r]
         if d:
-            eq[slot_of[r]] += size[r] * d
-        refresh(inst, r)
+            eq[slot] += size[r] * d
+        if slot in pm:
+            im_a[slot] -= L.im[r]
+            mm_a[slot] -= L.mm[r]
+            req_a[slot] -= L.req[r]
+            L.im[r] = L.mm[r] = L.cb[r] = L.cs[r] = L.req[r] = 0
+        else:
+            refresh(inst, r)
     ratio = eng.risk.margin_call_ratio_ppm
     picked = []
     for r in range(n):
