@@ -275,8 +275,12 @@ class ReportBuilder:
         rec = self.trades.pop((seq, account, side), None)
         if rec is not None:
             trade_id, oid, clid, sym, side, price, qty, liquidity, _, ts = rec
-            self.history.trade(account, (trade_id, oid, clid, sym, side, price, qty, liquidity,
-                                         fee, ts))  # fmt: skip
+            rec = (trade_id, oid, clid, sym, side, price, qty, liquidity, fee, ts)
+            kept = self.history.trades.get(account)
+            if kept is None:
+                self.history.trade(account, rec)
+            else:  # History.trade, in line
+                kept.append(rec)
 
     def flush_trades(self) -> None:
         """Trade records clearing did not settle (it always should) are kept without fee."""
