@@ -258,7 +258,9 @@ class ClearingEngine:
         for sym in self.twap_symbols:
             self._touched.add(sym)
         if self.breakers is not None:
-            self.forward_breakers(self.breakers.on_tick(ts), out)
+            due = self.breakers.on_tick(ts)
+            if due:
+                self.forward_breakers(due, out)
 
     def forward_breakers(self, outputs: list, out: list) -> None:
         for o in outputs:

@@ -35,6 +35,7 @@ from clearing.events import (
 )
 from clearing.holds import RELEASED, SETTLED, change_leaves, forget
 from clearing.instruments import trade_fee
+from clearing.intmath import PPM
 from clearing.positions import Position, apply_trade
 from matching.commands import CancelOrder
 from matching.enums import CxlRejResponseTo, EndReason, InstrumentStatus, StpMode
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from clearing.orders import Order
 
 MAX_BUFFER = 1_000_000
+_new = tuple.__new__
 _TRADING = int(InstrumentStatus.TRADING)
 _DECREMENT = int(StpMode.DECREMENT)
 
@@ -223,11 +225,22 @@ def settle_fill(eng: ClearingEngine, ev: Fill, out: list, ts: int) -> None:
     inst.marks.last_trade = ev.price
     eng._touched.add(sym)
     if eng.breakers is not None and sym in eng.breaker_symbols:
-        eng.forward_breakers(eng.breakers.on_trade(sym, ts, ev.price), out)
+        moved = eng.breakers.on_trade(sym, ts, ev.price)
+        if moved:
+            eng.forward_breakers(moved, out)
+    A = eng.table
+    ratio = eng.risk.margin_call_ratio_ppm
     for acct in (taker, maker) if taker is not maker else (taker,):
         if acct.ro_leaves:
             clip_reduce_only(eng, acct, inst, ts, out)
-        liquidation.check_account(eng, acct, ts, out)
+        # liquidation.check_account, whose only effect on a healthy account is to re-arm
+        # its margin call
+        slot = acct.slot
+        E, MM = A.eq[slot], A.mm[slot]
+        if E < MM or (MM > 0 and -((-MM * ratio) // PPM) > E):
+            liquidation.check_account(eng, acct, ts, out)
+        else:
+            eng.margin_called.discard(acct.id)
 
 
 def _settle_plain(eng: ClearingEngine, inst: InstrumentState, acct: Account, side: int,
@@ -298,8 +311,8 @@ def _settle_plain(eng: ClearingEngine, inst: InstrumentState, acct: Account, sid
         acct.held -= part
         acct.settled += part
     A = eng.table
-    out.append(FillSettled(ts, ev.seq, acct.id, sym, order.order_id, side, q, price, fee,
-                           realized, size2, A.eq[slot], A.mm[slot]))  # fmt: skip
+    out.append(_new(FillSettled, (ts, ev.seq, acct.id, sym, order.order_id, side, q, price, fee,
+                                  realized, size2, A.eq[slot], A.mm[slot])))  # fmt: skip
     if leaves == 0:  # _order_done: nothing left to release, not a liquidation order
         oid = order.order_id
         eng.orders.pop(oid, None)

@@ -389,7 +389,12 @@ class Core:
         for o in outs:
             if type(o) is _NewOrder:
                 oid = o.order_id
-        ss.remember(account, clid, oid)
+        if ids is None:
+            ss.remember(account, clid, oid)
+        else:  # Sessions.remember, in line
+            ids[clid] = oid
+            if len(ids) > ss.capacity:
+                ids.popitem(last=False)
         self._dispatch(outs, origin, cmds, origins, res)
 
     def _lookup(self, inp: Any) -> Any:

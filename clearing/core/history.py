@@ -5,9 +5,11 @@ and ``query_orders`` with finished orders survive any restart. Rules:
 
 1. Per account, the newest ``TRADES_KEPT`` trades and ``FINISHED_KEPT`` finished orders,
    oldest first; older ones fall off.
-2. A trade record is ``[trade_id, order_id, client_order_id, instrument, side, price,
-   qty, liquidity, fee, ts]``; a finished order is its terminal compact execution report
-   (``clearing.core.reports``). Both are plain lists/tuples: export is a copy.
+2. A trade record is ``(trade_id, order_id, client_order_id, instrument, side, price,
+   qty, liquidity, fee, ts)``; a finished order is its terminal compact execution report
+   (``clearing.core.reports``). Both are plain tuples of ints and strs (so Python's
+   garbage collector stops tracking them once they are old, however many accounts keep
+   their history); export writes them as lists.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ class History:
         self.trades: dict[int, deque] = {}
         self.finished_orders: dict[int, deque] = {}
 
-    def trade(self, account: int, record: list) -> None:
+    def trade(self, account: int, record: tuple) -> None:
         q = self.trades.get(account)
         if q is None:
             q = self.trades[account] = deque(maxlen=TRADES_KEPT)
@@ -56,7 +58,7 @@ class History:
     def restore(cls, d: dict[str, Any]) -> History:
         h = cls()
         for a, recs in d["trades"]:
-            h.trades[a] = deque((list(r) for r in recs), maxlen=TRADES_KEPT)
+            h.trades[a] = deque((tuple(r) for r in recs), maxlen=TRADES_KEPT)
         for a, recs in d["finished"]:
             h.finished_orders[a] = deque((_tuple(r) for r in recs), maxlen=FINISHED_KEPT)
         return h

@@ -103,15 +103,15 @@ class ReportBuilder:
     def __init__(self, engine: ClearingEngine, history: History) -> None:
         self.engine = engine
         self.history = history
-        self.trades: dict[tuple[int, int, int], list] = {}
+        self.trades: dict[tuple[int, int, int], tuple] = {}
         """Trade records waiting for their fee (set once clearing settles the fill)."""
-        self.live: dict[int, list] = {}
+        self.live: dict[int, tuple[int, int, int]] = {}
         """``order_id -> [cum, leaves, price]`` as this round's events left them."""
 
     def _now(self, o: Any) -> tuple[int, int, int]:
         """``(cum, leaves, price)`` of a working order as of the events seen so far."""
         v = self.live.get(o.order_id)
-        return (v[0], v[1], v[2]) if v is not None else (o.cum, o.leaves, o.price)
+        return v if v is not None else (o.cum, o.leaves, o.price)
 
     def end_round(self) -> None:
         """Clearing has settled this round: its figures are current again."""
@@ -172,7 +172,7 @@ class ReportBuilder:
             o.ts = ts
             v = live.get(oid)
             lim = o.price if v is None else v[2]
-            live[oid] = [cum, leaves, lim]
+            live[oid] = (cum, leaves, lim)
             clid, ord_type, tif = o.client_order_id, o.ord_type, o.tif
         else:
             clid, ord_type, tif, lim, notional = "", None, None, None, None
@@ -180,7 +180,7 @@ class ReportBuilder:
                sym, side_t, ord_type, tif, lim, cum + leaves, cum, leaves, notional, ts,
                (qty, price, trade_id, liq_t))  # fmt: skip
         out.append((acct, rep, False))
-        trades[(seq, acct, side_t)] = [trade_id, oid, clid, sym, side_t, price, qty, liq_t, 0, ts]
+        trades[(seq, acct, side_t)] = (trade_id, oid, clid, sym, side_t, price, qty, liq_t, 0, ts)
         if leaves == 0:
             self.history.finished(acct, rep)
         side_m = -side_t
@@ -191,7 +191,7 @@ class ReportBuilder:
             o.ts = ts
             v = live.get(oid)
             lim = o.price if v is None else v[2]
-            live[oid] = [cum, leaves, lim]
+            live[oid] = (cum, leaves, lim)
             clid, ord_type, tif = o.client_order_id, o.ord_type, o.tif
         else:
             clid, ord_type, tif, lim, notional = "", None, None, None, None
@@ -199,7 +199,7 @@ class ReportBuilder:
                clid, sym, side_m, ord_type, tif, lim, cum + leaves, cum, leaves, notional, ts,
                (qty, price, trade_id, liq_m))  # fmt: skip
         out.append((acct, rep, False))
-        trades[(seq, acct, side_m)] = [trade_id, oid, clid, sym, side_m, price, qty, liq_m, 0, ts]
+        trades[(seq, acct, side_m)] = (trade_id, oid, clid, sym, side_m, price, qty, liq_m, 0, ts)
         if leaves == 0:
             self.history.finished(acct, rep)
 
@@ -207,7 +207,7 @@ class ReportBuilder:
         o = self.engine.orders.get(e.order_id)
         if o is not None:
             price = self._now(o)[2]
-            self.live[e.order_id] = [e.cum_qty, 0, price]
+            self.live[e.order_id] = (e.cum_qty, 0, price)
             rep = (EXEC, e.account, 2 * e.seq, exec_type, status, e.order_id,
                    o.client_order_id, e.instrument, o.side, o.ord_type, o.tif, price,
                    e.cum_qty + gone, e.cum_qty, 0, o.cum_notional, e.ts,
@@ -225,7 +225,7 @@ class ReportBuilder:
         status = S_NEW if e.cum_qty == 0 else S_PARTIAL
         if o is not None:
             o.ts = e.ts
-            self.live[e.order_id] = [e.cum_qty, e.leaves_qty, e.price]
+            self.live[e.order_id] = (e.cum_qty, e.leaves_qty, e.price)
             side, ord_type, tif, notional = o.side, o.ord_type, o.tif, o.cum_notional
         else:
             side, ord_type, tif, notional = None, None, None, None
@@ -245,7 +245,7 @@ class ReportBuilder:
                 o.ts = e.ts
                 cum, leaves, price = self._now(o)
                 leaves = max(leaves - e.qty, 0)
-                self.live[oid] = [cum, leaves, price]
+                self.live[oid] = (cum, leaves, price)
                 status = S_NEW if cum == 0 else S_PARTIAL
                 out.append((o.account, (EXEC, o.account, exec_id, X_RESTATED, status, oid,
                                         o.client_order_id, o.symbol, o.side, o.ord_type,
@@ -284,8 +284,13 @@ class ReportBuilder:
         """Clearing settled one side of fill ``seq``: its trade record gets its fee."""
         rec = self.trades.pop((seq, account, side), None)
         if rec is not None:
-            rec[8] = fee
-            self.history.trade(account, rec)
+            trade_id, oid, clid, sym, side, price, qty, liquidity, _, ts = rec
+            rec = (trade_id, oid, clid, sym, side, price, qty, liquidity, fee, ts)
+            kept = self.history.trades.get(account)
+            if kept is None:
+                self.history.trade(account, rec)
+            else:  # History.trade, in line
+                kept.append(rec)
 
     def flush_trades(self) -> None:
         """Trade records clearing did not settle (it always should) are kept without fee."""
