@@ -179,16 +179,24 @@ def _rate_panel(ax, heading: str, lines: Sequence[RateLine], bound_us: float | N
 
 
 def _minor_labels(ax) -> None:
-    """Label the minor ticks of a log y axis only when it spans less than ~1.5 decades
-    (otherwise the major ones say enough), in µs / ms like the major ones."""
+    """Label a log y axis's minor ticks in µs / ms like the major ones: all of them on an
+    axis spanning under one decade, only the 2x and 5x ones up to three decades, none
+    beyond (the major ones say enough)."""
     from matplotlib.ticker import FuncFormatter, NullFormatter
 
     lo, hi = ax.get_ylim()
-    if lo > 0 and math.log10(hi / lo) < 1.5:
-        ax.yaxis.set_minor_formatter(FuncFormatter(_us_label))
-        ax.tick_params(axis="y", which="minor", labelsize=7)
-    else:
+    decades = math.log10(hi / lo) if lo > 0 else math.inf
+    if decades >= 3:
         ax.yaxis.set_minor_formatter(NullFormatter())
+        return
+    keep = None if decades < 1 else (2, 5)
+
+    def label(y: float, pos: int) -> str:
+        mantissa = round(y / 10 ** math.floor(math.log10(y) + 1e-9))
+        return _us_label(y, pos) if keep is None or mantissa in keep else ""
+
+    ax.yaxis.set_minor_formatter(FuncFormatter(label))
+    ax.tick_params(axis="y", which="minor", labelsize=7)
 
 
 def _nines_label(x: float, _pos: int) -> str:
