@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import re
-import socket
 import subprocess
 import sys
 import tempfile
@@ -31,6 +30,8 @@ from pathlib import Path
 
 import msgpack
 import zmq
+
+from bench.e2e_server import free_ports
 
 MD_HEARTBEAT_MS = 200
 
@@ -48,22 +49,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="query_orders bursts (300 2100)")  # fmt: skip
 
 
-def _ports(n: int) -> list[int]:
-    socks = [socket.socket() for _ in range(n)]
-    try:
-        for s in socks:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
-
-
 def _config(tmp: Path) -> tuple[Path, dict[str, str], Path]:
     from gateway.exchange_config import DEFAULT_TOML, Endpoints
 
     names = list(Endpoints.__dataclass_fields__)
-    eps = {n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, _ports(len(names)), strict=True)}
+    eps = {n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, free_ports(len(names)), strict=True)}
     text = DEFAULT_TOML
     for n, default in Endpoints().as_dict().items():
         text = text.replace(f'{n} = "{default}"', f'{n} = "{eps[n]}"')
