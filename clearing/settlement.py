@@ -266,14 +266,22 @@ def _settle_plain(eng: ClearingEngine, inst: InstrumentState, acct: Account, sid
         acct.positions[sym] = pos
     m = inst.mult
     d = side * q
-    size2, cost2, realized = apply_trade(L.size[r], L.cost[r], d, price, m)
-    fee = trade_fee(abs(d) * price * m, fee_ppm) if fee_ppm else 0
+    size = L.size[r]
+    value = d * price * m
+    if d and (size == 0 or (size > 0) == (d > 0)):  # apply_trade, opening: no PnL realised
+        size2, cost2, realized = size + d, L.cost[r] + value, 0
+    else:
+        size2, cost2, realized = apply_trade(size, L.cost[r], d, price, m)
+    fee = 0
+    if fee_ppm:  # trade_fee: a fee rounded up, a rebate down
+        notional = (d if d >= 0 else -d) * price * m
+        fee = -((-notional * fee_ppm) // PPM) if fee_ppm > 0 else -((notional * -fee_ppm) // PPM)
     settle = eng.settle
-    cash = -d * price * m - fee
+    cash = -value - fee
     acct.balances[settle] += cash
-    eq = eng.table.eq
+    A = eng.table
     mark = inst.mark
-    eq[slot] += cash + d * (mark if mark is not None else price) * m
+    A.eq[slot] += cash + d * (mark if mark is not None else price) * m
     eng.fee_pool[settle] += fee
     L.size[r] = size2
     L.cost[r] = cost2
@@ -310,7 +318,6 @@ def _settle_plain(eng: ClearingEngine, inst: InstrumentState, acct: Account, sid
         order.hold = hold - part
         acct.held -= part
         acct.settled += part
-    A = eng.table
     out.append(_new(FillSettled, (ts, ev.seq, acct.id, sym, order.order_id, side, q, price, fee,
                                   realized, size2, A.eq[slot], A.mm[slot])))  # fmt: skip
     if leaves == 0:  # _order_done: nothing left to release, not a liquidation order
