@@ -74,7 +74,10 @@ def matcher_events(eng: ClearingEngine, cmd: MatcherEvents, out: list, ts: int) 
         return
     pending = eng.pending
     for ev in events:
-        seq = getattr(ev, "seq", None)
+        try:  # getattr(ev, "seq", None)
+            seq = ev.seq
+        except AttributeError:
+            seq = None
         if type(seq) is not int:
             out.append(SettlementAnomaly(ts, -1, f"event without an int seq: {type(ev).__name__}"))
             continue

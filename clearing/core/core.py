@@ -223,7 +223,8 @@ class Core:
 
     def _settle(self, cmds: list, origins: list, results: list, ts: int,
                 res: BatchResult) -> tuple[list, list]:  # fmt: skip
-        event = self.reports.event
+        reports = self.reports
+        handlers = rp.HANDLERS  # ReportBuilder.event, in line
         replies = res.replies
         flat: list = []
         produced: list = []
@@ -232,18 +233,23 @@ class Core:
                 continue
             flat.extend(evs)
             for ev in evs:
-                event(ev, produced)
+                handler = handlers.get(type(ev))
+                if handler is not None:
+                    handler(reports, ev, produced)
             if produced:
-                for account, rep, direct in produced:
-                    if origin is None:
+                if origin is None:
+                    for account, rep, _ in produced:
                         replies.append((account, 0, 0, None, 0, rep, False, True))
-                    elif origin.account == account:
-                        replies.append((account, origin.gw, origin.sid, origin.req_id,
-                                        origin.gw_in, rep, direct, True))  # fmt: skip
-                    else:
-                        replies.append((account, 0, 0, None, origin.gw_in, rep, False, True))
+                else:
+                    owner, gw_in = origin.account, origin.gw_in
+                    for account, rep, direct in produced:
+                        if owner == account:
+                            replies.append((account, origin.gw, origin.sid, origin.req_id,
+                                            gw_in, rep, direct, True))  # fmt: skip
+                        else:
+                            replies.append((account, 0, 0, None, gw_in, rep, False, True))
                 produced.clear()
-        outs = self.engine.apply(MatcherEvents(ts, flat)) if flat else []
+        outs = self.engine.apply(_new(MatcherEvents, (ts, flat))) if flat else []
         self.reports.end_round()
         nxt: list = []
         nxt_origins: list = []

@@ -120,7 +120,7 @@ class ReportBuilder:
     # -- the matcher's events ---------------------------------------------------------
     def event(self, e: Any, out: list) -> None:
         """Append ``(account, report, direct)`` for each report ``e`` causes."""
-        handler = _HANDLERS.get(type(e))
+        handler = HANDLERS.get(type(e))
         if handler is not None:  # LevelChanged and the like cause no report
             handler(self, e, out)
 
@@ -140,17 +140,18 @@ class ReportBuilder:
             self._decrement(e, out)
 
     def _accepted(self, e: mev.OrderAccepted, out: list) -> None:
-        o = self.engine.orders.get(e.order_id)
+        oid, ord_type, tif, ts, account, qty = e.order_id, e.ord_type, e.tif, e.ts, e.account, e.qty
+        o = self.engine.orders.get(oid)
         if o is not None:
-            o.ord_type = e.ord_type
-            o.tif = e.tif
+            o.ord_type = ord_type
+            o.tif = tif
             o.post_only = e.post_only
             o.stp = e.stp
             o.expire_ts = e.expire_ts
-            o.ts = e.ts
-        out.append((e.account, (EXEC, e.account, 2 * e.seq, X_NEW, S_NEW, e.order_id,
-                                e.client_order_id, e.instrument, e.side, e.ord_type, e.tif,
-                                e.price, e.qty, 0, e.qty, 0, e.ts, None), False))  # fmt: skip
+            o.ts = ts
+        out.append((account, (EXEC, account, 2 * e.seq, X_NEW, S_NEW, oid, e.client_order_id,
+                              e.instrument, e.side, ord_type, tif, e.price, qty, 0, qty, 0, ts,
+                              None), False))  # fmt: skip
 
     def _fill(self, e: mev.Fill, out: list) -> None:
         orders = self.engine.orders
@@ -299,7 +300,7 @@ class ReportBuilder:
         self.trades.clear()
 
 
-_HANDLERS: dict[type, Any] = {
+HANDLERS: dict[type, Any] = {
     mev.Fill: ReportBuilder._fill,
     mev.OrderAccepted: ReportBuilder._accepted,
     mev.OrderCanceled: ReportBuilder._canceled,
@@ -310,7 +311,8 @@ _HANDLERS: dict[type, Any] = {
     mev.MassCancelDone: ReportBuilder._mass_cancel_done,
     mev.SelfTradePrevented: ReportBuilder._self_trade,
 }
-"""The report each matcher event type causes (``ReportBuilder.event``)."""
+"""The report each matcher event type causes: ``HANDLERS[type(e)](builder, e, out)`` is
+``builder.event(e, out)`` (the core calls it so, once per event)."""
 
 
 def order_refused(inp: Any, reason: int, text: str, figures: dict | None) -> tuple:
