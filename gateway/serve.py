@@ -140,7 +140,8 @@ class Exchange:
         # one process: clearing hands each message straight on to its co-located peers
         self.matching.pumped = True
         self.gateway.pumped = True
-        self.clearing.colocated = [self.matching.pump, self.gateway.pump_link]
+        self.clearing.pump_matcher = self.matching.pump
+        self.clearing.pump_gateway = self.gateway.pump_link
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [
