@@ -75,7 +75,6 @@ from matching.reasons import Reason
 from matching.validate import END_REASONS, book_problem, new_order_problem, well_formed_cancel
 
 _new = tuple.__new__
-_alloc = object.__new__
 
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
@@ -259,16 +258,16 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.POST_ONLY_WOULD_TAKE)
 
         # accepted: from here on the command changes state
-        append = events.append
         seq = self.seq + 1
-        append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif,
-                                    expire_ts, post_only, reduce_only, stp)))  # fmt: skip
+        events.append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price,
+                                           qty, tif, expire_ts, post_only, reduce_only,
+                                           stp)))  # fmt: skip
         if crosses:
             self.seq = seq
             if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
                 self.seq = seq + 1
-                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
-                                           EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
+                events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
+                                                  EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
                 return None
             leaves, cum, end = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
                                           events)  # fmt: skip
@@ -289,19 +288,22 @@ class MatchingEngine:
                     end = EndReason.PRICE_BAND
             if end:
                 self.seq = seq + 1
-                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum, end)))
+                events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum,
+                                                  end)))  # fmt: skip
                 return None
         elif tif == _FOK or tif == _IOC or otype == _MARKET:
             self.seq = seq + 1
             end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
-            append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
+            events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
             return None
         else:
             leaves = qty
             cum = 0
         # rest the remainder: an Order built in place (no __init__ call on the hot path)
-        order = _alloc(Order)
+        order = Order.__new__(Order)
         order.cmd = cmd
+        order.clid = clid
+        order.instrument = sym
         order.order_id = oid
         order.account = acct
         order.side = side
@@ -333,7 +335,7 @@ class MatchingEngine:
             heapq.heappush(self._expiries, (expire_ts, oid))
         seq += 1
         self.seq = seq
-        append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
+        events.append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
         return None
 
     def _fok_fillable(
@@ -383,7 +385,6 @@ class MatchingEngine:
         matching early (SELF_TRADE when STP expired the taker, PRICE_BAND when the next
         maker is outside the band).
         """
-        append = events.append
         orders = self.orders
         accounts = self.accounts
         seq = self.seq
@@ -413,8 +414,8 @@ class MatchingEngine:
                     self.trade_id = trade_id
                     q = maker.leaves if maker.leaves < leaves else leaves
                     seq += 1
-                    append(_new(SelfTradePrevented, (seq, ts, sym, stp, acct, oid,
-                                                     maker.order_id, q)))  # fmt: skip
+                    events.append(_new(SelfTradePrevented, (seq, ts, sym, stp, acct, oid,
+                                                            maker.order_id, q)))  # fmt: skip
                     nxt = maker.next
                     expire_maker = stp == _STP_EXPIRE_MAKER or stp == _STP_EXPIRE_BOTH
                     if stp == _STP_DECREMENT:
@@ -428,10 +429,10 @@ class MatchingEngine:
                         total -= mleaves
                         count -= 1
                         seq += 1
-                        append(_new(OrderExpired, (seq, ts, sym, maker.order_id,
-                                                   maker.cmd.client_order_id, maker.account,
-                                                   mleaves, maker.cum,
-                                                   EndReason.SELF_TRADE)))  # fmt: skip
+                        events.append(_new(OrderExpired, (seq, ts, sym, maker.order_id,
+                                                          maker.clid, maker.account,
+                                                          mleaves, maker.cum,
+                                                          EndReason.SELF_TRADE)))  # fmt: skip
                         self._forget(maker, level)
                     if stp == _STP_EXPIRE_TAKER or stp == _STP_EXPIRE_BOTH:
                         stop = EndReason.SELF_TRADE
@@ -457,14 +458,15 @@ class MatchingEngine:
                 trade_id += 1
                 last = lp
                 seq += 1
-                append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum, leaves,
-                                   maker.order_id, maker.account, mcum, mleaves)))  # fmt: skip
+                events.append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum,
+                                          leaves, maker.order_id, maker.account, mcum,
+                                          mleaves)))  # fmt: skip
                 if mleaves:
                     break
                 # maker done: leaves every index at once
                 nxt = maker.next
                 del orders[maker.order_id]
-                del accounts[maker.account][maker.cmd.client_order_id or maker.order_id]
+                del accounts[maker.account][maker.clid or maker.order_id]
                 level.head = nxt
                 if nxt is None:
                     level.tail = None
@@ -478,7 +480,7 @@ class MatchingEngine:
             level.total = total
             level.count = count
             seq += 1
-            append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
+            events.append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
             if level.head is None:
                 # the best level is gone: drop it at the best end of its side
                 if side == 1:
@@ -505,7 +507,7 @@ class MatchingEngine:
         """Unlink a resting order from its level and every index (totals are the caller's)."""
         level.unlink(order)
         del self.orders[order.order_id]
-        del self.accounts[order.account][order.cmd.client_order_id or order.order_id]
+        del self.accounts[order.account][order.clid or order.order_id]
 
     def _remove_resting(self, book: OrderBook, order: Order) -> PriceLevel:
         """Take a resting order out of the book entirely; return its (maybe empty) level."""
@@ -562,8 +564,7 @@ class MatchingEngine:
         if order is None or order.account != acct:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        ocmd = order.cmd
-        if ocmd.instrument != sym:
+        if order.instrument != sym:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
             return
         book = self.books[sym]
@@ -588,15 +589,14 @@ class MatchingEngine:
         count = level.count - 1
         level.count = count
         del orders[oid]
-        clid = ocmd.client_order_id
+        clid = order.clid
         del self.accounts[acct][clid or oid]
         if not count:
             book.remove_level(side, level)
         seq = self.seq
-        append = events.append
-        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
-                                    reason)))  # fmt: skip
-        append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
+        events.append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
+                                           reason)))  # fmt: skip
+        events.append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
         self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
@@ -605,7 +605,7 @@ class MatchingEngine:
         order = self.orders.get(oid) if type(oid) is int else None
         book = self.books.get(sym) if type(sym) is str else None
         if (book is None or order is None or order.account != acct or type(acct) is not int
-                or order.cmd.instrument != sym):  # fmt: skip
+                or order.instrument != sym):  # fmt: skip
             self._owned_order(cmd, events, CxlRejResponseTo.AMEND)  # emits the reject
             return None
         new_price = order.price if price is None else price
@@ -642,7 +642,7 @@ class MatchingEngine:
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
 
-        clid = order.cmd.client_order_id
+        clid = order.clid
         old_qty = order.qty
         if new_price == order.price and new_qty < old_qty:
             # quantity down in place: keeps queue position
@@ -653,10 +653,10 @@ class MatchingEngine:
             total = level.total - (old_qty - new_qty)
             level.total = total
             seq = self.seq
-            append = events.append
-            append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
-                                       leaves, order.cum, True)))  # fmt: skip
-            append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total, level.count)))
+            events.append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
+                                              leaves, order.cum, True)))  # fmt: skip
+            events.append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total,
+                                              level.count)))  # fmt: skip
             self.seq = seq + 2
             return None
         # price change or quantity up: loses priority (back of the new level, may trade)
