@@ -21,6 +21,11 @@ Rules of this module:
 The hot paths (``_new_order``, ``_cancel``, ``_take``) are written for CPython speed
 (locals, no per-fill allocation beyond the event itself, orders built in place); read
 them before changing them and measure with ``crossbook bench matcher``.
+
+This module, ``matching/order.py`` and ``matching/book.py`` are also compiled with Cython
+in pure-Python mode (types only in the ``.pxd`` files beside them; ``setup.py``,
+``matching._compiled``). The ``.py`` files are the one source of both builds, so they stay
+plain Python; ``tests/matching/test_compiled.py`` holds the builds to identical events.
 """
 
 from __future__ import annotations
@@ -74,7 +79,15 @@ from matching.order import Order, PriceLevel
 from matching.reasons import Reason
 from matching.validate import END_REASONS, book_problem, new_order_problem, well_formed_cancel
 
-_new = tuple.__new__
+try:
+    import cython
+except ImportError:  # no Cython installed: this module runs as plain Python
+    from matching import _nocython as cython
+
+if not cython.compiled:
+    # builds an event NamedTuple from a tuple of its fields without running its __new__;
+    # compiled, engine.pxd gives a C function of the same name that does the same
+    _new = tuple.__new__
 
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
