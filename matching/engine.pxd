@@ -9,10 +9,23 @@ from matching.order cimport Order, PriceLevel
 cdef extern from *:
     """
     /* An event NamedTuple built from a tuple of its fields, as tuple.__new__(cls, values)
-       does for a tuple subclass (tuple_subtype_new), without the call machinery. */
+       does for a tuple subclass (tuple_subtype_new), without the call machinery; the
+       differential test (tests/matching/test_compiled.py) holds it to the same events. */
     static CYTHON_INLINE PyObject *crossbook_new_event(PyTypeObject *cls, PyObject *values) {
         Py_ssize_t i, n = PyTuple_GET_SIZE(values);
-        PyObject *ev = cls->tp_alloc(cls, n);
+        PyObject *ev;
+        if (Py_REFCNT(values) == 1 && Py_IS_TYPE(values, &PyTuple_Type)
+                && cls->tp_basicsize == PyTuple_Type.tp_basicsize
+                && cls->tp_itemsize == PyTuple_Type.tp_itemsize
+                && cls->tp_free == PyTuple_Type.tp_free && n > 0) {
+            /* the fields tuple was just built for this call and nothing else holds it:
+               it becomes the event (same layout, same allocator), no copy */
+            Py_INCREF(cls);
+            Py_SET_TYPE(values, cls);
+            Py_INCREF(values);
+            return values;
+        }
+        ev = cls->tp_alloc(cls, n);
         if (ev == NULL) return NULL;
         for (i = 0; i < n; i++) {
             PyObject *v = PyTuple_GET_ITEM(values, i);

@@ -172,22 +172,25 @@ class MatchingEngine:
 
         Trusted: built by the exchange core from requests it has validated, so every
         field passes ``matching.validate`` (types, enumerations, ranges). New orders and
-        cancels then skip those checks; everything the instrument or the engine's state
-        decides (lot, size limits, tick, halt, duplicates, band, post-only, ownership) is
-        still checked and refused with its reason. Other commands go through ``apply``.
+        cancels then skip those checks, and every trusted command the timestamp check;
+        everything the instrument or the engine's state decides (lot, size limits, tick,
+        halt, duplicates, band, post-only, ownership) is still checked and refused with
+        its reason. Amends go straight to their handler, which checks their fields among
+        its state checks as it does under ``apply``. Other commands go through ``apply``.
         """
         kind = type(cmd)
-        if kind is not NewOrder and kind is not CancelOrder:
+        if kind is not NewOrder and kind is not CancelOrder and kind is not AmendOrder:
             return self.apply(cmd)
         events: list = []
-        ts = cmd.ts  # type: ignore[attr-defined]
         expiries = self._expiries
-        if expiries and expiries[0][0] <= ts:
-            self._expire_due(ts, events)
+        if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+            self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
         if kind is NewOrder:
             self._new_order(cmd, events)  # type: ignore[arg-type]
-        else:
+        elif kind is CancelOrder:
             self._cancel(cmd, events)  # type: ignore[arg-type]
+        else:
+            self._amend(cmd, events)  # type: ignore[arg-type]
         return events
 
     def apply_batch(self, cmds: Iterable[object]) -> list:
@@ -196,20 +199,20 @@ class MatchingEngine:
         The same events as ``apply_trusted`` on each command in turn, concatenated.
         """
         events: list = []
-        new_order, cancel, apply = self._new_order, self._cancel, self.apply
         expiries = self._expiries
         for cmd in cmds:
             kind = type(cmd)
-            if kind is NewOrder:
+            if kind is NewOrder or kind is CancelOrder or kind is AmendOrder:
                 if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
                     self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
-                new_order(cmd, events)  # type: ignore[arg-type]
-            elif kind is CancelOrder:
-                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
-                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
-                cancel(cmd, events)  # type: ignore[arg-type]
+                if kind is NewOrder:
+                    self._new_order(cmd, events)  # type: ignore[arg-type]
+                elif kind is CancelOrder:
+                    self._cancel(cmd, events)  # type: ignore[arg-type]
+                else:
+                    self._amend(cmd, events)  # type: ignore[arg-type]
             else:
-                events += apply(cmd)
+                events += self.apply(cmd)
         return events
 
     # ------------------------------------------------------------------ new order ----
