@@ -2,10 +2,13 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# the matcher's compiled build (Cython, from the same .py files; see setup.py)
+MATCHER_SRC := $(wildcard matching/order.py matching/book.py matching/engine.py matching/*.pxd)
+BUILD_INFO := matching/_build_info.json
 
-.PHONY: run test lint install bench clean
+.PHONY: run test lint install build bench clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q -e ".[test,dev]"
@@ -13,10 +16,17 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) #-- create or refresh .venv with the project and its extras
 
+# Recompiles when a compiled module's source changed. Never fails: without a compiler the
+# matcher runs as plain Python (matching._compiled also refuses a stale build at import).
+$(BUILD_INFO): $(MATCHER_SRC) setup.py | $(STAMP)
+	$(PY) setup.py -q build_ext --inplace || true
+
+build: $(BUILD_INFO) #-- compile the matcher's hot modules (Cython) if a source changed
+
 run: $(STAMP) #-- start the exchange on the embedded default configuration
 	$(VENV)/bin/crossbook serve
 
-test: $(STAMP) #-- lint and run every test
+test: $(STAMP) $(BUILD_INFO) #-- lint and run every test (on the compiled build)
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q
 
@@ -24,9 +34,9 @@ lint: $(STAMP) #-- ruff
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check . || true
 
-bench: $(STAMP) #-- matcher benchmark into bench/results/
+bench: $(STAMP) $(BUILD_INFO) #-- matcher benchmark into bench/results/
 	mkdir -p bench/results
 	$(VENV)/bin/crossbook bench matcher --json bench/results/matcher.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info
+	rm -rf $(VENV) .pytest_cache build *.egg-info matching/*.so $(BUILD_INFO)

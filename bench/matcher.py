@@ -46,6 +46,7 @@ import time
 from array import array
 from pathlib import Path
 
+import matching
 from matching import (
     BUY,
     SELL,
@@ -363,6 +364,7 @@ def run(args: argparse.Namespace) -> int:
         "flows": {name: f for name, f in flows.items() if name != "default"},
         "gc": args.gc,
         "gc_unreachable": _Collector.unreachable,
+        "build": matching.BUILD,
         "environment": describe(),
         "notes": "single thread, in-process, full event output (the event NamedTuples "
         "callers get); throughput and latency through apply_trusted, the validating apply "
@@ -372,7 +374,7 @@ def run(args: argparse.Namespace) -> int:
     }
     write_result(args.json, result)
     print(
-        f"matcher: {result['ops']:,} ops in {result['seconds']:.3f} s = "
+        f"matcher ({matching.BUILD}): {result['ops']:,} ops in {result['seconds']:.3f} s = "
         f"{result['ops_per_s']:,} ops/s; "
         f"p50 {result['p50_ns']} ns, p99 {result['p99_ns']} ns, p99.9 {result['p999_ns']} ns, "
         f"max {result['max_ns']} ns; baseline SortedDict+deque book without events "

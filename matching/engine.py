@@ -21,6 +21,11 @@ Rules of this module:
 The hot paths (``_new_order``, ``_cancel``, ``_take``) are written for CPython speed
 (locals, no per-fill allocation beyond the event itself, orders built in place); read
 them before changing them and measure with ``crossbook bench matcher``.
+
+This module, ``matching/order.py`` and ``matching/book.py`` are also compiled with Cython
+in pure-Python mode (types only in the ``.pxd`` files beside them; ``setup.py``,
+``matching._compiled``). The ``.py`` files are the one source of both builds, so they stay
+plain Python; ``tests/matching/test_compiled.py`` holds the builds to identical events.
 """
 
 from __future__ import annotations
@@ -74,8 +79,15 @@ from matching.order import Order, PriceLevel
 from matching.reasons import Reason
 from matching.validate import END_REASONS, book_problem, new_order_problem, well_formed_cancel
 
-_new = tuple.__new__
-_alloc = object.__new__
+try:
+    import cython
+except ImportError:  # no Cython installed: this module runs as plain Python
+    from matching import _nocython as cython
+
+if not cython.compiled:
+    # builds an event NamedTuple from a tuple of its fields without running its __new__;
+    # compiled, engine.pxd gives a C function of the same name that does the same
+    _new = tuple.__new__
 
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
@@ -160,22 +172,25 @@ class MatchingEngine:
 
         Trusted: built by the exchange core from requests it has validated, so every
         field passes ``matching.validate`` (types, enumerations, ranges). New orders and
-        cancels then skip those checks; everything the instrument or the engine's state
-        decides (lot, size limits, tick, halt, duplicates, band, post-only, ownership) is
-        still checked and refused with its reason. Other commands go through ``apply``.
+        cancels then skip those checks, and every trusted command the timestamp check;
+        everything the instrument or the engine's state decides (lot, size limits, tick,
+        halt, duplicates, band, post-only, ownership) is still checked and refused with
+        its reason. Amends go straight to their handler, which checks their fields among
+        its state checks as it does under ``apply``. Other commands go through ``apply``.
         """
         kind = type(cmd)
-        if kind is not NewOrder and kind is not CancelOrder:
+        if kind is not NewOrder and kind is not CancelOrder and kind is not AmendOrder:
             return self.apply(cmd)
         events: list = []
-        ts = cmd.ts  # type: ignore[attr-defined]
         expiries = self._expiries
-        if expiries and expiries[0][0] <= ts:
-            self._expire_due(ts, events)
+        if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
+            self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
         if kind is NewOrder:
             self._new_order(cmd, events)  # type: ignore[arg-type]
-        else:
+        elif kind is CancelOrder:
             self._cancel(cmd, events)  # type: ignore[arg-type]
+        else:
+            self._amend(cmd, events)  # type: ignore[arg-type]
         return events
 
     def apply_batch(self, cmds: Iterable[object]) -> list:
@@ -184,20 +199,20 @@ class MatchingEngine:
         The same events as ``apply_trusted`` on each command in turn, concatenated.
         """
         events: list = []
-        new_order, cancel, apply = self._new_order, self._cancel, self.apply
         expiries = self._expiries
         for cmd in cmds:
             kind = type(cmd)
-            if kind is NewOrder:
+            if kind is NewOrder or kind is CancelOrder or kind is AmendOrder:
                 if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
                     self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
-                new_order(cmd, events)  # type: ignore[arg-type]
-            elif kind is CancelOrder:
-                if expiries and expiries[0][0] <= cmd.ts:  # type: ignore[attr-defined]
-                    self._expire_due(cmd.ts, events)  # type: ignore[attr-defined]
-                cancel(cmd, events)  # type: ignore[arg-type]
+                if kind is NewOrder:
+                    self._new_order(cmd, events)  # type: ignore[arg-type]
+                elif kind is CancelOrder:
+                    self._cancel(cmd, events)  # type: ignore[arg-type]
+                else:
+                    self._amend(cmd, events)  # type: ignore[arg-type]
             else:
-                events += apply(cmd)
+                events += self.apply(cmd)
         return events
 
     # ------------------------------------------------------------------ new order ----
@@ -259,16 +274,16 @@ class MatchingEngine:
             return self._reject(events, cmd, Reason.POST_ONLY_WOULD_TAKE)
 
         # accepted: from here on the command changes state
-        append = events.append
         seq = self.seq + 1
-        append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price, qty, tif,
-                                    expire_ts, post_only, reduce_only, stp)))  # fmt: skip
+        events.append(_new(OrderAccepted, (seq, ts, sym, oid, clid, acct, side, otype, price,
+                                           qty, tif, expire_ts, post_only, reduce_only,
+                                           stp)))  # fmt: skip
         if crosses:
             self.seq = seq
             if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
                 self.seq = seq + 1
-                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
-                                           EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
+                events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
+                                                  EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
                 return None
             leaves, cum, end = self._take(book, ts, sym, oid, acct, side, price, qty, 0, stp,
                                           events)  # fmt: skip
@@ -289,19 +304,22 @@ class MatchingEngine:
                     end = EndReason.PRICE_BAND
             if end:
                 self.seq = seq + 1
-                append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum, end)))
+                events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum,
+                                                  end)))  # fmt: skip
                 return None
         elif tif == _FOK or tif == _IOC or otype == _MARKET:
             self.seq = seq + 1
             end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
-            append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
+            events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
             return None
         else:
             leaves = qty
             cum = 0
         # rest the remainder: an Order built in place (no __init__ call on the hot path)
-        order = _alloc(Order)
+        order = Order.__new__(Order)
         order.cmd = cmd
+        order.clid = clid
+        order.instrument = sym
         order.order_id = oid
         order.account = acct
         order.side = side
@@ -333,7 +351,7 @@ class MatchingEngine:
             heapq.heappush(self._expiries, (expire_ts, oid))
         seq += 1
         self.seq = seq
-        append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
+        events.append(_new(LevelChanged, (seq, ts, sym, side, price, total, count)))
         return None
 
     def _fok_fillable(
@@ -383,7 +401,6 @@ class MatchingEngine:
         matching early (SELF_TRADE when STP expired the taker, PRICE_BAND when the next
         maker is outside the band).
         """
-        append = events.append
         orders = self.orders
         accounts = self.accounts
         seq = self.seq
@@ -413,8 +430,8 @@ class MatchingEngine:
                     self.trade_id = trade_id
                     q = maker.leaves if maker.leaves < leaves else leaves
                     seq += 1
-                    append(_new(SelfTradePrevented, (seq, ts, sym, stp, acct, oid,
-                                                     maker.order_id, q)))  # fmt: skip
+                    events.append(_new(SelfTradePrevented, (seq, ts, sym, stp, acct, oid,
+                                                            maker.order_id, q)))  # fmt: skip
                     nxt = maker.next
                     expire_maker = stp == _STP_EXPIRE_MAKER or stp == _STP_EXPIRE_BOTH
                     if stp == _STP_DECREMENT:
@@ -428,10 +445,10 @@ class MatchingEngine:
                         total -= mleaves
                         count -= 1
                         seq += 1
-                        append(_new(OrderExpired, (seq, ts, sym, maker.order_id,
-                                                   maker.cmd.client_order_id, maker.account,
-                                                   mleaves, maker.cum,
-                                                   EndReason.SELF_TRADE)))  # fmt: skip
+                        events.append(_new(OrderExpired, (seq, ts, sym, maker.order_id,
+                                                          maker.clid, maker.account,
+                                                          mleaves, maker.cum,
+                                                          EndReason.SELF_TRADE)))  # fmt: skip
                         self._forget(maker, level)
                     if stp == _STP_EXPIRE_TAKER or stp == _STP_EXPIRE_BOTH:
                         stop = EndReason.SELF_TRADE
@@ -457,14 +474,15 @@ class MatchingEngine:
                 trade_id += 1
                 last = lp
                 seq += 1
-                append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum, leaves,
-                                   maker.order_id, maker.account, mcum, mleaves)))  # fmt: skip
+                events.append(_new(Fill, (seq, ts, sym, trade_id, lp, q, side, oid, acct, cum,
+                                          leaves, maker.order_id, maker.account, mcum,
+                                          mleaves)))  # fmt: skip
                 if mleaves:
                     break
                 # maker done: leaves every index at once
                 nxt = maker.next
                 del orders[maker.order_id]
-                del accounts[maker.account][maker.cmd.client_order_id or maker.order_id]
+                del accounts[maker.account][maker.clid or maker.order_id]
                 level.head = nxt
                 if nxt is None:
                     level.tail = None
@@ -478,7 +496,7 @@ class MatchingEngine:
             level.total = total
             level.count = count
             seq += 1
-            append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
+            events.append(_new(LevelChanged, (seq, ts, sym, maker_side, lp, total, count)))
             if level.head is None:
                 # the best level is gone: drop it at the best end of its side
                 if side == 1:
@@ -505,7 +523,7 @@ class MatchingEngine:
         """Unlink a resting order from its level and every index (totals are the caller's)."""
         level.unlink(order)
         del self.orders[order.order_id]
-        del self.accounts[order.account][order.cmd.client_order_id or order.order_id]
+        del self.accounts[order.account][order.clid or order.order_id]
 
     def _remove_resting(self, book: OrderBook, order: Order) -> PriceLevel:
         """Take a resting order out of the book entirely; return its (maybe empty) level."""
@@ -562,8 +580,7 @@ class MatchingEngine:
         if order is None or order.account != acct:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)  # emits the reject
             return
-        ocmd = order.cmd
-        if ocmd.instrument != sym:
+        if order.instrument != sym:
             self._owned_order(cmd, events, CxlRejResponseTo.CANCEL)
             return
         book = self.books[sym]
@@ -588,15 +605,14 @@ class MatchingEngine:
         count = level.count - 1
         level.count = count
         del orders[oid]
-        clid = ocmd.client_order_id
+        clid = order.clid
         del self.accounts[acct][clid or oid]
         if not count:
             book.remove_level(side, level)
         seq = self.seq
-        append = events.append
-        append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
-                                    reason)))  # fmt: skip
-        append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
+        events.append(_new(OrderCanceled, (seq + 1, ts, sym, oid, clid, acct, leaves, order.cum,
+                                           reason)))  # fmt: skip
+        events.append(_new(LevelChanged, (seq + 2, ts, sym, side, price, total, count)))
         self.seq = seq + 2
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
@@ -605,7 +621,7 @@ class MatchingEngine:
         order = self.orders.get(oid) if type(oid) is int else None
         book = self.books.get(sym) if type(sym) is str else None
         if (book is None or order is None or order.account != acct or type(acct) is not int
-                or order.cmd.instrument != sym):  # fmt: skip
+                or order.instrument != sym):  # fmt: skip
             self._owned_order(cmd, events, CxlRejResponseTo.AMEND)  # emits the reject
             return None
         new_price = order.price if price is None else price
@@ -642,7 +658,7 @@ class MatchingEngine:
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
 
-        clid = order.cmd.client_order_id
+        clid = order.clid
         old_qty = order.qty
         if new_price == order.price and new_qty < old_qty:
             # quantity down in place: keeps queue position
@@ -653,10 +669,10 @@ class MatchingEngine:
             total = level.total - (old_qty - new_qty)
             level.total = total
             seq = self.seq
-            append = events.append
-            append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
-                                       leaves, order.cum, True)))  # fmt: skip
-            append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total, level.count)))
+            events.append(_new(OrderAmended, (seq + 1, ts, sym, oid, clid, acct, new_price, new_qty,
+                                              leaves, order.cum, True)))  # fmt: skip
+            events.append(_new(LevelChanged, (seq + 2, ts, sym, side, new_price, total,
+                                              level.count)))  # fmt: skip
             self.seq = seq + 2
             return None
         # price change or quantity up: loses priority (back of the new level, may trade)

@@ -11,16 +11,23 @@ from matching.commands import NewOrder
 
 
 class Order:
-    """Mutable state of one live order; ``cmd`` holds what the client asked for."""
+    """Mutable state of one live order; ``cmd`` holds what the client asked for.
+
+    ``clid`` and ``instrument`` repeat ``cmd.client_order_id`` and ``cmd.instrument``: the
+    hot paths read them from a slot instead of a NamedTuple field.
+    """
 
     __slots__ = (
-        "account", "cmd", "cum", "leaves", "next", "order_id", "prev", "price", "qty", "side",
+        "account", "clid", "cmd", "cum", "instrument", "leaves", "next", "order_id", "prev",
+        "price", "qty", "side",
     )  # fmt: skip
 
     def __init__(
         self, cmd: NewOrder, order_id: int, account: int, side: int, price: int, qty: int
     ) -> None:
         self.cmd = cmd
+        self.clid = cmd.client_order_id
+        self.instrument = cmd.instrument
         self.order_id = order_id
         self.account = account
         self.side = side
@@ -34,7 +41,7 @@ class Order:
     @property
     def key(self) -> str | int:
         """The order's key in its account's index: client order id, or order id without one."""
-        return self.cmd.client_order_id or self.order_id
+        return self.clid or self.order_id
 
     def __repr__(self) -> str:
         return (
