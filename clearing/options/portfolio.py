@@ -38,6 +38,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import mul
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -68,8 +69,14 @@ class Tables:
     ul: list = None  # type: ignore[assignment]
     llp: list = None  # type: ignore[assignment]
     lsp: list = None  # type: ignore[assignment]
+    opposed: list = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        # a column whose long and short losses never share a sign in any scenario (always
+        # so for ``make_tables``: -floor(x) and ceil(x)) has a linear worst side:
+        # max(b·ll, s·ls) == b·max(ll, 0) + s·max(ls, 0) for any b, s >= 0
+        ll, ls = self.loss_long, self.loss_short
+        self.opposed = (((ll <= 0) | (ls <= 0)) & ((ll >= 0) | (ls >= 0))).all(axis=1).tolist()
         self.llp = np.maximum(self.loss_long, 0).tolist()
         self.lsp = np.maximum(self.loss_short, 0).tolist()
         self.ll = self.loss_long.tolist()
@@ -119,6 +126,12 @@ class PortfolioCache:
         self._tails = [(i, w) for i, w in enumerate(self.w) if w != PPM]
         if full and self._full is None:  # scattered weight-1 rows: treat them as tails
             self._tails = [(i, w) for i, w in enumerate(self.w)]
+        tail_idx = [i for i, _ in self._tails]
+        self._tail_w = [w for _, w in self._tails]
+        self._tail_idx = tail_idx
+        self._tail_sl: slice | None = None
+        if tail_idx and tail_idx == list(range(tail_idx[0], tail_idx[-1] + 1)):
+            self._tail_sl = slice(tail_idx[0], tail_idx[-1] + 1)
         self.columns = list(columns)
         self.U = n_under
         self.cap = 0
@@ -341,7 +354,8 @@ class PortfolioCache:
         prov = int(self.prov[slot])
         f = self._figures_one(loss, delta, oloss, odabs, oscal, prov)
         self.im[slot], self.mm[slot], self.req[slot] = f.im, f.mm, f.req
-        self._py[slot] = [self._gen, loss, oloss, delta, odabs, oscal, prov, f.im]
+        self._py[slot] = [self._gen, loss, [a + b for a, b in zip(loss, oloss)], delta, odabs,
+                          oscal, prov, f.im]  # fmt: skip
         return f
 
     def flush(self) -> None:
@@ -350,10 +364,11 @@ class PortfolioCache:
             row = self._py.get(slot)
             if row is None or row[0] != self._gen:
                 continue
-            self.ord_loss[slot] = row[2]
+            oloss = [a - b for a, b in zip(row[2], row[1])]
+            self.ord_loss[slot] = oloss
             self.ord_dabs[slot] = row[4]
             self.ord_scalar[slot] = row[5]
-            f = self._figures_one(row[1], row[3], row[2], row[4], row[5], row[6])
+            f = self._figures_one(row[1], row[3], oloss, row[4], row[5], row[6])
             self.req[slot] = f.req
         self._unflushed.clear()
 
@@ -408,10 +423,15 @@ class PortfolioCache:
         return req, imr, mmr, open_loss
 
     def _row(self, slot: int) -> list:
-        """The account's cache as Python ints (rebuilt once per update, then reused)."""
+        """The account's cache as Python ints (rebuilt once per update, then reused).
+
+        ``[gen, positions' loss vector, positions' + orders' loss vector, delta per
+        underlying, order |delta| per underlying, order scalar, provisions, IMR]``.
+        """
         row = self._py.get(slot)
         if row is None or row[0] != self._gen:
-            row = [self._gen, self.pos_loss[slot].tolist(), self.ord_loss[slot].tolist(),
+            pos = self.pos_loss[slot]
+            row = [self._gen, pos.tolist(), (pos + self.ord_loss[slot]).tolist(),
                    self.pos_delta[slot].tolist(), self.ord_dabs[slot].tolist(),
                    int(self.ord_scalar[slot]), int(self.prov[slot]), int(self.im[slot])]
             self._py[slot] = row
@@ -426,7 +446,7 @@ class PortfolioCache:
         u = t.ul[col]
         b0 = u * S
         m, lo, hi = t.ml[col], t.lol[col], t.hil[col]
-        _, pos, ords, delta, dabs_l, oscal, prov, im_now = self._row(slot)
+        _, _, po, delta, dabs_l, oscal, prov, im_now = self._row(slot)
         if side > 0:
             nb, ns = bq + qty, sq
             open_loss = qty * price * m - qty * lo
@@ -435,20 +455,16 @@ class PortfolioCache:
             nb, ns = bq, sq + qty
             open_loss = qty * hi - qty * price * m
             new_sc = _order_scalar(bq, bv, bf, ns, sv + qty * price, sf + fee, m, lo, hi)
-        if bq or sq:
-            old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi)
-            # the column's side vector before and after, element-wise (no max() calls)
-            tot = [p_ + o + ((u if u > w else w) - (v if v > z else z))
-                   for p_, o, a, b in zip(pos[b0:b0 + S], ords[b0:b0 + S], t.ll[col], t.ls[col])
-                   for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
-        else:
-            old_sc = 0
+        old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi) if bq or sq else 0
+        if t.opposed[col] or not (bq or sq):
+            # the column's side vector is linear in the side's lots (Tables.opposed), and
+            # with no resting orders in the column max(q·a, 0·b) is q·max(a, 0) anyway
             clipped = t.llp[col] if side > 0 else t.lsp[col]
-            if oscal or any(dabs_l):
-                tot = [p_ + o + qty * a for p_, o, a in
-                       zip(pos[b0:b0 + S], ords[b0:b0 + S], clipped)]  # fmt: skip
-            else:  # no resting orders at all: the order's own (clipped) vector only
-                tot = [p_ + qty * a for p_, a in zip(pos[b0:b0 + S], clipped)]
+            tot = [x + qty * a for x, a in zip(po[b0:b0 + S], clipped)]
+        else:  # the column's side vector before and after, element-wise
+            tot = [x + ((u if u > w else w) - (v if v > z else z))
+                   for x, a, b in zip(po[b0:b0 + S], t.ll[col], t.ls[col])
+                   for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
         dl = t.dl[col]
         d = delta[u]
         grow = (nb if nb > ns else ns) - (bq if bq > sq else sq)
@@ -476,8 +492,7 @@ class PortfolioCache:
             return self.refresh_account(slot).req
         _, _, b0, tot, dabs_u, oscal, req, u = pend
         row = self._row(slot)
-        S = self.S
-        row[2][b0:b0 + S] = [t - p_ for t, p_ in zip(tot, row[1][b0:b0 + S])]
+        row[2][b0:b0 + self.S] = tot
         row[4][u] = dabs_u
         row[5] = oscal
         self._unflushed.add(slot)  # numpy rows follow in flush() (or are recomputed)
@@ -516,11 +531,17 @@ class PortfolioCache:
         return b2 + prov, -((-b2 * self.p.mm_ratio_ppm) // PPM) + prov
 
     def _scan(self, loss: list[int]) -> int:
-        """``max(0, max_s ceil(w_s·loss_s))`` of one underlying's vector (fast path)."""
+        """``max(0, max_s ceil(w_s·loss_s))`` of one underlying's vector (fast path).
+
+        ``ceil(y / 1e6)`` never decreases as ``y`` grows, so the largest of the tails'
+        ``ceil(w_s·loss_s / 1e6)`` is ``ceil(max_s(w_s·loss_s) / 1e6)``: one division.
+        """
         best = max(loss[self._full]) if self._full is not None else 0
-        for i, w in self._tails:
-            x = loss[i]
-            v = -((-x * w) // PPM)
+        tw = self._tail_w
+        if tw:
+            sl = self._tail_sl
+            xs = loss[sl] if sl is not None else [loss[i] for i in self._tail_idx]
+            v = -(-max(map(mul, xs, tw)) // PPM)
             if v > best:
                 best = v
         return best if best > 0 else 0
@@ -528,7 +549,7 @@ class PortfolioCache:
     def _other_bases(self, slot: int, u: int) -> tuple[int, int]:
         """The bases (without, with orders) of the account's other underlyings."""
         S, md_ppm = self.S, self.p.min_delta_ppm
-        _, loss, ords, delta, dabs, _, _, _ = self._row(slot)
+        _, loss, po, delta, dabs, _, _, _ = self._row(slot)
         a = b = 0
         for v in range(self.U):
             if v == u:
@@ -536,8 +557,7 @@ class PortfolioCache:
             sc = self._scan(loss[v * S:(v + 1) * S])
             md = -((-abs(delta[v]) * md_ppm) // PPM)
             a += sc if sc > md else md
-            sc = self._scan([x + y for x, y in zip(loss[v * S:(v + 1) * S],
-                                                    ords[v * S:(v + 1) * S])])  # fmt: skip
+            sc = self._scan(po[v * S:(v + 1) * S])
             md = -((-(abs(delta[v]) + dabs[v]) * md_ppm) // PPM)
             b += sc if sc > md else md
         return a, b
