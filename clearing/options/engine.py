@@ -295,7 +295,16 @@ class OptionsEngine:
         eq_a, im_a, mm_a, req_a = (_view(A.eq, na), _view(A.im, na), _view(A.mm, na),
                                    _view(A.req, na))  # fmt: skip
         touched = np.zeros(na, dtype=bool)  # accounts to check afterwards
+        # Portfolio accounts' option values move through the cache's sparse product: a
+        # row's value is size x its side's lot value (``val``, kept so by every change of
+        # the row), so an account's change is sum(lots x change of the lot value).
+        pm_any = bool(self.pm_slots)
+        all_pm = pm_any and len(self.pm_slots) == na  # every account: no mask to gather
+        n_cols = len(self.columns)
+        d_lo = np.zeros(n_cols, dtype=np.int64)
+        d_hi = np.zeros(n_cols, dtype=np.int64)
         for name, book in self.books.items():
+            old_lo, old_hi = book.lo, book.hi
             if not book.compute(eng, ts):
                 continue
             rows = 0
@@ -308,12 +317,21 @@ class OptionsEngine:
                 lo, hi, long_im, short_im, short_mm = book.lot(i)
                 slots, size, old_val = (_view(L.slot, n), _view(L.size, n), _view(L.val, n))
                 val = np.where(size > 0, size * lo, size * hi)
-                eq_a[slots] += val - old_val
+                if not pm_any:
+                    pm = None
+                    eq_a[slots] += val - old_val
+                    touched[slots] = True
+                else:
+                    d_lo[inst.pm_col], d_hi[inst.pm_col] = lo - old_lo[i], hi - old_hi[i]
+                    pm = None if all_pm else self.pm_mask[slots]
+                    if pm is not None and not pm.all():
+                        std = ~pm  # standard accounts' rows: their values one by one
+                        eq_a[slots[std]] += (val - old_val)[std]
+                        touched[slots[std]] = True
+                    else:
+                        old_val[:] = val
+                        continue  # portfolio rows only: no row charges (they stay zero)
                 old_val[:] = val
-                touched[slots] = True
-                pm = self.pm_mask[slots] if self.pm_slots else None
-                if pm is not None and pm.all():
-                    continue  # portfolio rows only: no row charges (they stay zero)
                 v = {c: _view(getattr(L, c), n) for c in
                      ("bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb", "cs", "req")}
                 im, mm, cb, cs, req, _ = row_charges_vector(
@@ -334,27 +352,36 @@ class OptionsEngine:
             self.cache.tables = tables
             self.cache._gen += 1
         else:
-            self.cache.ensure(na)
+            cache = self.cache
+            cache.ensure(na)
             self._provisions(na)
-            self.cache.remargin_all(tables, na, self.pm_mask[:na])
-            pm_idx = np.flatnonzero(self.pm_mask[:na])
-            new = np.stack((self.cache.im[pm_idx], self.cache.mm[pm_idx],
-                            self.cache.req[pm_idx]), axis=1)  # fmt: skip
-            d = new - self.applied[pm_idx]
-            im_a[pm_idx] += d[:, 0]
-            mm_a[pm_idx] += d[:, 1]
-            req_a[pm_idx] += d[:, 2]
-            self.applied[pm_idx] = new
+            d_val = cache.remargin_all(tables, na, None if all_pm else self.pm_mask[:na],
+                                       (d_lo, d_hi))  # fmt: skip
+            if d_val is not None:
+                eq_a += d_val
+            pm_idx: slice | np.ndarray = (slice(0, na) if all_pm
+                                          else np.flatnonzero(self.pm_mask[:na]))  # fmt: skip
+            applied = self.applied
+            for k, (acc, new) in enumerate(((im_a, cache.im), (mm_a, cache.mm),
+                                            (req_a, cache.req))):  # fmt: skip
+                fresh = new[pm_idx]
+                acc[pm_idx] += fresh - applied[pm_idx, k]
+                applied[pm_idx, k] = fresh
             touched[pm_idx] = True
-            self.cache._py.clear()
+            cache._py.clear()
         del eq_a, im_a, mm_a, req_a
         if out is None:
             return
-        slots = np.flatnonzero(touched)
-        if not slots.size:
-            return
-        E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)[slots]
-                          for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
+        if touched.all():  # every account: plain views, no gathers
+            slots = np.arange(na)
+            E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)
+                              for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
+        else:
+            slots = np.flatnonzero(touched)
+            if not slots.size:
+                return
+            E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)[slots]
+                              for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
         ratio = eng.risk.margin_call_ratio_ppm
         q, r = np.divmod(MM, PPM)
         warn = q * ratio + (r * ratio + (PPM - 1)) // PPM

@@ -144,6 +144,9 @@ class PortfolioCache:
         self._parts: list[tuple | None] = [None] * len(self.columns)  # per-column split
         self._parts_members: np.ndarray | None = None
         self.dirty: set[int] = set()  # columns whose ledger changed since the last split
+        self._q_int: sparse.csr_matrix | None = None  # [Q+ | Q-] while no column changed
+        self._q_float: sparse.csr_matrix | None = None  # the same with float64 lots
+        self._q_bounds: list = [0.0, None]
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -187,25 +190,87 @@ class PortfolioCache:
             self._alloc(cap)
 
     # -- full, vectorised ------------------------------------------------------------
-    def remargin_all(self, tables: Tables, n_slots: int, members: np.ndarray | None = None) -> None:
+    def remargin_all(self, tables: Tables, n_slots: int, members: np.ndarray | None = None,
+                     value_change: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> np.ndarray | None:
         """New tables: recompute every account's vectors and figures (no account loop).
 
         ``members`` (bool per slot) restricts the portfolio to those accounts (others get
-        zero figures); None means every slot.
+        zero figures); None means every slot. ``value_change`` (per column: the change of
+        a long lot's value and of a short lot's liability) asks, in the same sparse
+        product, for each member's change of position value ``Σ lots·Δlo - Σ lots·Δhi``,
+        which is returned (int64 per slot; None without ``value_change``).
         """
         self.tables = tables
         self._unflushed.clear()  # every row is recomputed below
         self._gen += 1
         self.ensure(n_slots)
         S, U = self.S, self.U
+        US = U * S
         n_cols = len(self.columns)
-        # [Q+ | Q-] in CSC form straight from the ledgers: column j holds the long lots,
-        # column n_cols + j the short lots of instrument j (no sorting). Each column's
-        # split is kept until its ledger changes (mark_dirty) or the members do.
+        q_int, big_lots = self._lots_matrix(n_slots, members)
+        # one dense right-hand side: the loss tables, the lot deltas, the value changes
+        width = US + U + (1 if value_change is not None else 0)
+        block = np.zeros((2 * n_cols, width), dtype=np.int64)
+        ul = tables.under
+        if n_cols:
+            cols = np.arange(n_cols)
+            at = (ul * S)[:, None] + np.arange(S)[None, :]
+            block[cols[:, None], at] = tables.loss_long
+            block[(cols + n_cols)[:, None], at] = tables.loss_short
+            block[cols, US + ul] = tables.delta_lot
+            block[cols + n_cols, US + ul] = -tables.delta_lot
+            if value_change is not None:
+                block[:n_cols, -1] = value_change[0]
+                block[n_cols:, -1] = -value_change[1]
+        # float64 is exact while every partial sum stays below 2^53, and its sparse
+        # product is about twice as fast as int64's; the bound uses each column's largest
+        # holding (cheap), then the exact per-account lot sums, else int64 throughout
+        biggest = float(np.abs(block).max(initial=0))
+        exact = big_lots[0] * biggest < _FLOAT_EXACT
+        if not exact and q_int.nnz:
+            if big_lots[1] is None:
+                per_row = np.asarray(q_int.sum(axis=1)).ravel()
+                big_lots[1] = float(per_row.max(initial=0))
+            exact = big_lots[1] * biggest < _FLOAT_EXACT
+        if exact:
+            q = self._q_float
+            if q is None:
+                q = self._q_float = sparse.csr_matrix(
+                    (q_int.data.astype(np.float64), q_int.indices, q_int.indptr),
+                    shape=q_int.shape)  # fmt: skip
+            res = q @ block.astype(np.float64)
+        else:
+            res = q_int @ block
+        self.pos_loss[:n_slots] = res[:, :US]
+        self.pos_delta[:n_slots] = res[:, US:US + U]
+        d_val = res[:, -1].astype(np.int64) if value_change is not None else None
+        stale = np.fromiter(self._ord_rows, dtype=np.int64, count=len(self._ord_rows))
+        self.ord_loss[stale] = 0  # only rows that held order vectors need clearing
+        self.ord_dabs[stale] = 0
+        self.ord_scalar[stale] = 0
+        self._pending = None
+        touched = self._orders_all(tables, n_slots, members)
+        self._ord_rows = set(touched.tolist())
+        self._figures_all(n_slots, touched)
+        return d_val
+
+    def _lots_matrix(self, n_slots: int, members: np.ndarray | None
+                     ) -> tuple[sparse.csr_matrix, list]:
+        """``[Q+ | Q-]`` (accounts x 2·columns, int64 lots) in CSR form, and lot bounds.
+
+        Column j holds the long lots, column n_cols + j the short lots of instrument j.
+        Each column's split is kept until its ledger changes (``mark_dirty``) or the
+        members do, and the whole matrix while no column changed: CSR, so the product
+        writes each account's vector once. The bounds are ``[Σ_j max lots of column j,
+        max lots of one account or None]`` (the second computed when needed).
+        """
+        n_cols = len(self.columns)
         m = members[:n_slots] if members is not None else None
         if not self._same_members(m):
             self._parts = [None] * n_cols
             self._parts_members = None if m is None else m.copy()
+        changed = False
         views = []
         for j, L in enumerate(self.columns):
             part = self._parts[j]
@@ -216,8 +281,12 @@ class PortfolioCache:
                 pos, neg = size > 0, size < 0
                 part = (slot[pos], size[pos], slot[neg], -size[neg], L.n)
                 self._parts[j] = part
+                changed = True
             views.append(part)
         self.dirty.clear()
+        q = self._q_int
+        if q is not None and not changed and q.shape[0] == n_slots:
+            return q, self._q_bounds
         counts = np.array([len(p_[0]) for p_ in views] + [len(p_[2]) for p_ in views],
                           dtype=np.int64)  # fmt: skip
         if counts.sum():
@@ -227,36 +296,11 @@ class PortfolioCache:
             rows = lots = np.zeros(0, dtype=np.int64)
         indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
         np.cumsum(counts, out=indptr[1:])
-        block = np.zeros((2 * n_cols, U * S), dtype=np.int64)
-        dblock = np.zeros((2 * n_cols, U), dtype=np.int64)
-        for j in range(n_cols):
-            u = int(tables.under[j])
-            block[j, u * S:(u + 1) * S] = tables.loss_long[j]
-            block[n_cols + j, u * S:(u + 1) * S] = tables.loss_short[j]
-            dblock[j, u] = tables.delta_lot[j]
-            dblock[n_cols + j, u] = -tables.delta_lot[j]
-        # float64 is exact while every partial sum stays below 2^53, and its sparse
-        # product is about twice as fast as int64's; the bound uses each column's largest
-        # holding (cheap), then the exact per-account lot sums, else int64 throughout
-        biggest = float(max(np.abs(block).max(initial=0), np.abs(dblock).max(initial=0)))
+        q = sparse.csc_matrix((lots, rows, indptr), shape=(n_slots, 2 * n_cols)).tocsr()
         bound = sum(max(float(p_[1].max(initial=0)), float(p_[3].max(initial=0)))
-                    for p_ in views) * biggest  # fmt: skip
-        exact = bound < _FLOAT_EXACT
-        if not exact and rows.size:
-            per_row = np.bincount(rows, weights=lots, minlength=n_slots)
-            exact = float(per_row.max(initial=0)) * biggest < _FLOAT_EXACT
-        dtype = np.float64 if exact else np.int64
-        q = sparse.csc_matrix((lots.astype(dtype), rows, indptr), shape=(n_slots, 2 * n_cols))
-        self.pos_loss[:n_slots] = q @ block.astype(dtype)
-        self.pos_delta[:n_slots] = q @ dblock.astype(dtype)
-        stale = np.fromiter(self._ord_rows, dtype=np.int64, count=len(self._ord_rows))
-        self.ord_loss[stale] = 0  # only rows that held order vectors need clearing
-        self.ord_dabs[stale] = 0
-        self.ord_scalar[stale] = 0
-        self._pending = None
-        touched = self._orders_all(tables, n_slots, members)
-        self._ord_rows = set(touched.tolist())
-        self._figures_all(n_slots, touched)
+                    for p_ in views)  # fmt: skip
+        self._q_int, self._q_float, self._q_bounds = q, None, [bound, None]
+        return q, self._q_bounds
 
     def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> np.ndarray:
         """Order vectors of every account with resting orders; return those slots."""
