@@ -316,21 +316,25 @@ class OptionsEngine:
                 rows += n
                 lo, hi, long_im, short_im, short_mm = book.lot(i)
                 slots, size, old_val = (_view(L.slot, n), _view(L.size, n), _view(L.val, n))
+                pm = None
+                if pm_any:
+                    d_lo[inst.pm_col], d_hi[inst.pm_col] = lo - old_lo[i], hi - old_hi[i]
+                    pm = None if all_pm else self.pm_mask[slots]
+                    if pm is None or pm.all():
+                        # portfolio rows only: the values in place (size·lo, shorts
+                        # size·hi), no row charges (they stay zero)
+                        np.multiply(size, lo, out=old_val)
+                        if hi != lo:
+                            old_val += np.minimum(size, 0) * (hi - lo)
+                        continue
                 val = np.where(size > 0, size * lo, size * hi)
-                if not pm_any:
-                    pm = None
+                if pm is None:
                     eq_a[slots] += val - old_val
                     touched[slots] = True
                 else:
-                    d_lo[inst.pm_col], d_hi[inst.pm_col] = lo - old_lo[i], hi - old_hi[i]
-                    pm = None if all_pm else self.pm_mask[slots]
-                    if pm is not None and not pm.all():
-                        std = ~pm  # standard accounts' rows: their values one by one
-                        eq_a[slots[std]] += (val - old_val)[std]
-                        touched[slots[std]] = True
-                    else:
-                        old_val[:] = val
-                        continue  # portfolio rows only: no row charges (they stay zero)
+                    std = ~pm  # standard accounts' rows: their values one by one
+                    eq_a[slots[std]] += (val - old_val)[std]
+                    touched[slots[std]] = True
                 old_val[:] = val
                 v = {c: _view(getattr(L, c), n) for c in
                      ("bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb", "cs", "req")}
