@@ -221,9 +221,9 @@ class OptionsEngine:
     def commit_pm(self, slot: int) -> None:
         """An order of a portfolio account was admitted as checked: store and apply it."""
         req = self.cache.commit_resting(slot)
-        a = self.applied[slot]
-        self.eng.table.req[slot] += req - int(a[2])
-        a[2] = req
+        applied = self.applied
+        self.eng.table.req[slot] += req - applied.item(slot, 2)
+        applied[slot, 2] = req
 
     def tables(self) -> Any:
         """Per-lot scenario tables of every column from the books' last figures."""
@@ -444,24 +444,11 @@ class OptionsEngine:
         bq, bv, bf, sq, sv, sf = agg
         m = inst.mult
         if slot in self.pm_slots:
-            col = inst.pm_col
-            ob, obv, obf, osq, osv, osf = ((bq - qty, bv - qty * price, bf - fee, sq, sv, sf)
-                                           if side > 0 else
-                                           (bq, bv, bf, sq - qty, sv - qty * price, sf - fee))
-            req_new, open_loss = self.cache.check_resting(slot, col, side, qty, price, fee, ob,
-                                                          obv, obf, osq, osv, osf)  # fmt: skip
-            applied = self.applied[slot]
-            REQ2 = REQ - int(applied[2]) + req_new
-            if E >= REQ2:
-                return True, REQ2, 0, 0, 0
-            if E < REQ:
-                imr, mmr = self.cache.check_fill(slot, col, side, qty, s)
-                E2 = E - open_loss - fee
-                MM = A.mm[slot]
-                if A.im[slot] - int(applied[0]) + imr <= E2 or risk_reducing(
-                        E, MM, E2, MM - int(applied[1]) + mmr):
-                    return True, REQ2, 0, 0, 0
-            return False, REQ2, 0, 0, 0
+            ok, REQ2 = self.admit_portfolio(
+                inst, slot, s, side, qty, price, fee,
+                *((bq - qty, bv - qty * price, bf - fee, sq, sv, sf) if side > 0 else
+                  (bq, bv, bf, sq - qty, sv - qty * price, sf - fee)))  # fmt: skip
+            return ok, REQ2, 0, 0, 0
         book, i = inst.opt
         lo, hi, long_im, short_im, short_mm = book.lot(i)
         _, _, cb, cs, req2, _ = row_charges(s, bq, bv, bf, sq, sv, sf, m, lo, hi, long_im,
@@ -478,6 +465,33 @@ class OptionsEngine:
             if im_after <= E2 or risk_reducing(E, A.mm[slot], E2, mm_after):
                 return True, REQ2, cb, cs, req2
         return False, REQ2, cb, cs, req2
+
+    def admit_portfolio(self, inst: InstrumentState, slot: int, s: int, side: int, qty: int,
+                        price: int, fee: int, bq: int, bv: int, bf: int, sq: int, sv: int,
+                        sf: int) -> tuple[bool, int]:
+        """``admit`` for a portfolio account: ``(ok, REQ')`` from the cached vectors.
+
+        ``bq..sf`` are the column's side aggregates without the order. The row carries no
+        charges (``refresh_pm``/``commit_pm`` apply the portfolio figures).
+        """
+        A = self.eng.table
+        E, REQ = A.eq[slot], A.req[slot]
+        cache = self.cache
+        col = inst.pm_col
+        req_new, open_loss = cache.check_resting(slot, col, side, qty, price, fee, bq, bv, bf,
+                                                 sq, sv, sf)  # fmt: skip
+        applied = self.applied
+        REQ2 = REQ - applied.item(slot, 2) + req_new
+        if E >= REQ2:
+            return True, REQ2
+        if E < REQ:
+            imr, mmr = cache.check_fill(slot, col, side, qty, s)
+            E2 = E - open_loss - fee
+            MM = A.mm[slot]
+            if A.im[slot] - applied.item(slot, 0) + imr <= E2 or risk_reducing(
+                    E, MM, E2, MM - applied.item(slot, 1) + mmr):
+                return True, REQ2
+        return False, REQ2
 
     def stale(self, inst: InstrumentState, ts: int) -> bool:
         if inst.opt is None:

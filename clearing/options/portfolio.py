@@ -70,6 +70,7 @@ class Tables:
     llp: list = None  # type: ignore[assignment]
     lsp: list = None  # type: ignore[assignment]
     opposed: list = None  # type: ignore[assignment]
+    cols: list = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
         # a column whose long and short losses never share a sign in any scenario (always
@@ -86,6 +87,9 @@ class Tables:
         self.hil = self.hi.tolist()
         self.ml = self.mult.tolist()
         self.ul = self.under.tolist()
+        # per column, for the pre-trade path: underlying, multiplier, lot values, |delta|
+        self.cols = list(zip(self.ul, self.ml, self.lol, self.hil,
+                             np.abs(self.delta_lot).tolist(), self.opposed))  # fmt: skip
 
 
 class Figures(NamedTuple):
@@ -521,42 +525,62 @@ class PortfolioCache:
         """``(REQ', open_loss)``: the requirement with the order resting in its side."""
         t = self.tables
         assert t is not None
+        u, m, lo, hi, dl_abs, opposed = t.cols[col]
+        row = self._py.get(slot)
+        if row is None or row[0] != self._gen:
+            row = self._row(slot)
+        _, _, po, delta, dabs_l, oscal, prov, im_now = row
         S = self.S
-        u = t.ul[col]
         b0 = u * S
-        m, lo, hi = t.ml[col], t.lol[col], t.hil[col]
-        _, _, po, delta, dabs_l, oscal, prov, im_now = self._row(slot)
+        # the column's order scalar, max(open loss + fees of the buys, of the sells)
+        # (_order_scalar), before and after: only the order's side changes
         if side > 0:
             nb, ns = bq + qty, sq
-            open_loss = qty * price * m - qty * lo
-            new_sc = _order_scalar(nb, bv + qty * price, bf + fee, sq, sv, sf, m, lo, hi)
+            open_loss = qty * (price * m - lo)
+            if sq:
+                x = sq * hi - sv * m
+                other = (x if x > 0 else 0) + sf
+            else:
+                other = 0
+            x = bv * m - bq * lo
+            before = ((x if x > 0 else 0) + bf) if bq else 0
+            x = (bv + qty * price) * m - nb * lo
+            after = (x if x > 0 else 0) + bf + fee
         else:
             nb, ns = bq, sq + qty
-            open_loss = qty * hi - qty * price * m
-            new_sc = _order_scalar(bq, bv, bf, ns, sv + qty * price, sf + fee, m, lo, hi)
-        old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi) if bq or sq else 0
-        if t.opposed[col] or not (bq or sq):
+            open_loss = qty * (hi - price * m)
+            if bq:
+                x = bv * m - bq * lo
+                other = (x if x > 0 else 0) + bf
+            else:
+                other = 0
+            x = sq * hi - sv * m
+            before = ((x if x > 0 else 0) + sf) if sq else 0
+            x = ns * hi - (sv + qty * price) * m
+            after = (x if x > 0 else 0) + sf + fee
+        d_sc = (after if after > other else other) - (before if before > other else other)
+        seg = po if self.U == 1 else po[b0:b0 + S]
+        if opposed or not (bq or sq):
             # the column's side vector is linear in the side's lots (Tables.opposed), and
             # with no resting orders in the column max(q·a, 0·b) is q·max(a, 0) anyway
             clipped = t.llp[col] if side > 0 else t.lsp[col]
-            tot = [x + qty * a for x, a in zip(po[b0:b0 + S], clipped)]
+            tot = [x + qty * a for x, a in zip(seg, clipped)]
         else:  # the column's side vector before and after, element-wise
             tot = [x + ((u if u > w else w) - (v if v > z else z))
-                   for x, a, b in zip(po[b0:b0 + S], t.ll[col], t.ls[col])
+                   for x, a, b in zip(seg, t.ll[col], t.ls[col])
                    for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
-        dl = t.dl[col]
+        dabs_new = dabs_l[u] + ((nb if nb > ns else ns) - (bq if bq > sq else sq)) * dl_abs
         d = delta[u]
-        grow = (nb if nb > ns else ns) - (bq if bq > sq else sq)
-        dabs_new = dabs_l[u] + grow * (dl if dl >= 0 else -dl)
         d = (d if d >= 0 else -d) + dabs_new
         scan = self._scan(tot)
         md = -((-d * self.p.min_delta_ppm) // PPM)
         base2 = scan if scan > md else md
         if self.U > 1:
             base2 += self._other_bases(slot, u)[1]
-        req = base2 + prov + oscal + new_sc - old_sc
+        oscal += d_sc
+        req = base2 + prov + oscal
         req = req if req > im_now else im_now
-        self._pending = (slot, self._gen, b0, tot, dabs_new, oscal + new_sc - old_sc, req, u)
+        self._pending = (slot, self._gen, b0, tot, dabs_new, oscal, req, u, row)
         return req, (open_loss if open_loss > 0 else 0)
 
     def commit_resting(self, slot: int) -> int:
@@ -569,9 +593,11 @@ class PortfolioCache:
         self._pending = None
         if pend is None or pend[0] != slot or pend[1] != self._gen:
             return self.refresh_account(slot).req
-        _, _, b0, tot, dabs_u, oscal, req, u = pend
-        row = self._row(slot)
-        row[2][b0:b0 + self.S] = tot
+        _, _, b0, tot, dabs_u, oscal, req, u, row = pend
+        if self.U == 1:
+            row[2] = tot
+        else:
+            row[2][b0:b0 + self.S] = tot
         row[4][u] = dabs_u
         row[5] = oscal
         self._unflushed.add(slot)  # numpy rows follow in flush() (or are recomputed)
