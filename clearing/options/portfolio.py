@@ -29,6 +29,14 @@ over columns::
 Everything after the per-lot tables is integer, so the cached vectors are exact: an
 account's cache always equals a full recompute (a hypothesis state machine checks it).
 
+Speed (``bench/clearing.py``, 100,000 accounts): ``[Q⁺ | Q⁻]`` is kept in CSR form
+while no column changed, so an index move only multiplies; the loss tables, lot deltas
+and lot value changes are one right-hand side; SCAN runs over blocks of accounts turned
+scenario-major. A column's long and short losses never share a sign (``-floor(x)`` and
+``ceil(x)``), so its worst side is linear, ``max(b·ll, s·ls) = b·max(ll, 0) +
+s·max(ls, 0)`` (``Tables.opposed``), and ``max_s ceil(w_s·x_s/1e6) = ceil(max_s(w_s·x_s)
+/1e6)``: pre-trade adds ``qty·max(ll|ls, 0)`` and divides once.
+
 Pre-trade (``check_order``): the cached vectors of the account, plus the order's own
 vector (its full fill at its limit) in place of its column's side — O(scenarios), never
 O(positions) and never a sparse product.
@@ -145,9 +153,9 @@ class PortfolioCache:
         self._ord_rows: set[int] = set()  # slots whose order vectors may be non-zero
         self._pending: tuple | None = None  # the last check_resting, for commit_resting
         self._unflushed: set[int] = set()  # slots whose Python rows are ahead of numpy
-        self._parts: list[tuple | None] = [None] * len(self.columns)  # per-column split
-        self._parts_members: np.ndarray | None = None
+        self._members: np.ndarray | None = None  # the members the lots were written for
         self.dirty: set[int] = set()  # columns whose ledger changed since the last split
+        self._lots: _Lots | None = None  # [Q+ | Q-]'s CSR layout over the ledger rows
         self._q_int: sparse.csr_matrix | None = None  # [Q+ | Q-] while no column changed
         self._q_float: sparse.csr_matrix | None = None  # the same with float64 lots
         self._q_bounds: list = [0.0, None]
@@ -180,9 +188,9 @@ class PortfolioCache:
         self.dirty.add(col)
 
     def _same_members(self, m: np.ndarray | None) -> bool:
-        old = self._parts_members
+        old = self._members
         if m is None or old is None:
-            return m is None and old is None and all(p is not None for p in self._parts)
+            return m is None and old is None
         k = min(len(m), len(old))
         return bool(np.array_equal(m[:k], old[:k]) and not m[k:].any() and not old[k:].any())
 
@@ -301,47 +309,44 @@ class PortfolioCache:
         """``[Q+ | Q-]`` (accounts x 2·columns, int64 lots) in CSR form, and lot bounds.
 
         Column j holds the long lots, column n_cols + j the short lots of instrument j.
-        Each column's split is kept until its ledger changes (``mark_dirty``) or the
-        members do, and the whole matrix while no column changed: CSR, so the product
+        The CSR layout has one entry per ledger row (an empty or non-member row holds a
+        zero), so it changes only when a ledger gains rows; a column whose positions
+        changed (``mark_dirty``), or every column when the members change, only has its
+        entries' lots and long/short column rewritten in place. CSR, so the product
         writes each account's vector once. The bounds are ``[Σ_j max lots of column j,
         max lots of one account or None]`` (the second computed when needed).
         """
         n_cols = len(self.columns)
         m = members[:n_slots] if members is not None else None
+        ns = [L.n for L in self.columns]
+        lay = self._lots
+        fill: set[int] | range = self.dirty
+        if lay is None or lay.ns != ns or lay.n_slots != n_slots:
+            lay = self._lots = _Lots(self.columns, ns, n_slots)
+            fill = range(n_cols)
         if not self._same_members(m):
-            self._parts = [None] * n_cols
-            self._parts_members = None if m is None else m.copy()
-        changed = False
-        views = []
-        for j, L in enumerate(self.columns):
-            part = self._parts[j]
-            if part is None or j in self.dirty or part[4] != L.n:
-                slot, size = _view(L.slot, L.n), _view(L.size, L.n)
-                if m is not None and L.n:
-                    size = np.where(m[slot], size, 0)
-                pos, neg = size > 0, size < 0
-                part = (slot[pos], size[pos], slot[neg], -size[neg], L.n)
-                self._parts[j] = part
-                changed = True
-            views.append(part)
+            self._members = None if m is None else m.copy()
+            fill = range(n_cols)
+        if fill or self._q_int is None:
+            for j in fill:
+                a, b = lay.start[j], lay.start[j + 1]
+                if a == b:
+                    continue
+                L = self.columns[j]
+                size = _view(L.size, b - a)
+                if m is not None:
+                    size = np.where(m[_view(L.slot, b - a)], size, 0)
+                at = lay.perm[a:b]
+                lots = np.abs(size)
+                lay.data[at] = lots
+                lay.indices[at] = np.where(size < 0, j + n_cols, j)
+                lay.col_max[j] = float(lots.max())
+            self._q_int = sparse.csr_matrix((lay.data, lay.indices, lay.indptr),
+                                            shape=(n_slots, 2 * n_cols))  # fmt: skip
+            self._q_float = None
+            self._q_bounds = [float(lay.col_max.sum()), None]
         self.dirty.clear()
-        q = self._q_int
-        if q is not None and not changed and q.shape[0] == n_slots:
-            return q, self._q_bounds
-        counts = np.array([len(p_[0]) for p_ in views] + [len(p_[2]) for p_ in views],
-                          dtype=np.int64)  # fmt: skip
-        if counts.sum():
-            rows = np.concatenate([p_[0] for p_ in views] + [p_[2] for p_ in views])
-            lots = np.concatenate([p_[1] for p_ in views] + [p_[3] for p_ in views])
-        else:
-            rows = lots = np.zeros(0, dtype=np.int64)
-        indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        q = sparse.csc_matrix((lots, rows, indptr), shape=(n_slots, 2 * n_cols)).tocsr()
-        bound = sum(max(float(p_[1].max(initial=0)), float(p_[3].max(initial=0)))
-                    for p_ in views)  # fmt: skip
-        self._q_int, self._q_float, self._q_bounds = q, None, [bound, None]
-        return q, self._q_bounds
+        return self._q_int, self._q_bounds
 
     def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> np.ndarray:
         """Order vectors of every account with resting orders; return those slots."""
@@ -680,6 +685,38 @@ def _order_scalar(b: int, bv: int, bf: int, s: int, sv: int, sf: int, m: int, lo
         x = s * hi - sv * m
         os_ = (x if x > 0 else 0) + sf
     return ob if ob > os_ else os_
+
+
+class _Lots:
+    """The CSR layout of ``[Q+ | Q-]``: one entry per ledger row, in account order.
+
+    ``perm[k]`` is the CSR position of the k-th ledger row (columns' rows concatenated
+    in column order, ``start[j]`` where column j's begin). ``data`` (lots) and
+    ``indices`` (column j or n_cols + j) are written per column by ``_lots_matrix``.
+    """
+
+    __slots__ = ("col_max", "data", "indices", "indptr", "n_slots", "ns", "perm", "start")
+
+    def __init__(self, columns: Sequence[Any], ns: list[int], n_slots: int) -> None:
+        self.ns = list(ns)
+        self.n_slots = n_slots
+        n_cols = len(columns)
+        start = np.zeros(n_cols + 1, dtype=np.int64)
+        np.cumsum(ns, out=start[1:])
+        self.start = start.tolist()
+        nnz = self.start[-1]
+        slots = (np.concatenate([_view(L.slot, L.n) for L in columns]) if nnz
+                 else np.zeros(0, dtype=np.int64))  # fmt: skip
+        # the ledger rows as a CSC matrix whose values are their numbers + 1: converted
+        # to CSR (a counting sort by account), the values say where each row went
+        ids = sparse.csc_matrix((np.arange(1, nnz + 1, dtype=np.int64), slots, start),
+                                shape=(n_slots, n_cols)).tocsr()  # fmt: skip
+        self.perm = np.empty(nnz, dtype=np.int64)
+        self.perm[ids.data - 1] = np.arange(nnz, dtype=np.int64)
+        self.indptr = ids.indptr
+        self.indices = np.zeros(nnz, dtype=ids.indices.dtype)
+        self.data = np.zeros(nnz, dtype=np.int64)
+        self.col_max = np.zeros(n_cols, dtype=np.float64)
 
 
 _FLOAT_EXACT = float(1 << 53)
