@@ -150,3 +150,34 @@ def test_kept_lots_matrix_equals_a_fresh_one(steps: list) -> None:
         fresh.remargin_all(t, n, mask)
         for name in ("pos_loss", "pos_delta", "im", "mm", "req"):
             assert np.array_equal(getattr(kept, name)[:n], getattr(fresh, name)[:n]), name
+
+
+def test_resting_orders_with_no_scalar_and_no_delta_still_count_in_pre_trade() -> None:
+    """A fee-free resting sell of a deep OTM call above its liability (order scalar 0)
+    whose lot delta rounds to 0 (|delta| 0) still has a scenario vector: a new order in
+    another column is checked with it, and the cache stays equal to a recompute. (Main's
+    check took "no scalar, no |delta|" for "no resting orders" and dropped the vector.)"""
+    p = ScanParams()
+    t = make_tables(p, F=[60_000.0, 60_000.0], K=[200_000.0, 60_000.0], T=[2 / 365, 30 / 365],
+                    sigma=[0.6, 0.6], is_call=[True, False], linear=[False, False],
+                    mult=[10_000, 10_000], under=[0, 0], n_under=1)  # fmt: skip
+    assert t.dl[0] == 0 and t.hil[0] <= 100 * 10_000
+    ledgers = [Ledger(), Ledger()]
+    cache = PortfolioCache(p, ledgers, 1)
+    cache.remargin_all(t, 1)
+    L = ledgers[0]
+    r = L.row(0)
+    L.sq[r], L.sv[r], L.sf[r] = 5, 5 * 100, 0
+    cache.refresh_account(0)
+    assert int(cache.ord_scalar[0]) == 0 and cache.ord_dabs[0].tolist() == [0]
+    assert int(cache.ord_loss[0].max()) > 0
+    req, _ = cache.check_resting(0, 1, 1, 2, 3_000, 0, 0, 0, 0, 0, 0, 0)
+    L1 = ledgers[1]
+    r1 = L1.row(0)
+    L1.bq[r1], L1.bv[r1] = 2, 6_000
+    assert cache.commit_resting(0) == req
+    cache.flush()
+    full = PortfolioCache(p, ledgers, 1)
+    full.remargin_all(t, 1)
+    assert req == int(full.req[0]) == int(cache.req[0])
+    assert np.array_equal(cache.ord_loss[0], full.ord_loss[0])
