@@ -151,17 +151,25 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
     A = eng.table
     E = A.eq[slot]
     opts = eng.options
-    covered = inst.pm_col is not None and opts.covers(inst, slot)
-    if covered:  # an option, or any instrument of a portfolio account (clearing.options)
+    # an option, or any instrument of a portfolio account (clearing.options); in line:
+    # opts.covers(inst, slot)
+    pm = inst.pm_col is not None and slot in opts.pm_slots
+    covered = pm or inst.opt is not None
+    if covered:
         if opts.stale(inst, ts) and not (s and (s > 0) != (side > 0) and qty <= abs(s)):
             return _reject(eng, out, ts, aid, clid, Reason.NO_MARK_PRICE,
                            text="implied volatility feed is stale: only reducing orders")
+        if pm:  # the cached scenario vectors; the row itself carries no charges
+            ok, REQ2 = opts.admit_portfolio(inst, slot, s, side, qty, price, fee_res, bq, bv,
+                                            bf, sq, sv, sf)  # fmt: skip
+            cb = cs = req2 = 0
         if side > 0:
             bq, bv, bf = bq + qty, bv + qty * price, bf + fee_res
         else:
             sq, sv, sf = sq + qty, sv + qty * price, sf + fee_res
-        ok, REQ2, cb, cs, req2 = opts.admit(inst, slot, s, side, qty, price, fee_res,
-                                            [bq, bv, bf, sq, sv, sf], (im, mm, cb, cs, req))
+        if not pm:
+            ok, REQ2, cb, cs, req2 = opts.admit(inst, slot, s, side, qty, price, fee_res,
+                                                [bq, bv, bf, sq, sv, sf], (im, mm, cb, cs, req))
         if not ok:
             return _reject(eng, out, ts, aid, clid, Reason.INSUFFICIENT_MARGIN, REQ2, E)
     else:
@@ -209,7 +217,7 @@ def order_request(eng: ClearingEngine, cmd: OrderRequest, out: list, ts: int) ->
         L.cs[r] = cs
     L.req[r] = req2
     REQ = A.req[slot]
-    if covered and slot in opts.pm_slots:
+    if pm:
         opts.commit_pm(slot)  # the portfolio's requirement now holds the order
     else:
         A.req[slot] = REQ2

@@ -77,28 +77,34 @@ def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, 
     if biggest * max(new, old) * m > _LIMIT:
         del size, bq, sq
         return _remark_python(eng, inst, old, new, m, n)
-    im, mm, cb, cs, req = charges_vector(
-        inst.im_tiers, inst.mm_tiers, new, m, size, bq, _view(L.bv, n), _view(L.bf, n), sq,
-        _view(L.sv, n), _view(L.sf, n))  # fmt: skip
     slots = _view(L.slot, n)
-    if inst.pm_col is not None and eng.options.pm_slots:  # portfolio rows: no tier charges
-        pm = eng.options.pm_mask[slots]
-        for arr in (im, mm, cb, cs, req):
-            arr[pm] = 0
+    # portfolio rows carry no tier charges (clearing.options): with only those, none to
+    # compute and none to move (theirs are zero before and after)
+    pm = (eng.options.pm_mask[slots] if inst.pm_col is not None and eng.options.pm_slots
+          else None)  # fmt: skip
+    charged = pm is None or not pm.all()
     na = A.n
     eq_a, im_a, mm_a, req_a = (_view(A.eq, na), _view(A.im, na), _view(A.mm, na),
                                _view(A.req, na))  # fmt: skip
     if new != old:
         eq_a[slots] += size * ((new - old) * m)
-    im_old, mm_old, req_old = _view(L.im, n), _view(L.mm, n), _view(L.req, n)
-    im_a[slots] += im - im_old
-    mm_a[slots] += mm - mm_old
-    req_a[slots] += req - req_old
-    im_old[:] = im
-    mm_old[:] = mm
-    req_old[:] = req
-    _view(L.cb, n)[:] = cb
-    _view(L.cs, n)[:] = cs
+    if charged:
+        im, mm, cb, cs, req = charges_vector(
+            inst.im_tiers, inst.mm_tiers, new, m, size, bq, _view(L.bv, n), _view(L.bf, n),
+            sq, _view(L.sv, n), _view(L.sf, n))  # fmt: skip
+        if pm is not None:
+            for arr in (im, mm, cb, cs, req):
+                arr[pm] = 0
+        im_old, mm_old, req_old = _view(L.im, n), _view(L.mm, n), _view(L.req, n)
+        im_a[slots] += im - im_old
+        mm_a[slots] += mm - mm_old
+        req_a[slots] += req - req_old
+        im_old[:] = im
+        mm_old[:] = mm
+        req_old[:] = req
+        _view(L.cb, n)[:] = cb
+        _view(L.cs, n)[:] = cs
+        del im, mm, cb, cs, req, im_old, mm_old, req_old
     E = eq_a[slots]
     MM = mm_a[slots]
     REQ = req_a[slots]
@@ -107,8 +113,7 @@ def remark_rows(eng: ClearingEngine, inst: InstrumentState, old: int, new: int, 
     warn = q * ratio + (rem * ratio + (PPM - 1)) // PPM
     flag = (warn > E) | ((E < REQ) & (im_a[slots] < REQ))
     picked = slots[flag].tolist()
-    del size, bq, sq, im, mm, cb, cs, req, slots, eq_a, im_a, mm_a, req_a
-    del im_old, mm_old, req_old, E, MM, REQ, q, rem, warn, flag
+    del size, bq, sq, slots, eq_a, im_a, mm_a, req_a, E, MM, REQ, q, rem, warn, flag
     return picked
 
 

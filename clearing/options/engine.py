@@ -221,9 +221,9 @@ class OptionsEngine:
     def commit_pm(self, slot: int) -> None:
         """An order of a portfolio account was admitted as checked: store and apply it."""
         req = self.cache.commit_resting(slot)
-        a = self.applied[slot]
-        self.eng.table.req[slot] += req - int(a[2])
-        a[2] = req
+        applied = self.applied
+        self.eng.table.req[slot] += req - applied.item(slot, 2)
+        applied[slot, 2] = req
 
     def tables(self) -> Any:
         """Per-lot scenario tables of every column from the books' last figures."""
@@ -295,7 +295,16 @@ class OptionsEngine:
         eq_a, im_a, mm_a, req_a = (_view(A.eq, na), _view(A.im, na), _view(A.mm, na),
                                    _view(A.req, na))  # fmt: skip
         touched = np.zeros(na, dtype=bool)  # accounts to check afterwards
+        # Portfolio accounts' option values move through the cache's sparse product: a
+        # row's value is size x its side's lot value (``val``, kept so by every change of
+        # the row), so an account's change is sum(lots x change of the lot value).
+        pm_any = bool(self.pm_slots)
+        all_pm = pm_any and len(self.pm_slots) == na  # every account: no mask to gather
+        n_cols = len(self.columns)
+        d_lo = np.zeros(n_cols, dtype=np.int64)
+        d_hi = np.zeros(n_cols, dtype=np.int64)
         for name, book in self.books.items():
+            old_lo, old_hi = book.lo, book.hi
             if not book.compute(eng, ts):
                 continue
             rows = 0
@@ -307,13 +316,26 @@ class OptionsEngine:
                 rows += n
                 lo, hi, long_im, short_im, short_mm = book.lot(i)
                 slots, size, old_val = (_view(L.slot, n), _view(L.size, n), _view(L.val, n))
+                pm = None
+                if pm_any:
+                    d_lo[inst.pm_col], d_hi[inst.pm_col] = lo - old_lo[i], hi - old_hi[i]
+                    pm = None if all_pm else self.pm_mask[slots]
+                    if pm is None or pm.all():
+                        # portfolio rows only: the values in place (size·lo, shorts
+                        # size·hi), no row charges (they stay zero)
+                        np.multiply(size, lo, out=old_val)
+                        if hi != lo:
+                            old_val += np.minimum(size, 0) * (hi - lo)
+                        continue
                 val = np.where(size > 0, size * lo, size * hi)
-                eq_a[slots] += val - old_val
+                if pm is None:
+                    eq_a[slots] += val - old_val
+                    touched[slots] = True
+                else:
+                    std = ~pm  # standard accounts' rows: their values one by one
+                    eq_a[slots[std]] += (val - old_val)[std]
+                    touched[slots[std]] = True
                 old_val[:] = val
-                touched[slots] = True
-                pm = self.pm_mask[slots] if self.pm_slots else None
-                if pm is not None and pm.all():
-                    continue  # portfolio rows only: no row charges (they stay zero)
                 v = {c: _view(getattr(L, c), n) for c in
                      ("bq", "bv", "bf", "sq", "sv", "sf", "im", "mm", "cb", "cs", "req")}
                 im, mm, cb, cs, req, _ = row_charges_vector(
@@ -334,27 +356,36 @@ class OptionsEngine:
             self.cache.tables = tables
             self.cache._gen += 1
         else:
-            self.cache.ensure(na)
+            cache = self.cache
+            cache.ensure(na)
             self._provisions(na)
-            self.cache.remargin_all(tables, na, self.pm_mask[:na])
-            pm_idx = np.flatnonzero(self.pm_mask[:na])
-            new = np.stack((self.cache.im[pm_idx], self.cache.mm[pm_idx],
-                            self.cache.req[pm_idx]), axis=1)  # fmt: skip
-            d = new - self.applied[pm_idx]
-            im_a[pm_idx] += d[:, 0]
-            mm_a[pm_idx] += d[:, 1]
-            req_a[pm_idx] += d[:, 2]
-            self.applied[pm_idx] = new
+            d_val = cache.remargin_all(tables, na, None if all_pm else self.pm_mask[:na],
+                                       (d_lo, d_hi))  # fmt: skip
+            if d_val is not None:
+                eq_a += d_val
+            pm_idx: slice | np.ndarray = (slice(0, na) if all_pm
+                                          else np.flatnonzero(self.pm_mask[:na]))  # fmt: skip
+            applied = self.applied
+            for k, (acc, new) in enumerate(((im_a, cache.im), (mm_a, cache.mm),
+                                            (req_a, cache.req))):  # fmt: skip
+                fresh = new[pm_idx]
+                acc[pm_idx] += fresh - applied[pm_idx, k]
+                applied[pm_idx, k] = fresh
             touched[pm_idx] = True
-            self.cache._py.clear()
+            cache._py.clear()
         del eq_a, im_a, mm_a, req_a
         if out is None:
             return
-        slots = np.flatnonzero(touched)
-        if not slots.size:
-            return
-        E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)[slots]
-                          for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
+        if touched.all():  # every account: plain views, no gathers
+            slots = np.arange(na)
+            E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)
+                              for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
+        else:
+            slots = np.flatnonzero(touched)
+            if not slots.size:
+                return
+            E, MM, REQ, IM = (np.frombuffer(c, dtype=np.int64, count=na)[slots]
+                              for c in (A.eq, A.mm, A.req, A.im))  # fmt: skip
         ratio = eng.risk.margin_call_ratio_ppm
         q, r = np.divmod(MM, PPM)
         warn = q * ratio + (r * ratio + (PPM - 1)) // PPM
@@ -413,24 +444,11 @@ class OptionsEngine:
         bq, bv, bf, sq, sv, sf = agg
         m = inst.mult
         if slot in self.pm_slots:
-            col = inst.pm_col
-            ob, obv, obf, osq, osv, osf = ((bq - qty, bv - qty * price, bf - fee, sq, sv, sf)
-                                           if side > 0 else
-                                           (bq, bv, bf, sq - qty, sv - qty * price, sf - fee))
-            req_new, open_loss = self.cache.check_resting(slot, col, side, qty, price, fee, ob,
-                                                          obv, obf, osq, osv, osf)  # fmt: skip
-            applied = self.applied[slot]
-            REQ2 = REQ - int(applied[2]) + req_new
-            if E >= REQ2:
-                return True, REQ2, 0, 0, 0
-            if E < REQ:
-                imr, mmr = self.cache.check_fill(slot, col, side, qty, s)
-                E2 = E - open_loss - fee
-                MM = A.mm[slot]
-                if A.im[slot] - int(applied[0]) + imr <= E2 or risk_reducing(
-                        E, MM, E2, MM - int(applied[1]) + mmr):
-                    return True, REQ2, 0, 0, 0
-            return False, REQ2, 0, 0, 0
+            ok, REQ2 = self.admit_portfolio(
+                inst, slot, s, side, qty, price, fee,
+                *((bq - qty, bv - qty * price, bf - fee, sq, sv, sf) if side > 0 else
+                  (bq, bv, bf, sq - qty, sv - qty * price, sf - fee)))  # fmt: skip
+            return ok, REQ2, 0, 0, 0
         book, i = inst.opt
         lo, hi, long_im, short_im, short_mm = book.lot(i)
         _, _, cb, cs, req2, _ = row_charges(s, bq, bv, bf, sq, sv, sf, m, lo, hi, long_im,
@@ -447,6 +465,33 @@ class OptionsEngine:
             if im_after <= E2 or risk_reducing(E, A.mm[slot], E2, mm_after):
                 return True, REQ2, cb, cs, req2
         return False, REQ2, cb, cs, req2
+
+    def admit_portfolio(self, inst: InstrumentState, slot: int, s: int, side: int, qty: int,
+                        price: int, fee: int, bq: int, bv: int, bf: int, sq: int, sv: int,
+                        sf: int) -> tuple[bool, int]:
+        """``admit`` for a portfolio account: ``(ok, REQ')`` from the cached vectors.
+
+        ``bq..sf`` are the column's side aggregates without the order. The row carries no
+        charges (``refresh_pm``/``commit_pm`` apply the portfolio figures).
+        """
+        A = self.eng.table
+        E, REQ = A.eq[slot], A.req[slot]
+        cache = self.cache
+        col = inst.pm_col
+        req_new, open_loss = cache.check_resting(slot, col, side, qty, price, fee, bq, bv, bf,
+                                                 sq, sv, sf)  # fmt: skip
+        applied = self.applied
+        REQ2 = REQ - applied.item(slot, 2) + req_new
+        if E >= REQ2:
+            return True, REQ2
+        if E < REQ:
+            imr, mmr = cache.check_fill(slot, col, side, qty, s)
+            E2 = E - open_loss - fee
+            MM = A.mm[slot]
+            if A.im[slot] - applied.item(slot, 0) + imr <= E2 or risk_reducing(
+                    E, MM, E2, MM - applied.item(slot, 1) + mmr):
+                return True, REQ2
+        return False, REQ2
 
     def stale(self, inst: InstrumentState, ts: int) -> bool:
         if inst.opt is None:

@@ -29,6 +29,14 @@ over columns::
 Everything after the per-lot tables is integer, so the cached vectors are exact: an
 account's cache always equals a full recompute (a hypothesis state machine checks it).
 
+Speed (``bench/clearing.py``, 100,000 accounts): ``[Q⁺ | Q⁻]`` is kept in CSR form
+while no column changed, so an index move only multiplies; the loss tables, lot deltas
+and lot value changes are one right-hand side; SCAN runs over blocks of accounts turned
+scenario-major. A column's long and short losses never share a sign (``-floor(x)`` and
+``ceil(x)``), so its worst side is linear, ``max(b·ll, s·ls) = b·max(ll, 0) +
+s·max(ls, 0)`` (``Tables.opposed``), and ``max_s ceil(w_s·x_s/1e6) = ceil(max_s(w_s·x_s)
+/1e6)``: pre-trade adds ``qty·max(ll|ls, 0)`` and divides once.
+
 Pre-trade (``check_order``): the cached vectors of the account, plus the order's own
 vector (its full fill at its limit) in place of its column's side — O(scenarios), never
 O(positions) and never a sparse product.
@@ -38,6 +46,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from operator import mul
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -68,8 +77,15 @@ class Tables:
     ul: list = None  # type: ignore[assignment]
     llp: list = None  # type: ignore[assignment]
     lsp: list = None  # type: ignore[assignment]
+    opposed: list = None  # type: ignore[assignment]
+    cols: list = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
+        # a column whose long and short losses never share a sign in any scenario (always
+        # so for ``make_tables``: -floor(x) and ceil(x)) has a linear worst side:
+        # max(b·ll, s·ls) == b·max(ll, 0) + s·max(ls, 0) for any b, s >= 0
+        ll, ls = self.loss_long, self.loss_short
+        self.opposed = (((ll <= 0) | (ls <= 0)) & ((ll >= 0) | (ls >= 0))).all(axis=1).tolist()
         self.llp = np.maximum(self.loss_long, 0).tolist()
         self.lsp = np.maximum(self.loss_short, 0).tolist()
         self.ll = self.loss_long.tolist()
@@ -79,6 +95,9 @@ class Tables:
         self.hil = self.hi.tolist()
         self.ml = self.mult.tolist()
         self.ul = self.under.tolist()
+        # per column, for the pre-trade path: underlying, multiplier, lot values, |delta|
+        self.cols = list(zip(self.ul, self.ml, self.lol, self.hil,
+                             np.abs(self.delta_lot).tolist(), self.opposed))  # fmt: skip
 
 
 class Figures(NamedTuple):
@@ -119,6 +138,12 @@ class PortfolioCache:
         self._tails = [(i, w) for i, w in enumerate(self.w) if w != PPM]
         if full and self._full is None:  # scattered weight-1 rows: treat them as tails
             self._tails = [(i, w) for i, w in enumerate(self.w)]
+        tail_idx = [i for i, _ in self._tails]
+        self._tail_w = [w for _, w in self._tails]
+        self._tail_idx = tail_idx
+        self._tail_sl: slice | None = None
+        if tail_idx and tail_idx == list(range(tail_idx[0], tail_idx[-1] + 1)):
+            self._tail_sl = slice(tail_idx[0], tail_idx[-1] + 1)
         self.columns = list(columns)
         self.U = n_under
         self.cap = 0
@@ -128,9 +153,12 @@ class PortfolioCache:
         self._ord_rows: set[int] = set()  # slots whose order vectors may be non-zero
         self._pending: tuple | None = None  # the last check_resting, for commit_resting
         self._unflushed: set[int] = set()  # slots whose Python rows are ahead of numpy
-        self._parts: list[tuple | None] = [None] * len(self.columns)  # per-column split
-        self._parts_members: np.ndarray | None = None
+        self._members: np.ndarray | None = None  # the members the lots were written for
         self.dirty: set[int] = set()  # columns whose ledger changed since the last split
+        self._lots: _Lots | None = None  # [Q+ | Q-]'s CSR layout over the ledger rows
+        self._q_int: sparse.csr_matrix | None = None  # [Q+ | Q-] while no column changed
+        self._q_float: sparse.csr_matrix | None = None  # the same with float64 lots
+        self._q_bounds: list = [0.0, None]
         self._alloc(16)
 
     # -- storage ------------------------------------------------------------------------
@@ -160,9 +188,9 @@ class PortfolioCache:
         self.dirty.add(col)
 
     def _same_members(self, m: np.ndarray | None) -> bool:
-        old = self._parts_members
+        old = self._members
         if m is None or old is None:
-            return m is None and old is None and all(p is not None for p in self._parts)
+            return m is None and old is None
         k = min(len(m), len(old))
         return bool(np.array_equal(m[:k], old[:k]) and not m[k:].any() and not old[k:].any())
 
@@ -174,68 +202,63 @@ class PortfolioCache:
             self._alloc(cap)
 
     # -- full, vectorised ------------------------------------------------------------
-    def remargin_all(self, tables: Tables, n_slots: int, members: np.ndarray | None = None) -> None:
+    def remargin_all(self, tables: Tables, n_slots: int, members: np.ndarray | None = None,
+                     value_change: tuple[np.ndarray, np.ndarray] | None = None
+                     ) -> np.ndarray | None:
         """New tables: recompute every account's vectors and figures (no account loop).
 
         ``members`` (bool per slot) restricts the portfolio to those accounts (others get
-        zero figures); None means every slot.
+        zero figures); None means every slot. ``value_change`` (per column: the change of
+        a long lot's value and of a short lot's liability) asks, in the same sparse
+        product, for each member's change of position value ``Σ lots·Δlo - Σ lots·Δhi``,
+        which is returned (int64 per slot; None without ``value_change``).
         """
         self.tables = tables
         self._unflushed.clear()  # every row is recomputed below
         self._gen += 1
         self.ensure(n_slots)
         S, U = self.S, self.U
+        US = U * S
         n_cols = len(self.columns)
-        # [Q+ | Q-] in CSC form straight from the ledgers: column j holds the long lots,
-        # column n_cols + j the short lots of instrument j (no sorting). Each column's
-        # split is kept until its ledger changes (mark_dirty) or the members do.
-        m = members[:n_slots] if members is not None else None
-        if not self._same_members(m):
-            self._parts = [None] * n_cols
-            self._parts_members = None if m is None else m.copy()
-        views = []
-        for j, L in enumerate(self.columns):
-            part = self._parts[j]
-            if part is None or j in self.dirty or part[4] != L.n:
-                slot, size = _view(L.slot, L.n), _view(L.size, L.n)
-                if m is not None and L.n:
-                    size = np.where(m[slot], size, 0)
-                pos, neg = size > 0, size < 0
-                part = (slot[pos], size[pos], slot[neg], -size[neg], L.n)
-                self._parts[j] = part
-            views.append(part)
-        self.dirty.clear()
-        counts = np.array([len(p_[0]) for p_ in views] + [len(p_[2]) for p_ in views],
-                          dtype=np.int64)  # fmt: skip
-        if counts.sum():
-            rows = np.concatenate([p_[0] for p_ in views] + [p_[2] for p_ in views])
-            lots = np.concatenate([p_[1] for p_ in views] + [p_[3] for p_ in views])
-        else:
-            rows = lots = np.zeros(0, dtype=np.int64)
-        indptr = np.zeros(2 * n_cols + 1, dtype=np.int64)
-        np.cumsum(counts, out=indptr[1:])
-        block = np.zeros((2 * n_cols, U * S), dtype=np.int64)
-        dblock = np.zeros((2 * n_cols, U), dtype=np.int64)
-        for j in range(n_cols):
-            u = int(tables.under[j])
-            block[j, u * S:(u + 1) * S] = tables.loss_long[j]
-            block[n_cols + j, u * S:(u + 1) * S] = tables.loss_short[j]
-            dblock[j, u] = tables.delta_lot[j]
-            dblock[n_cols + j, u] = -tables.delta_lot[j]
+        q_int, big_lots = self._lots_matrix(n_slots, members)
+        # one dense right-hand side: the loss tables, the lot deltas, the value changes
+        width = US + U + (1 if value_change is not None else 0)
+        block = np.zeros((2 * n_cols, width), dtype=np.int64)
+        ul = tables.under
+        if n_cols:
+            cols = np.arange(n_cols)
+            at = (ul * S)[:, None] + np.arange(S)[None, :]
+            block[cols[:, None], at] = tables.loss_long
+            block[(cols + n_cols)[:, None], at] = tables.loss_short
+            block[cols, US + ul] = tables.delta_lot
+            block[cols + n_cols, US + ul] = -tables.delta_lot
+            if value_change is not None:
+                block[:n_cols, -1] = value_change[0]
+                block[n_cols:, -1] = -value_change[1]
         # float64 is exact while every partial sum stays below 2^53, and its sparse
         # product is about twice as fast as int64's; the bound uses each column's largest
         # holding (cheap), then the exact per-account lot sums, else int64 throughout
-        biggest = float(max(np.abs(block).max(initial=0), np.abs(dblock).max(initial=0)))
-        bound = sum(max(float(p_[1].max(initial=0)), float(p_[3].max(initial=0)))
-                    for p_ in views) * biggest  # fmt: skip
-        exact = bound < _FLOAT_EXACT
-        if not exact and rows.size:
-            per_row = np.bincount(rows, weights=lots, minlength=n_slots)
-            exact = float(per_row.max(initial=0)) * biggest < _FLOAT_EXACT
-        dtype = np.float64 if exact else np.int64
-        q = sparse.csc_matrix((lots.astype(dtype), rows, indptr), shape=(n_slots, 2 * n_cols))
-        self.pos_loss[:n_slots] = q @ block.astype(dtype)
-        self.pos_delta[:n_slots] = q @ dblock.astype(dtype)
+        biggest = float(np.abs(block).max(initial=0))
+        exact = big_lots[0] * biggest < _FLOAT_EXACT
+        if not exact and q_int.nnz:
+            if big_lots[1] is None:
+                per_row = np.asarray(q_int.sum(axis=1)).ravel()
+                big_lots[1] = float(per_row.max(initial=0))
+            exact = big_lots[1] * biggest < _FLOAT_EXACT
+        if exact:
+            q = self._q_float
+            if q is None:
+                q = self._q_float = sparse.csr_matrix(
+                    (q_int.data.astype(np.float64), q_int.indices, q_int.indptr),
+                    shape=q_int.shape)  # fmt: skip
+            res = q @ block.astype(np.float64)
+        else:
+            res = q_int @ block
+        # int64 products w_s·loss_s cannot overflow while every |loss| <= lots·biggest
+        safe = big_lots[0] * biggest * PPM < _INT_SAFE
+        scan = self._store_and_scan(res, n_slots, safe)
+        self.pos_delta[:n_slots] = res[:, US:US + U]
+        d_val = res[:, -1].astype(np.int64) if value_change is not None else None
         stale = np.fromiter(self._ord_rows, dtype=np.int64, count=len(self._ord_rows))
         self.ord_loss[stale] = 0  # only rows that held order vectors need clearing
         self.ord_dabs[stale] = 0
@@ -243,7 +266,87 @@ class PortfolioCache:
         self._pending = None
         touched = self._orders_all(tables, n_slots, members)
         self._ord_rows = set(touched.tolist())
-        self._figures_all(n_slots, touched)
+        self._figures_all(n_slots, touched, scan)
+        return d_val
+
+    def _store_and_scan(self, res: np.ndarray, n: int, safe: bool) -> np.ndarray:
+        """Write the product's loss vectors into ``pos_loss``; return their SCAN (n·U).
+
+        Done in blocks of ``_BLOCK`` accounts, each turned scenario-major while it is in
+        cache, so the maxima run across contiguous rows (a max along a row of 24 costs
+        numpy a loop per account). Same integers as ``weighted_max_vector``.
+        """
+        S, U = self.S, self.U
+        US = U * S
+        full, tail_idx = self._full, self._tail_idx
+        if full is None and self._full_idx:  # scattered weight-1 rows: the plain path
+            self.pos_loss[:n] = res[:, :US]
+            return weighted_max_vector(self.pos_loss[:n].reshape(n * U, S), self.w, None)
+        wt = np.asarray(self._tail_w, dtype=np.int64)[:, None]
+        scan = np.empty((n, U), dtype=np.int64)
+        buf = np.empty((US, _BLOCK), dtype=np.int64)
+        for a in range(0, n, _BLOCK):
+            b = min(a + _BLOCK, n)
+            t = buf[:, : b - a]
+            t[:] = res[a:b, :US].T
+            self.pos_loss[a:b] = t.T
+            for u in range(U):
+                tu = t[u * S:(u + 1) * S]
+                best = tu[full].max(axis=0) if full is not None else np.zeros(b - a, np.int64)
+                if tail_idx:
+                    tail = tu[tail_idx]
+                    if safe or max(float(tail.max()), -float(tail.min())) * PPM < _INT_SAFE:
+                        top = -(-(tail * wt).max(axis=0) // PPM)
+                    else:
+                        q, r = np.divmod(tail, PPM)
+                        top = (q * wt + (r * wt + (PPM - 1)) // PPM).max(axis=0)
+                    np.maximum(best, top, out=best)
+                np.maximum(best, 0, out=scan[a:b, u])
+        return scan.reshape(n * U)
+
+    def _lots_matrix(self, n_slots: int, members: np.ndarray | None
+                     ) -> tuple[sparse.csr_matrix, list]:
+        """``[Q+ | Q-]`` (accounts x 2·columns, int64 lots) in CSR form, and lot bounds.
+
+        Column j holds the long lots, column n_cols + j the short lots of instrument j.
+        The CSR layout has one entry per ledger row (an empty or non-member row holds a
+        zero), so it changes only when a ledger gains rows; a column whose positions
+        changed (``mark_dirty``), or every column when the members change, only has its
+        entries' lots and long/short column rewritten in place. CSR, so the product
+        writes each account's vector once. The bounds are ``[Σ_j max lots of column j,
+        max lots of one account or None]`` (the second computed when needed).
+        """
+        n_cols = len(self.columns)
+        m = members[:n_slots] if members is not None else None
+        ns = [L.n for L in self.columns]
+        lay = self._lots
+        fill: set[int] | range = self.dirty
+        if lay is None or lay.ns != ns or lay.n_slots != n_slots:
+            lay = self._lots = _Lots(self.columns, ns, n_slots)
+            fill = range(n_cols)
+        if not self._same_members(m):
+            self._members = None if m is None else m.copy()
+            fill = range(n_cols)
+        if fill or self._q_int is None:
+            for j in fill:
+                a, b = lay.start[j], lay.start[j + 1]
+                if a == b:
+                    continue
+                L = self.columns[j]
+                size = _view(L.size, b - a)
+                if m is not None:
+                    size = np.where(m[_view(L.slot, b - a)], size, 0)
+                at = lay.perm[a:b]
+                lots = np.abs(size)
+                lay.data[at] = lots
+                lay.indices[at] = np.where(size < 0, j + n_cols, j)
+                lay.col_max[j] = float(lots.max())
+            self._q_int = sparse.csr_matrix((lay.data, lay.indices, lay.indptr),
+                                            shape=(n_slots, 2 * n_cols))  # fmt: skip
+            self._q_float = None
+            self._q_bounds = [float(lay.col_max.sum()), None]
+        self.dirty.clear()
+        return self._q_int, self._q_bounds
 
     def _orders_all(self, t: Tables, n_slots: int, members: np.ndarray | None) -> np.ndarray:
         """Order vectors of every account with resting orders; return those slots."""
@@ -274,10 +377,8 @@ class PortfolioCache:
             return np.zeros(0, dtype=np.int64)
         return np.unique(np.concatenate(touched))
 
-    def _figures_all(self, n: int, rows: np.ndarray) -> None:
+    def _figures_all(self, n: int, rows: np.ndarray, scan: np.ndarray) -> None:
         p, S, U = self.p, self.S, self.U
-        loss = self.pos_loss[:n].reshape(n * U, S)
-        scan = weighted_max_vector(loss, self.w, self._full)
         md = _ceil_ppm(np.abs(self.pos_delta[:n]).reshape(n * U), p.min_delta_ppm)
         base = np.maximum(scan, md).reshape(n, U).sum(axis=1)
         prov = self.prov[:n]
@@ -341,7 +442,8 @@ class PortfolioCache:
         prov = int(self.prov[slot])
         f = self._figures_one(loss, delta, oloss, odabs, oscal, prov)
         self.im[slot], self.mm[slot], self.req[slot] = f.im, f.mm, f.req
-        self._py[slot] = [self._gen, loss, oloss, delta, odabs, oscal, prov, f.im]
+        self._py[slot] = [self._gen, loss, [a + b for a, b in zip(loss, oloss)], delta, odabs,
+                          oscal, prov, f.im]  # fmt: skip
         return f
 
     def flush(self) -> None:
@@ -350,10 +452,11 @@ class PortfolioCache:
             row = self._py.get(slot)
             if row is None or row[0] != self._gen:
                 continue
-            self.ord_loss[slot] = row[2]
+            oloss = [a - b for a, b in zip(row[2], row[1])]
+            self.ord_loss[slot] = oloss
             self.ord_dabs[slot] = row[4]
             self.ord_scalar[slot] = row[5]
-            f = self._figures_one(row[1], row[3], row[2], row[4], row[5], row[6])
+            f = self._figures_one(row[1], row[3], oloss, row[4], row[5], row[6])
             self.req[slot] = f.req
         self._unflushed.clear()
 
@@ -408,10 +511,15 @@ class PortfolioCache:
         return req, imr, mmr, open_loss
 
     def _row(self, slot: int) -> list:
-        """The account's cache as Python ints (rebuilt once per update, then reused)."""
+        """The account's cache as Python ints (rebuilt once per update, then reused).
+
+        ``[gen, positions' loss vector, positions' + orders' loss vector, delta per
+        underlying, order |delta| per underlying, order scalar, provisions, IMR]``.
+        """
         row = self._py.get(slot)
         if row is None or row[0] != self._gen:
-            row = [self._gen, self.pos_loss[slot].tolist(), self.ord_loss[slot].tolist(),
+            pos = self.pos_loss[slot]
+            row = [self._gen, pos.tolist(), (pos + self.ord_loss[slot]).tolist(),
                    self.pos_delta[slot].tolist(), self.ord_dabs[slot].tolist(),
                    int(self.ord_scalar[slot]), int(self.prov[slot]), int(self.im[slot])]
             self._py[slot] = row
@@ -422,46 +530,62 @@ class PortfolioCache:
         """``(REQ', open_loss)``: the requirement with the order resting in its side."""
         t = self.tables
         assert t is not None
+        u, m, lo, hi, dl_abs, opposed = t.cols[col]
+        row = self._py.get(slot)
+        if row is None or row[0] != self._gen:
+            row = self._row(slot)
+        _, _, po, delta, dabs_l, oscal, prov, im_now = row
         S = self.S
-        u = t.ul[col]
         b0 = u * S
-        m, lo, hi = t.ml[col], t.lol[col], t.hil[col]
-        _, pos, ords, delta, dabs_l, oscal, prov, im_now = self._row(slot)
+        # the column's order scalar, max(open loss + fees of the buys, of the sells)
+        # (_order_scalar), before and after: only the order's side changes
         if side > 0:
             nb, ns = bq + qty, sq
-            open_loss = qty * price * m - qty * lo
-            new_sc = _order_scalar(nb, bv + qty * price, bf + fee, sq, sv, sf, m, lo, hi)
+            open_loss = qty * (price * m - lo)
+            if sq:
+                x = sq * hi - sv * m
+                other = (x if x > 0 else 0) + sf
+            else:
+                other = 0
+            x = bv * m - bq * lo
+            before = ((x if x > 0 else 0) + bf) if bq else 0
+            x = (bv + qty * price) * m - nb * lo
+            after = (x if x > 0 else 0) + bf + fee
         else:
             nb, ns = bq, sq + qty
-            open_loss = qty * hi - qty * price * m
-            new_sc = _order_scalar(bq, bv, bf, ns, sv + qty * price, sf + fee, m, lo, hi)
-        if bq or sq:
-            old_sc = _order_scalar(bq, bv, bf, sq, sv, sf, m, lo, hi)
-            # the column's side vector before and after, element-wise (no max() calls)
-            tot = [p_ + o + ((u if u > w else w) - (v if v > z else z))
-                   for p_, o, a, b in zip(pos[b0:b0 + S], ords[b0:b0 + S], t.ll[col], t.ls[col])
-                   for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
-        else:
-            old_sc = 0
+            open_loss = qty * (hi - price * m)
+            if bq:
+                x = bv * m - bq * lo
+                other = (x if x > 0 else 0) + bf
+            else:
+                other = 0
+            x = sq * hi - sv * m
+            before = ((x if x > 0 else 0) + sf) if sq else 0
+            x = ns * hi - (sv + qty * price) * m
+            after = (x if x > 0 else 0) + sf + fee
+        d_sc = (after if after > other else other) - (before if before > other else other)
+        seg = po if self.U == 1 else po[b0:b0 + S]
+        if opposed or not (bq or sq):
+            # the column's side vector is linear in the side's lots (Tables.opposed), and
+            # with no resting orders in the column max(q·a, 0·b) is q·max(a, 0) anyway
             clipped = t.llp[col] if side > 0 else t.lsp[col]
-            if oscal or any(dabs_l):
-                tot = [p_ + o + qty * a for p_, o, a in
-                       zip(pos[b0:b0 + S], ords[b0:b0 + S], clipped)]  # fmt: skip
-            else:  # no resting orders at all: the order's own (clipped) vector only
-                tot = [p_ + qty * a for p_, a in zip(pos[b0:b0 + S], clipped)]
-        dl = t.dl[col]
+            tot = [x + qty * a for x, a in zip(seg, clipped)]
+        else:  # the column's side vector before and after, element-wise
+            tot = [x + ((u if u > w else w) - (v if v > z else z))
+                   for x, a, b in zip(seg, t.ll[col], t.ls[col])
+                   for u, v, w, z in ((nb * a, bq * a, ns * b, sq * b),)]  # fmt: skip
+        dabs_new = dabs_l[u] + ((nb if nb > ns else ns) - (bq if bq > sq else sq)) * dl_abs
         d = delta[u]
-        grow = (nb if nb > ns else ns) - (bq if bq > sq else sq)
-        dabs_new = dabs_l[u] + grow * (dl if dl >= 0 else -dl)
         d = (d if d >= 0 else -d) + dabs_new
         scan = self._scan(tot)
         md = -((-d * self.p.min_delta_ppm) // PPM)
         base2 = scan if scan > md else md
         if self.U > 1:
             base2 += self._other_bases(slot, u)[1]
-        req = base2 + prov + oscal + new_sc - old_sc
+        oscal += d_sc
+        req = base2 + prov + oscal
         req = req if req > im_now else im_now
-        self._pending = (slot, self._gen, b0, tot, dabs_new, oscal + new_sc - old_sc, req, u)
+        self._pending = (slot, self._gen, b0, tot, dabs_new, oscal, req, u, row)
         return req, (open_loss if open_loss > 0 else 0)
 
     def commit_resting(self, slot: int) -> int:
@@ -474,10 +598,11 @@ class PortfolioCache:
         self._pending = None
         if pend is None or pend[0] != slot or pend[1] != self._gen:
             return self.refresh_account(slot).req
-        _, _, b0, tot, dabs_u, oscal, req, u = pend
-        row = self._row(slot)
-        S = self.S
-        row[2][b0:b0 + S] = [t - p_ for t, p_ in zip(tot, row[1][b0:b0 + S])]
+        _, _, b0, tot, dabs_u, oscal, req, u, row = pend
+        if self.U == 1:
+            row[2] = tot
+        else:
+            row[2][b0:b0 + self.S] = tot
         row[4][u] = dabs_u
         row[5] = oscal
         self._unflushed.add(slot)  # numpy rows follow in flush() (or are recomputed)
@@ -516,11 +641,17 @@ class PortfolioCache:
         return b2 + prov, -((-b2 * self.p.mm_ratio_ppm) // PPM) + prov
 
     def _scan(self, loss: list[int]) -> int:
-        """``max(0, max_s ceil(w_s·loss_s))`` of one underlying's vector (fast path)."""
+        """``max(0, max_s ceil(w_s·loss_s))`` of one underlying's vector (fast path).
+
+        ``ceil(y / 1e6)`` never decreases as ``y`` grows, so the largest of the tails'
+        ``ceil(w_s·loss_s / 1e6)`` is ``ceil(max_s(w_s·loss_s) / 1e6)``: one division.
+        """
         best = max(loss[self._full]) if self._full is not None else 0
-        for i, w in self._tails:
-            x = loss[i]
-            v = -((-x * w) // PPM)
+        tw = self._tail_w
+        if tw:
+            sl = self._tail_sl
+            xs = loss[sl] if sl is not None else [loss[i] for i in self._tail_idx]
+            v = -(-max(map(mul, xs, tw)) // PPM)
             if v > best:
                 best = v
         return best if best > 0 else 0
@@ -528,7 +659,7 @@ class PortfolioCache:
     def _other_bases(self, slot: int, u: int) -> tuple[int, int]:
         """The bases (without, with orders) of the account's other underlyings."""
         S, md_ppm = self.S, self.p.min_delta_ppm
-        _, loss, ords, delta, dabs, _, _, _ = self._row(slot)
+        _, loss, po, delta, dabs, _, _, _ = self._row(slot)
         a = b = 0
         for v in range(self.U):
             if v == u:
@@ -536,8 +667,7 @@ class PortfolioCache:
             sc = self._scan(loss[v * S:(v + 1) * S])
             md = -((-abs(delta[v]) * md_ppm) // PPM)
             a += sc if sc > md else md
-            sc = self._scan([x + y for x, y in zip(loss[v * S:(v + 1) * S],
-                                                    ords[v * S:(v + 1) * S])])  # fmt: skip
+            sc = self._scan(po[v * S:(v + 1) * S])
             md = -((-(abs(delta[v]) + dabs[v]) * md_ppm) // PPM)
             b += sc if sc > md else md
         return a, b
@@ -557,7 +687,42 @@ def _order_scalar(b: int, bv: int, bf: int, s: int, sv: int, sf: int, m: int, lo
     return ob if ob > os_ else os_
 
 
+class _Lots:
+    """The CSR layout of ``[Q+ | Q-]``: one entry per ledger row, in account order.
+
+    ``perm[k]`` is the CSR position of the k-th ledger row (columns' rows concatenated
+    in column order, ``start[j]`` where column j's begin). ``data`` (lots) and
+    ``indices`` (column j or n_cols + j) are written per column by ``_lots_matrix``.
+    """
+
+    __slots__ = ("col_max", "data", "indices", "indptr", "n_slots", "ns", "perm", "start")
+
+    def __init__(self, columns: Sequence[Any], ns: list[int], n_slots: int) -> None:
+        self.ns = list(ns)
+        self.n_slots = n_slots
+        n_cols = len(columns)
+        start = np.zeros(n_cols + 1, dtype=np.int64)
+        np.cumsum(ns, out=start[1:])
+        self.start = start.tolist()
+        nnz = self.start[-1]
+        slots = (np.concatenate([_view(L.slot, L.n) for L in columns]) if nnz
+                 else np.zeros(0, dtype=np.int64))  # fmt: skip
+        # the ledger rows as a CSC matrix whose values are their numbers + 1: converted
+        # to CSR (a counting sort by account), the values say where each row went
+        ids = sparse.csc_matrix((np.arange(1, nnz + 1, dtype=np.int64), slots, start),
+                                shape=(n_slots, n_cols)).tocsr()  # fmt: skip
+        self.perm = np.empty(nnz, dtype=np.int64)
+        self.perm[ids.data - 1] = np.arange(nnz, dtype=np.int64)
+        self.indptr = ids.indptr
+        self.indices = np.zeros(nnz, dtype=ids.indices.dtype)
+        self.data = np.zeros(nnz, dtype=np.int64)
+        self.col_max = np.zeros(n_cols, dtype=np.float64)
+
+
 _FLOAT_EXACT = float(1 << 53)
+_INT_SAFE = float(1 << 62)
+_BLOCK = 2048
+"""Accounts per block of ``_store_and_scan`` (24 scenarios x 2048 x 8 bytes: in L2)."""
 
 
 def _ceil_ppm(x: np.ndarray, ppm: int) -> np.ndarray:

@@ -167,11 +167,13 @@ def weighted_max_vector(loss: np.ndarray, weights: tuple[int, ...],
         tail = loss[:, tail_idx[0]:tail_idx[-1] + 1] if contiguous else loss[:, tail_idx]
         wt = w[tail_idx]
         if max(float(tail.max(initial=0)), -float(tail.min(initial=0))) * PPM < _INT_SAFE:
-            scaled = (tail * wt + (PPM - 1)) // PPM
+            # ceil(y / 1e6) never decreases as y grows: the largest scaled tail is
+            # ceil(max_s(w_s·x_s) / 1e6), one division per row
+            top = -(-(tail * wt).max(axis=1) // PPM)
         else:
             q, r = np.divmod(tail, PPM)
-            scaled = q * wt + (r * wt + (PPM - 1)) // PPM
-        np.maximum(best, scaled.max(axis=1), out=best)
+            top = (q * wt + (r * wt + (PPM - 1)) // PPM).max(axis=1)
+        np.maximum(best, top, out=best)
     return np.maximum(best, 0, out=best)
 
 
