@@ -80,6 +80,7 @@ from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
+from gateway.stopping import MARGIN_S, StopDeadline
 from gateway.zmq_util import NOBLOCK, Wakeup, bound_endpoint, close_socket, send_frame, send_two
 from matching.enums import EndReason
 
@@ -158,6 +159,9 @@ class GatewayRole:
         self.pumped = False
         """True when clearing runs in this process and calls ``pump_link`` after each send."""
         self.accepting = True
+        self.reading = True
+        """False from the stop signal on: no bot frame is read any more (``gateway.stopping``)."""
+        self.deadline: StopDeadline | None = None
         self._inputs: list = []
         self._queries: list = []
         self._channels: list = []
@@ -215,18 +219,37 @@ class GatewayRole:
                     tg.create_task(self._timer_loop()),
                 ]
                 await stop.wait()
-                self.accepting = False
+                self.stop_reading()
+                tasks[0].cancel()
                 if quiesce_s is None:
                     quiesce_s = self.config.drain_timeout_ms / 1000.0
+                if self.deadline is not None:
+                    quiesce_s = min(quiesce_s, self.deadline.left(2 * MARGIN_S))
                 await self._quiesce(quiesce_s)
                 for t in tasks:
                     t.cancel()
         finally:
-            self.close()
+            self.close(self._linger_ms())
 
-    def close(self) -> None:
+    def stop_reading(self) -> None:
+        """Stopping: read no more bot frames, refuse order entry from what was read, and
+        send clearing what was decoded."""
+        self.reading = False
+        self.accepting = False
+        self._bot_wake.set()
+        self._flush_link()
+
+    def _linger_ms(self) -> int:
+        """How long replies still queued for bots may take to leave once the socket is
+        closed: up to the stop's margin before its deadline (0 without a deadline)."""
+        if self.deadline is None or self.deadline.started is None:
+            return 0
+        return int(self.deadline.left(MARGIN_S) * 1000)
+
+    def close(self, linger_ms: int = 0) -> None:
         self.peers.close()
-        close_socket(self.router)
+        if not self.router.closed:
+            self.router.close(linger=linger_ms)
         close_socket(self.link)
 
     async def _quiesce(self, timeout_s: float) -> None:
@@ -244,9 +267,11 @@ class GatewayRole:
         wake = self._bot_wake
         waiter = SocketWaiter(raw, wake)
         try:
-            while True:
+            while self.reading:
                 await waiter.wait(1.0)
                 wake.clear()
+                if not self.reading:
+                    return
                 self._drop_gone()
                 n = waiter.drain(self._on_frames_guarded, READ_BATCH, copy=False)
                 self._flush_link()
