@@ -17,6 +17,8 @@ One account must not be able to stall the others, whatever it sends. Rules:
    beyond), so a burst of queries never holds more than a few answers in memory.
 4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
    between batches (``gateway_role``), so timers, market data and the link keep running.
+5. What one connection can make the gateway hold is bounded both ways: ``PEER_RCVHWM``
+   frames in, ``SESSION_SNDHWM`` messages out (a session that does not read is ended).
 """
 
 from __future__ import annotations
@@ -30,6 +32,11 @@ REJECTS_PER_WINDOW = 20
 MAX_QUERIES_IN_FLIGHT = 4
 READ_BATCH = 256
 """Frames the gateway reads per loop turn before it yields."""
+PEER_RCVHWM = 2_000
+"""Frames ZeroMQ queues per bot connection before it stops reading that connection (TCP
+pushes back on the sender; nothing is lost). A flooder fills its queue whatever the size,
+so the size is memory held for nothing: at 100,000 a flood of orders kept ~80 MB of
+message buffers (``crossbook bench flood``), at 2,000 it is about half a megabyte."""
 
 
 class _Account:

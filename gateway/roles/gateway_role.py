@@ -75,7 +75,7 @@ from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.fairness import CUT, READ_BATCH, REJECT, Fairness
+from gateway.roles.fairness import CUT, PEER_RCVHWM, READ_BATCH, REJECT, Fairness
 from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
@@ -182,7 +182,7 @@ class GatewayRole:
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             router.maxmsgsize = MAX_FRAME_BYTES
             router.sndhwm = SESSION_SNDHWM
-            router.rcvhwm = 100_000
+            router.rcvhwm = PEER_RCVHWM
             curve_server(router, server_keys, authenticator)
             router.bind(config.endpoints.order_entry)
         except BaseException:
