@@ -13,7 +13,9 @@ drives it from this process with plain ZeroMQ sockets on threads:
 - the server's RSS (``/proc/PID/status``) is sampled every 50 ms.
 
 Per phase: victims' ack p50/p99/max (ms), the longest market-data heartbeat gap (ms), the
-server's RSS peak (MB) against idle, what the flooder sent. The load generator shares the
+server's RSS peak (MB) against idle and against the phase's start (``idle_resting``, the
+server holding the querying account's resting orders and whatever the floods left, is
+the reference of the query bursts), what the flooder sent. The load generator shares the
 machine's cores with the server: the figures say so.
 """
 
@@ -204,6 +206,7 @@ def run(args: argparse.Namespace) -> int:
         sampler = threading.Thread(target=lambda: [(p.rss.append(_rss_mb(proc.pid)),
                                                     time.sleep(0.05)) for _ in iter(
                                                         lambda: done.is_set(), True)])
+        p.extra["rss_start_mb"] = round(_rss_mb(proc.pid), 1)
         sampler.start()
         t0 = time.perf_counter()
         body(p)
@@ -239,6 +242,9 @@ def run(args: argparse.Namespace) -> int:
 
         phase("flood_orders", lambda p: flood(p, False))
         phase("flood_junk", lambda p: flood(p, True))
+        # what the flooder queued and the server has not read yet would go on arriving
+        # for seconds (the server reads it at its own pace): the flood ends here
+        flooder.sock.close(linger=0)
         q = _Session(ctx, eps, state, 5)
         q.logon()
         for i in range(args.resting):  # slowly enough to stay inside the rate limit
@@ -251,6 +257,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(2.0)
         while q.sock.poll(0):
             q.sock.recv()
+        phase("idle_resting", lambda p: time.sleep(2.0))  # the reference of the bursts
         for n in args.query_bursts:
             def burst(p: _Phase, n: int = n) -> None:
                 for _ in range(n):
@@ -300,6 +307,8 @@ def run(args: argparse.Namespace) -> int:
             "md_heartbeat_max_gap_ms": round(max(p.md), 1) if p.md else None,
             "rss_peak_mb": round(max(p.rss), 1) if p.rss else None,
             "rss_peak_over_idle": round(max(p.rss) / idle, 2) if p.rss and idle else None,
+            "rss_peak_over_start": (round(max(p.rss) / p.extra["rss_start_mb"], 2)
+                                    if p.rss and p.extra.get("rss_start_mb") else None),
             "flooder_sent": p.sent, **p.extra,
         } for p in phases],
     }  # fmt: skip
