@@ -88,6 +88,8 @@ log = logging.getLogger("crossbook.gateway")
 
 MAX_FRAME_BYTES = 1 << 20
 _DRAIN = 4096
+_TURN_STEP = 16
+"""Frames read between two looks at whether the turn is full (fairness rule 5)."""
 _ORDER_ENTRY = frozenset({"new_order", "cancel", "amend", "mass_cancel"})
 _FORWARDED = _ORDER_ENTRY | {
     "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
@@ -266,6 +268,7 @@ class GatewayRole:
         raw = self._raw
         wake = self._bot_wake
         waiter = SocketWaiter(raw, wake)
+        fair = self.fair
         try:
             while self.reading:
                 await waiter.wait(1.0)
@@ -273,9 +276,15 @@ class GatewayRole:
                 if not self.reading:
                     return
                 self._drop_gone()
-                n = waiter.drain(self._on_frames_guarded, READ_BATCH, copy=False)
+                fair.begin_turn(self.clock.monotonic())
+                n = k = 0
+                while n < READ_BATCH and not fair.turn_full:  # fairness rule 5
+                    k = waiter.drain(self._on_frames_guarded, _TURN_STEP, copy=False)
+                    n += k
+                    if k < _TURN_STEP:
+                        break
                 self._flush_link()
-                if n == READ_BATCH:  # still readable: let timers, market data, the link run
+                if k == _TURN_STEP:  # still readable: let timers, market data, the link run
                     await asyncio.sleep(0)
         finally:
             waiter.close()
