@@ -4,11 +4,12 @@ Starts ``crossbook serve`` (embedded, a fresh state dir, its own ports) as a sub
 drives it from this process with plain ZeroMQ sockets on threads:
 
 - victims: accounts 2..4 each send a post-only limit buy every ``--victim-interval-ms``
-  and time the send -> ``New`` report (ack) round trip;
+  and time the send -> ``New`` report (ack) round trip, and read the time it spent inside
+  the server off the report (``ts_gw_out - ts_gw_in``);
 - market data: a CURVE SUB records every heartbeat's arrival (``md_heartbeat_ms`` 200);
-- phases, each bounded by a message count and a duration: ``idle``; ``orders`` (account 1
-  sends new orders as fast as its socket takes them, reading nothing); ``junk`` (account 1
-  sends malformed frames as fast as it can); ``queries`` (account 5 rests
+- phases, each bounded by a message count and a duration: ``idle``; ``orders`` (account 1,
+  from a process of its own, sends new orders as fast as its socket takes them); ``junk``
+  (the same with malformed frames); ``queries`` (account 5 rests
   ``--resting`` orders, then sends bursts of ``query_orders``).
 - the server's RSS (``/proc/PID/status``) is sampled every 50 ms.
 
@@ -22,6 +23,7 @@ machine's cores with the server: the figures say so.
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import re
 import subprocess
 import sys
@@ -29,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import zmq
@@ -123,11 +126,47 @@ class _Phase:
     def __init__(self, name: str) -> None:
         self.name = name
         self.acks: list[float] = []
+        self.server: list[float] = []
+        """The same acks inside the server: ``ts_gw_out - ts_gw_in`` (ms)."""
         self.lost = 0
         self.md: list[float] = []
         self.rss: list[float] = []
         self.sent = 0
         self.extra: dict = {}
+
+
+def _flood(eps: dict[str, str], state: Path, junk: bool, most: int, phase_s: float,
+           out: Any) -> None:
+    """Account 1 floods from a process of its own (its busy loop would otherwise hold the
+    victims' threads off the GIL and add milliseconds to what they measure), then closes
+    with linger 0: what it queued and the server has not read yet would go on arriving
+    for seconds, so the flood ends with the phase."""
+    ctx = zmq.Context()
+    flooder = _Session(ctx, eps, state, 1)
+    flooder.logon()
+    body = b"\xc1junk" * 8
+    sent = 0
+    replies: dict[str, int] = {}
+    t0 = time.perf_counter()
+    while sent < most and time.perf_counter() - t0 < phase_s:
+        try:
+            if junk:
+                flooder.sock.send(body, zmq.NOBLOCK)
+            else:
+                flooder.send({"type": "new_order", "instrument": "BTC-PERP", "side": "buy",
+                              "qty": 1, "price": 100_000, "client_order_id": f"f{sent}"},
+                             zmq.NOBLOCK)  # fmt: skip
+            sent += 1
+        except zmq.Again:
+            time.sleep(0.0005)
+        while flooder.sock.poll(0):
+            m = msgpack.unpackb(flooder.sock.recv(), raw=False, strict_map_key=False)
+            kind = m.get("reason_name") or m.get("exec_type") or m.get("type")
+            replies[str(kind)] = replies.get(str(kind), 0) + 1
+    rate = round(sent / (time.perf_counter() - t0))
+    flooder.sock.close(linger=0)
+    ctx.destroy(linger=0)
+    out.put((sent, rate, replies))
 
 
 def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Event,
@@ -147,6 +186,8 @@ def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Ev
             m = s.recv(50)
             if m is not None and m.get("req_id") == rid:
                 phase.acks.append((time.perf_counter() - t0) * 1000)
+                if m.get("ts_gw_in") and m.get("ts_gw_out"):
+                    phase.server.append((m["ts_gw_out"] - m["ts_gw_in"]) / 1e6)
                 got = True
                 break
         if not got:
@@ -219,32 +260,19 @@ def run(args: argparse.Namespace) -> int:
     try:
         time.sleep(2.0)
         phase("idle", lambda p: time.sleep(3.0))
-        flooder = _Session(ctx, eps, state, 1)
-        flooder.logon()
-
         def flood(p: _Phase, junk: bool) -> None:
-            t0 = time.perf_counter()
-            body = b"\xc1junk" * 8
-            while p.sent < args.flood_messages and time.perf_counter() - t0 < args.phase_s:
-                try:
-                    if junk:
-                        flooder.sock.send(body, zmq.NOBLOCK)
-                    else:
-                        flooder.send({"type": "new_order", "instrument": "BTC-PERP",
-                                      "side": "buy", "qty": 1, "price": 100_000,
-                                      "client_order_id": f"f{p.sent}"}, zmq.NOBLOCK)  # fmt: skip
-                    p.sent += 1
-                except zmq.Again:
-                    time.sleep(0.0005)
-                while flooder.sock.poll(0):
-                    flooder.sock.recv()
-            p.extra["flood_rate_per_s"] = round(p.sent / (time.perf_counter() - t0))
+            mp = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            out = mp.Queue()
+            proc_ = mp.Process(target=_flood, args=(
+                eps, state, junk, args.flood_messages, args.phase_s, out))  # fmt: skip
+            proc_.start()
+            sent, rate, replies = out.get(timeout=args.phase_s + 30)
+            proc_.join(10)
+            p.sent = sent
+            p.extra.update(flood_rate_per_s=rate, flooder_replies=replies)
 
         phase("flood_orders", lambda p: flood(p, False))
         phase("flood_junk", lambda p: flood(p, True))
-        # what the flooder queued and the server has not read yet would go on arriving
-        # for seconds (the server reads it at its own pace): the flood ends here
-        flooder.sock.close(linger=0)
         q = _Session(ctx, eps, state, 5)
         q.logon()
         for i in range(args.resting):  # slowly enough to stay inside the rate limit
@@ -304,6 +332,7 @@ def run(args: argparse.Namespace) -> int:
             "phase": p.name, "victim_acks": len(p.acks), "victim_lost": p.lost,
             "ack_p50_ms": _pct(p.acks, 50), "ack_p99_ms": _pct(p.acks, 99),
             "ack_max_ms": _pct(p.acks, 100),
+            "server_ack_p50_ms": _pct(p.server, 50), "server_ack_p99_ms": _pct(p.server, 99),
             "md_heartbeat_max_gap_ms": round(max(p.md), 1) if p.md else None,
             "rss_peak_mb": round(max(p.rss), 1) if p.rss else None,
             "rss_peak_over_idle": round(max(p.rss) / idle, 2) if p.rss and idle else None,
