@@ -5,8 +5,8 @@ Rules:
 - The exchange runs in its own process(es), never in the load generator's: embedded mode
   is ``crossbook serve --config FILE --state-dir DIR --fresh`` (all three roles in one
   process); ``--processes`` starts ``crossbook serve --role ROLE`` three times with the
-  same file. Either way the configuration is the embedded default
-  (``gateway.exchange_config.DEFAULT_TOML``) with every endpoint moved to a free port on
+  same file. Either way the configuration is the embedded default as of today
+  (``gateway.exchange_config.default_toml()``) with every endpoint moved to a free port on
   127.0.0.1 and the state directory moved into the bench's temporary directory; nothing
   else is changed, so the numbers are those of the default exchange.
 - Ready means: the key files exist and every demo account can log on (the caller's logon
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gateway import keys as keyfiles
-from gateway.exchange_config import DEFAULT_TOML, Endpoints, default_config
+from gateway.exchange_config import Endpoints, default_config, default_toml
 
 ROLES = ("matching", "clearing", "gateway")
 READY_TIMEOUT_S = 60.0
@@ -54,9 +54,9 @@ def free_ports(n: int, host: str = "127.0.0.1") -> list[int]:
 
 
 def bench_config_toml(state_dir: Path, ports: dict[str, int], durability: str = "write") -> str:
-    """``DEFAULT_TOML`` with ``state_dir``, the endpoints and the journal's durability
+    """``default_toml()`` with ``state_dir``, the endpoints and the journal's durability
     replaced (nothing else)."""
-    text = DEFAULT_TOML
+    text = default_toml()
     text, n = re.subn(r'(?m)^state_dir = ".*"$',
                       f'state_dir = "{state_dir}"\ndurability = "{durability}"', text)  # fmt: skip
     if n != 1:

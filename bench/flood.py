@@ -55,11 +55,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _config(tmp: Path) -> tuple[Path, dict[str, str], Path]:
-    from gateway.exchange_config import DEFAULT_TOML, Endpoints
+    from gateway.exchange_config import Endpoints, default_toml
 
     names = list(Endpoints.__dataclass_fields__)
     eps = {n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, free_ports(len(names)), strict=True)}
-    text = DEFAULT_TOML
+    text = default_toml()
     for n, default in Endpoints().as_dict().items():
         text = text.replace(f'{n} = "{default}"', f'{n} = "{eps[n]}"')
     state = tmp / "state"

@@ -14,26 +14,39 @@ docs/examples/exchange.toml):
   ``[exchange.iv_feed]`` (the simulated implied-volatility oracle of the option chains:
   a seeded mean-reverting walk of each expiry's ATM vol, ``gateway.roles.iv_feed``).
 
-``DEFAULT_TOML`` is the embedded default configuration ``crossbook serve`` runs without
-``--config``: BTC-PERP and ETH-PERP on simulated indices, AMZN-PERP with a one-cent tick
-that fits the LOBSTER sample (prices are dollars x 10000), a BTC option chain (2
+``default_toml(today)`` is the embedded default configuration ``crossbook serve`` runs
+without ``--config``: BTC-PERP and ETH-PERP on simulated indices, AMZN-PERP with a one-cent
+tick that fits the LOBSTER sample (prices are dollars x 10000), a BTC option chain (2
 expiries x 9 strikes x call/put, docs/options.md) with its IV feed, eight funded demo
 accounts (7 and 8 in portfolio margin mode).
+
+The chain rolls: its expiries are the next two quarterly expiries (``quarterly_expiries``:
+the last Friday of March, June, September and December, 08:00 UTC, like Deribit) at least
+``MIN_DAYS_TO_EXPIRY`` days after ``today``, written into the text as plain numbers. The
+first start of a state directory records that text (``record_config``), and
+``state_dir_config`` runs a state directory on what it recorded from then on, so restarts
+and ``crossbook journal replay`` see the same series. ``today`` comes from the caller (the
+CLI reads the clock; ``utc_date``); this module reads no clock of its own unless a caller
+leaves ``today`` out.
 Unknown keys are refused, naming the key (``ConfigError``), as in ``clearing.config``.
 """
 
 from __future__ import annotations
 
+import calendar
 import contextlib
 import fcntl
 import os
+import time
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from clearing.config import ClearingConfig, ConfigError, parse_config
+from clearing.options.series import MONTHS, expiry_ts_of
 from gateway import keys as keyfiles
 
 DEFAULT_STATE_DIR = "./crossbook-state"
@@ -326,9 +339,70 @@ def load_exchange_config(path: str | os.PathLike[str]) -> ExchangeConfig:
     return parse_exchange_text(text, str(path))
 
 
-def default_config() -> ExchangeConfig:
-    """The embedded default configuration (``DEFAULT_TOML``)."""
-    return parse_exchange_text(DEFAULT_TOML, "the embedded configuration")
+# -- the rolling default chain ---------------------------------------------------------
+QUARTERLY_MONTHS = (3, 6, 9, 12)
+MIN_DAYS_TO_EXPIRY = 7
+"""A default expiry is listed only if at least this many days remain at the first start."""
+DEFAULT_EXPIRIES = 2
+
+
+def utc_date(ts_ns: int) -> date:
+    """The UTC calendar date of a wall-clock reading (ns since the epoch)."""
+    return datetime.fromtimestamp(ts_ns // 1_000_000_000, tz=UTC).date()
+
+
+def last_friday(year: int, month: int) -> date:
+    last = date(year, month, calendar.monthrange(year, month)[1])
+    return last - timedelta(days=(last.weekday() - calendar.FRIDAY) % 7)
+
+
+def quarterly_expiries(today: date, count: int = DEFAULT_EXPIRIES,
+                       min_days: int = MIN_DAYS_TO_EXPIRY) -> list[int]:  # fmt: skip
+    """The next ``count`` quarterly expiries (last Friday of Mar/Jun/Sep/Dec, 08:00 UTC) whose
+    date is at least ``min_days`` after ``today``, in ns since the epoch, ascending."""
+    out: list[int] = []
+    year, month = today.year, today.month
+    while len(out) < count:
+        if month in QUARTERLY_MONTHS:
+            d = last_friday(year, month)
+            if (d - today).days >= min_days:
+                out.append(expiry_ts_of(d.year, d.month, d.day))
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return out
+
+
+def _expiry_code(ts_ns: int) -> str:
+    d = utc_date(ts_ns)
+    return f"{d.day}{MONTHS[d.month - 1]}{d:%y}"
+
+
+def default_toml(today: date | None = None) -> str:
+    """The embedded default configuration as of ``today`` (UTC; default: the wall clock's
+    date): the BTC chain lists ``quarterly_expiries(today)``. The same date gives the same
+    text, byte for byte."""
+    if today is None:
+        today = utc_date(time.time_ns())
+    expiries = quarterly_expiries(today)
+    line = (f"expiries = [{', '.join(str(e) for e in expiries)}]   # "
+            f"{', '.join(_expiry_code(e) for e in expiries)} 08:00 UTC: the next "
+            f"{len(expiries)} quarterly expiries >= {MIN_DAYS_TO_EXPIRY} days after {today}")
+    return _DEFAULT_TEMPLATE.replace(_EXPIRIES_LINE, line)
+
+
+def default_config(today: date | None = None) -> ExchangeConfig:
+    """The embedded default configuration as of ``today`` (``default_toml``)."""
+    return parse_exchange_text(default_toml(today), "the embedded configuration")
+
+
+def state_dir_config(state_dir: str | os.PathLike[str], today: date | None = None,
+                     *, fresh: bool = False) -> ExchangeConfig:  # fmt: skip
+    """The configuration a state directory runs on without ``--config``: what its first
+    start recorded (``recorded_config``), else (a fresh directory, or ``fresh``: starting
+    over) the embedded default as of ``today``. Its ``state_dir`` is ``state_dir``."""
+    cfg = None if fresh else recorded_config(state_dir)
+    if cfg is None:
+        cfg = default_config(today)
+    return replace(cfg, state_dir=Path(state_dir))
 
 
 RECORDED_CONFIG = "config.toml"
@@ -404,7 +478,8 @@ def prepare_keys(config: ExchangeConfig, state_dir: Path | None = None) -> KeySe
 
 
 # -- the embedded default ------------------------------------------------------------------
-DEFAULT_TOML = """\
+_EXPIRIES_LINE = "expiries = @QUARTERLY@"
+_DEFAULT_TEMPLATE = """\
 # crossbook's embedded default configuration (crossbook serve without --config).
 
 [exchange]
@@ -504,7 +579,7 @@ mmf_ppm = 50_000
 
 [options.BTC]                             # European, cash-settled on the BTC index TWAP
 index = "BTC"
-expiries = [1806048000000000000, 1813910400000000000]   # 26MAR27, 25JUN27 08:00 UTC
+expiries = @QUARTERLY@
 strikes = [400_000, 450_000, 500_000, 550_000, 600_000, 650_000, 700_000, 750_000, 800_000]
 price_decimals = 1                        # premium and strike in 0.1 USD, like the index
 tick_size = 5                             # 0.5 USD

@@ -194,7 +194,9 @@ class MarketDataPublisher:
         if message is not None:
             topic, body = message
             body["ts_send"] = self.clock_ns()
-            self._raw_pub.send_multipart([topic, msgpack.packb(body)])
+            raw = self._raw_pub
+            send_frame(raw, topic, SNDMORE)  # PUB never blocks
+            send_frame(raw, self._pack(body), 0)
             self.sent += 1
 
     # -- the socket tasks ----------------------------------------------------------------

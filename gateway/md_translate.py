@@ -39,13 +39,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 from itertools import islice
 from typing import Any
+from zlib import crc32
 
 import numpy as np
 from sortedcontainers import SortedDict
 
 from clearing.options.implied import implied_vols
 from gateway.protocol import decimal_float
-from matching.checksum import CHECKSUM_DEPTH, book_checksum
+from matching.checksum import CHECKSUM_DEPTH
 from matching.enums import BUY, InstrumentStatus
 from matching.events import (
     AuctionUncrossed,
@@ -100,34 +101,38 @@ def topic(stream: str, symbol: str) -> bytes:
 class L2Book:
     """Aggregated price levels (price -> (qty, count)) per side, best first on demand.
 
-    The top-10 checksum is cached and recomputed only after a change that touched the top
-    10 levels of its side (a change deeper in the book cannot alter it).
+    The top-10 checksum string is cached per side and rebuilt only for a side whose top 10
+    levels changed (a change deeper in the book cannot alter it; a change on one side
+    leaves the other side's text as it was).
     """
 
-    __slots__ = ("_checksum", "asks", "bids")
+    __slots__ = ("_ask_text", "_bid_text", "asks", "bids")
 
     def __init__(self) -> None:
         self.bids: SortedDict = SortedDict()
         self.asks: SortedDict = SortedDict()
-        self._checksum: int | None = None
-
-    def _in_top(self, side: int, price: int) -> bool:
-        if side == BUY:
-            bids = self.bids
-            return len(bids) <= CHECKSUM_DEPTH or price >= bids.keys()[-CHECKSUM_DEPTH]
-        asks = self.asks
-        return len(asks) <= CHECKSUM_DEPTH or price <= asks.keys()[CHECKSUM_DEPTH - 1]
+        self._bid_text: str | None = None
+        self._ask_text: str | None = None
 
     def set_level(self, side: int, price: int, qty: int, count: int) -> None:
         """Set one level (``qty`` 0 removes it)."""
-        top = self._checksum is None or self._in_top(side, price)
-        levels = self.bids if side == BUY else self.asks
+        if side == BUY:
+            levels = self.bids
+            # in the top 10 before or after the change: the side's text is stale
+            if self._bid_text is not None and (
+                len(levels) <= CHECKSUM_DEPTH or price >= levels.keys()[-CHECKSUM_DEPTH]
+            ):
+                self._bid_text = None
+        else:
+            levels = self.asks
+            if self._ask_text is not None and (
+                len(levels) <= CHECKSUM_DEPTH or price <= levels.keys()[CHECKSUM_DEPTH - 1]
+            ):
+                self._ask_text = None
         if qty:
             levels[price] = (qty, count)
         else:
             levels.pop(price, None)
-        if top or self._in_top(side, price):
-            self._checksum = None
 
     def top(self, n: int = CHECKSUM_DEPTH) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
         """Top ``n`` levels per side as (price, qty), best first: ``(bids, asks)``."""
@@ -139,11 +144,19 @@ class L2Book:
 
     def checksum(self) -> int:
         """``matching.checksum.book_checksum`` of the top 10 levels."""
-        value = self._checksum
-        if value is None:
-            bids, asks = self.top(CHECKSUM_DEPTH)
-            value = self._checksum = book_checksum(bids, asks, CHECKSUM_DEPTH)
-        return value
+        bid_text = self._bid_text
+        if bid_text is None:
+            bids = self.bids
+            bid_text = self._bid_text = "|".join(
+                [f"{p}:{bids[p][0]}" for p in islice(reversed(bids), CHECKSUM_DEPTH)]
+            )
+        ask_text = self._ask_text
+        if ask_text is None:
+            asks = self.asks
+            ask_text = self._ask_text = "|".join(
+                [f"{p}:{asks[p][0]}" for p in islice(asks, CHECKSUM_DEPTH)]
+            )
+        return crc32(f"{ask_text}#{bid_text}".encode("ascii"))
 
     def levels(self, depth: int | None = None) -> tuple[list[list[int]], list[list[int]]]:
         """Levels as ``[price, qty, count]`` best first, all or the top ``depth``."""
@@ -157,7 +170,7 @@ class L2Book:
         """Replace the contents with ``[price, qty, count]`` rows."""
         self.bids.clear()
         self.asks.clear()
-        self._checksum = None
+        self._bid_text = self._ask_text = None
         for side, rows in ((BUY, bids), (-BUY, asks)):
             for price, qty, count in rows:
                 self.set_level(side, price, qty, count)

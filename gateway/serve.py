@@ -3,8 +3,10 @@
 - ``crossbook serve [--config FILE] [--state-dir DIR]``: gateway, clearing and matching in
   one process and one asyncio loop (uvloop when installed), joined by ZeroMQ ``inproc://``
   links (the same role code as the multi-process layout, which uses tcp). Without
-  ``--config`` it runs the embedded default configuration
-  (``gateway.exchange_config.DEFAULT_TOML``). It prints its endpoints and the key files a
+  ``--config`` it runs what the state directory recorded at its first start, else (a
+  fresh directory, or ``--fresh``) the embedded default configuration as of today's UTC
+  date, its option chain rolled to the next quarterly expiries
+  (``gateway.exchange_config.default_toml``). It prints its endpoints and the key files a
   bot needs.
 - ``crossbook serve --role gateway|clearing|matching --config FILE``: one role per
   process; the roles find each other through the endpoints in the file.
@@ -40,9 +42,10 @@ from gateway.exchange_config import (
     Endpoints,
     ExchangeConfig,
     KeySet,
-    default_config,
     load_exchange_config,
     prepare_keys,
+    state_dir_config,
+    utc_date,
 )
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.stopping import StopDeadline, Watchdog, install_signals
@@ -59,7 +62,8 @@ HELP = "run the exchange (all roles, or one with --role)"
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", metavar="FILE", type=Path,
-                        help="exchange TOML (docs/serve.md); default: the embedded demo config")
+                        help="exchange TOML (docs/serve.md); default: the one the state dir "
+                             "recorded, else the embedded demo config")
     parser.add_argument("--state-dir", metavar="DIR", type=Path, default=None,
                         help=f"keys and snapshots (default: the config's, {DEFAULT_STATE_DIR})")
     parser.add_argument("--role", choices=ROLES,
@@ -154,7 +158,8 @@ class Exchange:
         # one process: clearing hands each message straight on to its co-located peers
         self.matching.pumped = True
         self.gateway.pumped = True
-        self.clearing.colocated = [self.matching.pump, self.gateway.pump_link]
+        self.clearing.pump_matcher = self.matching.pump
+        self.clearing.pump_gateway = self.gateway.pump_link
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [
@@ -250,16 +255,24 @@ async def _stop_authenticator(auth: Any) -> None:
 
 
 # -- the command -------------------------------------------------------------------------
-def _load(args: argparse.Namespace) -> ExchangeConfig:
+def _load(args: argparse.Namespace, clock: Clock = WALL_CLOCK) -> ExchangeConfig:
+    """``--config``, else the state dir's recorded configuration, else the embedded
+    default as of ``clock``'s UTC date (the one clock reading that picks a fresh state
+    dir's option expiries; ``--fresh`` starts over from the default)."""
     from clearing.config import ConfigError
     from gateway.cli import CliError
 
     try:
-        cfg = load_exchange_config(args.config) if args.config else default_config()
+        if args.config:
+            cfg = load_exchange_config(args.config)
+            if args.state_dir is not None:
+                cfg = replace(cfg, state_dir=args.state_dir)
+        else:
+            state_dir = args.state_dir if args.state_dir is not None else DEFAULT_STATE_DIR
+            cfg = state_dir_config(state_dir, utc_date(clock.time_ns()),
+                                   fresh=args.fresh)  # fmt: skip
     except ConfigError as exc:
         raise CliError(str(exc)) from None
-    if args.state_dir is not None:
-        cfg = replace(cfg, state_dir=args.state_dir)
     return cfg
 
 

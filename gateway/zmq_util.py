@@ -22,6 +22,9 @@ recv_frame = _BackendSocket.recv
 """The backend's ``Socket.send`` (plain ``bytes``, int flags): the hot paths call it
 directly, skipping pyzmq's Python wrapper (its flag enums and type checks cost more than
 the send itself)."""
+get_option = _BackendSocket.get
+"""The backend's ``getsockopt`` (int option, int result): pyzmq's wrapper turns both into
+enums, about a microsecond per readiness check on the hot path."""
 
 
 def send_two(sock: zmq.Socket, first: bytes, second: bytes) -> None:

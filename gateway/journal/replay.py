@@ -8,7 +8,8 @@ the one the server logged for that sequence (``snapshot at journal seq N state h
 ``stopped at ...``, ``recovered ...``). Read-only: a torn tail is reported, not cut.
 
 The configuration is the one the server recorded in ``DIR/config.toml`` (``--config``
-overrides it; without either, the embedded default).
+overrides it; without either, the embedded default as of today, which matches only if the
+journal was written on a default chain picked the same quarter).
 """
 
 from __future__ import annotations
@@ -20,12 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from clearing.core import reports as rp
-from gateway.exchange_config import (
-    ExchangeConfig,
-    default_config,
-    load_exchange_config,
-    recorded_config,
-)
+from gateway.exchange_config import ExchangeConfig, load_exchange_config, state_dir_config
 from gateway.reasons import Reason
 from gateway.recovery import recover
 
@@ -38,11 +34,9 @@ def state_dir_of(path: str | Path) -> Path:
 
 def config_for(state_dir: Path, config_file: Path | None = None) -> ExchangeConfig:
     """``--config``, else what the server recorded in the state dir, else the default."""
-    if config_file is not None:
-        cfg = load_exchange_config(config_file)
-    else:
-        cfg = recorded_config(state_dir) or default_config()
-    return replace(cfg, state_dir=state_dir)
+    if config_file is None:
+        return state_dir_config(state_dir)
+    return replace(load_exchange_config(config_file), state_dir=state_dir)
 
 
 class Tally:

@@ -42,6 +42,7 @@ import contextlib
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -221,10 +222,13 @@ class ClearingRole:
         self.snap_seqs: list[int] = [rec.snapshot_seq] if rec.snapshot else []
         self.wake = Wakeup()
         self.mwake = Wakeup()
-        self.colocated: list[Any] = []
-        """``pump()`` of the roles running in this process (one-process mode): called right
-        after each send on a link, so a co-located peer answers without an event-loop
-        round trip. The messages still cross the inproc ZeroMQ links."""
+        self.pump_matcher: Callable[[], int] | None = None
+        self.pump_gateway: Callable[[], int] | None = None
+        """``pump()`` of the matcher and the gateway when they run in this process
+        (one-process mode): called right after a send to that peer, so it answers without
+        an event-loop round trip; a peer nothing was sent to is not pumped (each pump
+        costs readiness checks, system calls). The messages still cross the inproc ZeroMQ
+        links."""
         eps = config.endpoints
         self.link = ctx.socket(zmq.ROUTER)
         self.mlink = ctx.socket(zmq.ROUTER)
@@ -440,7 +444,8 @@ class ClearingRole:
                 raise
             log.warning("matcher unreachable; waiting for it")
             return
-        for pump in self.colocated:
+        pump = self.pump_matcher
+        if pump is not None:
             pump()
 
     def _recv_matcher(self) -> list:
@@ -635,6 +640,7 @@ class ClearingRole:
 
     def _flush_gateways(self) -> None:
         now = self.clock.monotonic()
+        sent = False
         for peer in list(self.peer_of_gw.values()):
             if peer.replies or peer.pushes or now - peer.last_sent >= self.hb:
                 peer.seq_out += 1
@@ -654,7 +660,9 @@ class ClearingRole:
                     break
                 peer.backlog.popleft()
                 peer.last_sent = now
-        for pump in self.colocated:
+                sent = True
+        pump = self.pump_gateway
+        if sent and pump is not None:
             pump()
 
     # ------------------------------------------------------------------ queries -----

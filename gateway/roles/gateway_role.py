@@ -81,7 +81,15 @@ from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
 from gateway.stopping import MARGIN_S, StopDeadline
-from gateway.zmq_util import NOBLOCK, Wakeup, bound_endpoint, close_socket, send_frame, send_two
+from gateway.zmq_util import (
+    NOBLOCK,
+    Wakeup,
+    bound_endpoint,
+    close_socket,
+    send_frame,
+    send_two,
+)
+from gateway.zmq_util import get_option as _get
 from matching.enums import EndReason
 
 log = logging.getLogger("crossbook.gateway")
@@ -536,7 +544,7 @@ class GatewayRole:
         raw = self._link_raw
         if raw is None:
             return 0
-        if self._raw.getsockopt(_EVENTS) & _POLLIN:  # takes in closed connections
+        if _get(self._raw, _EVENTS) & _POLLIN:  # takes in closed connections
             self._bot_wake.set()  # (and may swallow the bot loop's read edge)
         self._drop_gone()  # then their sessions end before anything is delivered
         n = drain(raw, self._on_link, _DRAIN, frames=1)
@@ -545,7 +553,7 @@ class GatewayRole:
             # a send on the bots' socket may swallow the read edge of its descriptor:
             # if a frame is waiting now, ring the bot loop (it may be asleep on that edge)
             self._sent_mark = self.stats.sent
-            if self._raw.getsockopt(_EVENTS) & _POLLIN:
+            if _get(self._raw, _EVENTS) & _POLLIN:
                 self._bot_wake.set()
         return n
 

@@ -26,10 +26,13 @@ import contextlib
 import zmq
 from zmq.utils.monitor import parse_monitor_message
 
+from gateway.zmq_util import get_option as _get
+
 _EVENTS = zmq.EVENT_ACCEPTED | zmq.EVENT_DISCONNECTED
 _ACCEPTED = int(zmq.EVENT_ACCEPTED)
 _DISCONNECTED = int(zmq.EVENT_DISCONNECTED)
 _POLLIN = int(zmq.POLLIN)
+_ZMQ_EVENTS = int(zmq.EVENTS)
 
 
 class PeerWatch:
@@ -54,7 +57,7 @@ class PeerWatch:
         if raw.closed:
             return []
         out = []
-        while raw.getsockopt(zmq.EVENTS) & _POLLIN:
+        while _get(raw, _ZMQ_EVENTS) & _POLLIN:
             try:
                 ev = parse_monitor_message(raw.recv_multipart(zmq.NOBLOCK))
             except zmq.Again:

@@ -21,6 +21,7 @@ from zmq.backend import Socket as _BackendSocket
 from zmq.backend import zmq_poll
 
 from gateway.zmq_util import Wakeup
+from gateway.zmq_util import get_option as _get
 
 _POLLIN = int(zmq.POLLIN)
 _EVENTS = int(zmq.EVENTS)
@@ -37,7 +38,7 @@ class SocketWaiter:
         self._loop.add_reader(self._fd, wake.set)
 
     def readable(self) -> bool:
-        return bool(self.raw.getsockopt(_EVENTS) & _POLLIN)
+        return bool(_get(self.raw, _EVENTS) & _POLLIN)
 
     async def wait(self, timeout_s: float) -> None:
         """Return when the socket has a message, the doorbell rang, or the time is up.
@@ -80,7 +81,6 @@ def drain(raw: zmq.Socket, handle: Callable[[list], object], limit: int, *,
     """
     items = [(raw, _POLLIN)]
     recv = _BackendSocket.recv
-    getsockopt = raw.getsockopt
     n = 0
     while n < limit and zmq_poll(items, 0):
         if frames == 1:
@@ -93,7 +93,7 @@ def drain(raw: zmq.Socket, handle: Callable[[list], object], limit: int, *,
                 msg.append(f)
         else:
             msg = [recv(raw, _NOBLOCK, copy)]
-            while getsockopt(_RCVMORE):
+            while _get(raw, _RCVMORE):
                 msg.append(recv(raw, _NOBLOCK, copy))
         handle(msg)
         n += 1

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -23,14 +24,11 @@ PERP = "BTC/USD:USD"
 
 
 def _live(kind: str) -> OptionSeries:
-    """The 60,000 series of the default chain's nearest expiry that is still days away (the
-    chain's expiries are fixed dates: once all are past, DEFAULT_TOML must be rolled)."""
+    """The 60,000 series of the default chain's nearest expiry (the chain rolls with the
+    date: its first expiry is at least 7 days away)."""
     chain = default_config().clearing.options["BTC"]
-    live = [e for e in chain.expiries if e > time.time_ns() + 3 * 86_400 * 10**9]
-    if not live:
-        pytest.fail("every expiry of the default [options.BTC] chain is past or days away: "
-                    "roll the expiries in gateway/exchange_config.py DEFAULT_TOML")
-    return OptionSeries("BTC", live[0], 600_000, kind, price_decimals=1)
+    assert chain.expiries[0] > time.time_ns() + 3 * 86_400 * 10**9
+    return OptionSeries("BTC", chain.expiries[0], 600_000, kind, price_decimals=1)
 
 
 SYM, ID = _live("C").ccxt_symbol, _live("C").native_name
@@ -47,15 +45,21 @@ async def test_option_markets_have_ccxt_fields_and_both_names(tmp_path: Path) ->
         for m in opts:
             assert m.symbol == specs[m.id].option.ccxt_symbol  # the kernel's own name
             assert ex.market(m.id) is ex.market(m.symbol)
-        m = ex.market("BTC/USD:USD-270326-60000-C")
+        series = _live("C")
+        expiry_ms = series.expiry_ts // 1_000_000
+        d = datetime.fromtimestamp(expiry_ms // 1000, tz=UTC)
+        ccxt = f"BTC/USD:USD-{d:%y%m%d}-60000-C"
+        assert ccxt == SYM and series.native_name == ID
+        m = ex.market(SYM)
         assert (m.id, m.type, m.option, m.contract, m.swap, m.future) == (
-            "BTC-26MAR27-60000-C", "option", True, True, False, False)
+            ID, "option", True, True, False, False)
         assert (m.strike, m.optionType, m.underlying) == (Decimal(60000), "call", "BTC")
-        assert m.expiry == 1_806_048_000_000 and m.expiryDatetime == "2027-03-26T08:00:00.000Z"
+        assert (d.weekday(), d.hour, d.month % 3) == (4, 8, 0)  # a quarterly Friday, 08:00
+        assert m.expiry == expiry_ms and m.expiryDatetime == f"{d:%Y-%m-%d}T08:00:00.000Z"
         c = m.to_ccxt()
         assert (c["option"], c["strike"], c["optionType"], c["type"]) == (True, 60000.0,
                                                                         "call", "option")
-        assert c["expiry"] == 1_806_048_000_000 and c["info"]["contract_size"] == "0.01"
+        assert c["expiry"] == expiry_ms and c["info"]["contract_size"] == "0.01"
         perp = ex.market(PERP)
         assert not perp.option and perp.strike is None and perp.to_ccxt()["option"] is False
 

@@ -7,6 +7,8 @@
   a test can wait on replies while a flow is trading on the same session.
 - ``Acked``: what the bots were told (fills, resting orders, highest ids).
 - ``flow``: the seeded two-account flow (a post-only maker, an IOC taker crossing it).
+- ``journal_under_load``: a state dir a real server journaled while ``flow`` traded, ended
+  with SIGTERM or SIGKILL (the journal the replay and damaged-journal tests start from).
 - ``check_after_restart``: every acknowledged fill is in the trade history, positions
   equal the history, resting orders are back, new ids continue past every one seen.
 - ``live_l3`` (market-data snapshot service), ``replayed_l3`` (offline recovery) and
@@ -36,6 +38,7 @@ from gateway.exchange_config import Endpoints, load_exchange_config
 from gateway.md_translate import public_l3
 from gateway.recovery import recover
 from tests.gateway.serve_helpers import WAIT_S, Bot
+from tests.gateway.test_serve_processes import write_config
 
 START_S = 30.0
 HASH = re.compile(r"journal seq (\d+)[,;]? state hash ([0-9a-f]{64})")
@@ -275,6 +278,45 @@ async def flow(maker: Client, taker: Client, rng: random.Random, n: int, tag: st
 async def stop_task(task: asyncio.Task) -> None:
     task.cancel()
     await asyncio.gather(task, return_exceptions=True)
+
+
+@dataclass
+class Journaled:
+    cfg: Path
+    state: Path
+    server: Server
+    """The stopped (or killed) server, its output kept."""
+    acked: Acked
+
+
+async def journal_under_load(tmp: Path, *, seed: int, tag: str, seconds: float,
+                             kill: bool = False, **exchange: int) -> Journaled:  # fmt: skip
+    """A state dir a real ``crossbook serve`` journaled while the seeded maker/taker
+    ``flow`` traded for ``seconds``, on a config of its own (``write_config(tmp,
+    **exchange)``). ``kill``: SIGKILL under load; else the flow stops first, then SIGTERM
+    (exit code 0 checked)."""
+    cfg, eps, state = write_config(tmp, **exchange)
+    acked = Acked()
+    ctx = zmq.asyncio.Context()
+    try:
+        async with serve("--config", str(cfg)) as srv:
+            maker, taker = clients(ctx, eps, state, acked)
+            await maker.logon()
+            await taker.logon()
+            trading = asyncio.create_task(flow(maker, taker, random.Random(seed), 10_000, tag))
+            await asyncio.sleep(seconds)
+            if kill:
+                await srv.kill()
+            await stop_task(trading)
+            if not kill:
+                await asyncio.sleep(0.3)
+            await maker.close()
+            await taker.close()
+            if not kill:
+                assert await srv.stop() == 0, srv.stderr[-2000:]
+    finally:
+        ctx.destroy(linger=0)
+    return Journaled(cfg, state, srv, acked)
 
 
 async def live_l3(ctx: zmq.asyncio.Context, eps: Endpoints, state: Path) -> list:

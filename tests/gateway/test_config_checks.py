@@ -12,7 +12,7 @@ import pytest
 
 from clearing.config import ConfigError
 from gateway.config_checks import endpoint_problem
-from gateway.exchange_config import DEFAULT_TOML, parse_exchange_text
+from gateway.exchange_config import default_toml, parse_exchange_text
 
 pytestmark = pytest.mark.timeout(60)
 
@@ -45,16 +45,17 @@ def test_endpoint_problem(value: object, ok: bool) -> None:
 
 
 def test_a_port_out_of_range_is_refused_when_the_file_is_read() -> None:
-    text = DEFAULT_TOML.replace('order_entry = "tcp://127.0.0.1:5555"',
-                                'order_entry = "tcp://127.0.0.1:99999"')  # fmt: skip
-    assert text != DEFAULT_TOML
+    default = default_toml()
+    text = default.replace('order_entry = "tcp://127.0.0.1:5555"',
+                           'order_entry = "tcp://127.0.0.1:99999"')  # fmt: skip
+    assert text != default
     with pytest.raises(ConfigError, match=r"exchange.endpoints.order_entry: port '99999'"):
         parse_exchange_text(text)
 
 
 def test_serve_refuses_port_99999(tmp_path: Path) -> None:
-    text = DEFAULT_TOML.replace('order_entry = "tcp://127.0.0.1:5555"',
-                                'order_entry = "tcp://127.0.0.1:99999"')  # fmt: skip
+    text = default_toml().replace('order_entry = "tcp://127.0.0.1:5555"',
+                                  'order_entry = "tcp://127.0.0.1:99999"')  # fmt: skip
     cfg = tmp_path / "exchange.toml"
     cfg.write_text(text)
     code, out, err = serve("--config", str(cfg), "--state-dir", str(tmp_path / "s"),

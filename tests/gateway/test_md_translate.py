@@ -197,15 +197,21 @@ def test_l2book_and_public_l3() -> None:
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(
-        st.tuples(st.sampled_from((BUY, SELL)), st.integers(1, 40), st.integers(0, 3)),
+        st.tuples(st.sampled_from((BUY, SELL)), st.integers(1, 40), st.integers(0, 3),
+                  st.booleans()),
         max_size=200,
     )
 )
-def test_cached_checksum_always_equals_a_fresh_one(ops: list[tuple[int, int, int]]) -> None:
-    """Deep changes skip the recompute; the cached value must never go stale."""
+def test_cached_checksum_always_equals_a_fresh_one(
+    ops: list[tuple[int, int, int, bool]],
+) -> None:
+    """Deep changes and changes on the other side keep a side's cached text; several
+    changes may land between two reads: the value must never go stale."""
     book = L2Book()
-    for side, price, qty in ops:
+    for side, price, qty, read in ops:
         book.set_level(side, price, qty, 1 if qty else 0)
+        if not read:
+            continue
         fresh_bids = [(p, v[0]) for p, v in reversed(book.bids.items())][:CHECKSUM_DEPTH]
         fresh_asks = [(p, v[0]) for p, v in book.asks.items()][:CHECKSUM_DEPTH]
         assert book.checksum() == book_checksum(fresh_bids, fresh_asks)

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import random
 import re
 import subprocess
 import sys
@@ -25,16 +24,13 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
-import zmq
-import zmq.asyncio
 
 from clearing.core.state import journal_seq_of
 from clearing.snapshot import load_snapshot
 from gateway.exchange_config import load_exchange_config
 from gateway.journal.replay import replay
 from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
-from tests.gateway.kill_helpers import HASH, Acked, clients, flow, serve, stop_task, stopped_hash
-from tests.gateway.test_serve_processes import write_config
+from tests.gateway.kill_helpers import HASH, journal_under_load, stopped_hash
 
 pytestmark = [pytest.mark.timeout(90), pytest.mark.slow]
 
@@ -54,23 +50,8 @@ class Traded:
 
 
 async def _trade_and_stop(tmp: Path) -> Traded:
-    cfg, eps, state = write_config(tmp, snapshot_every_fills=150)
-    acked = Acked()
-    ctx = zmq.asyncio.Context()
-    try:
-        async with serve("--config", str(cfg)) as srv:
-            maker, taker = clients(ctx, eps, state, acked)
-            await maker.logon()
-            await taker.logon()
-            trading = asyncio.create_task(flow(maker, taker, random.Random(3), 10_000, "x"))
-            await asyncio.sleep(1.5)
-            await stop_task(trading)
-            await asyncio.sleep(0.3)
-            await maker.close()
-            await taker.close()
-            assert await srv.stop() == 0, srv.stderr[-2000:]
-    finally:
-        ctx.destroy(linger=0)
+    j = await journal_under_load(tmp, seed=3, tag="x", seconds=1.5, snapshot_every_fills=150)
+    cfg, state, srv, acked = j.cfg, j.state, j.server, j.acked
     assert acked.n_fills() > 20
     seq, stopped = stopped_hash(srv)
     logged = {int(m.group(1)): m.group(2) for m in _SNAPSHOT_LOG.finditer(srv.stderr)}

@@ -18,51 +18,26 @@ each:
 from __future__ import annotations
 
 import asyncio
-import random
 import shutil
 from pathlib import Path
 
 import pytest
-import zmq
-import zmq.asyncio
 
 from clearing.commands import Tick
 from clearing.core.state import encode_batch
 from gateway.journal.layout import encode_record, list_segments
 from gateway.journal.scan import SegmentScan, read_segment
-from tests.gateway.kill_helpers import (
-    Acked,
-    clients,
-    flow,
-    journal_replay,
-    run_serve,
-    serve,
-    stop_task,
-)
+from tests.gateway.kill_helpers import journal_replay, journal_under_load, run_serve, serve
 from tests.gateway.test_serve_processes import write_config
 
 pytestmark = [pytest.mark.timeout(60), pytest.mark.slow]
 
 
 async def _killed_under_load(tmp: Path) -> Path:
-    cfg, eps, state = write_config(tmp, journal_segment_bytes=8192)
-    acked = Acked()
-    ctx = zmq.asyncio.Context()
-    try:
-        async with serve("--config", str(cfg)) as srv:
-            maker, taker = clients(ctx, eps, state, acked)
-            await maker.logon()
-            await taker.logon()
-            trading = asyncio.create_task(flow(maker, taker, random.Random(7), 10_000, "d"))
-            await asyncio.sleep(1.0)
-            await srv.kill()
-            await stop_task(trading)
-            await maker.close()
-            await taker.close()
-    finally:
-        ctx.destroy(linger=0)
-    assert acked.n_fills() > 0
-    return state
+    j = await journal_under_load(tmp, seed=7, tag="d", seconds=1.0, kill=True,
+                                 journal_segment_bytes=8192)  # fmt: skip
+    assert j.acked.n_fills() > 0
+    return j.state
 
 
 @pytest.fixture(scope="module")

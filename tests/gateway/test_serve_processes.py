@@ -20,7 +20,7 @@ import zmq.asyncio
 
 from clearing.snapshot import load_snapshot, verify_snapshot
 from gateway import keys as keyfiles
-from gateway.exchange_config import DEFAULT_TOML, Endpoints
+from gateway.exchange_config import Endpoints, default_toml
 from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
 from tests.gateway.serve_helpers import Bot
 
@@ -45,7 +45,7 @@ def write_config(tmp_path: Path, **exchange: int) -> tuple[Path, Endpoints, Path
     ports = _free_ports(6)
     names = list(Endpoints.__dataclass_fields__)
     eps = Endpoints(**{n: f"tcp://127.0.0.1:{p}" for n, p in zip(names, ports, strict=True)})
-    text = DEFAULT_TOML
+    text = default_toml()
     for n, default in Endpoints().as_dict().items():
         text = text.replace(f'{n} = "{default}"', f'{n} = "{getattr(eps, n)}"')
     state = tmp_path / "state"

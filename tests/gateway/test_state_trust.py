@@ -18,7 +18,7 @@ import zmq.asyncio
 
 from clearing.core.state import journal_seq_of
 from clearing.snapshot import ZERO_ROOT, build, header_digest, load_snapshot
-from gateway.exchange_config import DEFAULT_TOML
+from gateway.exchange_config import default_toml
 from gateway.journal.layout import list_segments
 from gateway.recovery import journal_dir, recover
 from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
@@ -50,7 +50,7 @@ async def _make_state(tmp_path: Path, runs: int = 3, orders: int = 8,
 
 def _serve(state: Path, tmp_path: Path) -> tuple[int, str, str]:
     """``crossbook serve`` on ``state`` (ports picked by the OS); it must refuse and exit."""
-    text = DEFAULT_TOML
+    text = default_toml()
     for port in range(5555, 5563):
         text = text.replace(f"127.0.0.1:{port}", "127.0.0.1:*")
     cfg = tmp_path / "serve.toml"

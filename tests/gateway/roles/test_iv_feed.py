@@ -4,6 +4,7 @@ starts from the smiles the engine already holds (after a restart)."""
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 
 from clearing.commands import IVUpdate
 from clearing.engine import ClearingEngine
@@ -43,7 +44,8 @@ def test_expired_expiries_are_skipped() -> None:
 
 
 def test_made_from_the_engine_starting_at_its_smiles() -> None:
-    cfg = default_config()
+    cfg = default_config(date(2026, 12, 19))  # the chain pinned to 26MAR27, 25JUN27
+    assert cfg.clearing.options["BTC"].expiries == (E1, E2)
     eng = ClearingEngine(cfg.clearing)
     eng.apply(IVUpdate(NOW, "BTC", E2, 777_000, 0, 0))
     feed = make_iv_feed(eng, replace(cfg.iv_feed, step_ppm=0))

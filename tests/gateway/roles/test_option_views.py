@@ -5,6 +5,7 @@ greeks query's per-position and total rows."""
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
 from clearing.commands import IndexPrice, IVUpdate, OrderRequest
@@ -19,6 +20,8 @@ from matching.enums import OrdType, StpMode, TimeInForce
 T = 1_796_083_200_000_000_000
 E1, E2 = 1_806_048_000_000_000_000, 1_813_910_400_000_000_000
 CALL, PUT = "BTC-26MAR27-60000-C", "BTC-26MAR27-55000-P"
+PINNED = date(2026, 12, 19)
+"""The default chain as first started that day: 26MAR27 and 25JUN27 (E1, E2)."""
 
 
 def _order(ts: int, account: int, sym: str, side: int, qty: int, price: int, tif: int,
@@ -28,7 +31,8 @@ def _order(ts: int, account: int, sym: str, side: int, qty: int, price: int, tif
 
 
 def _pipe() -> Pipeline:
-    p = Pipeline.from_config(default_config().clearing)
+    p = Pipeline.from_config(default_config(PINNED).clearing)
+    assert p.clearing.config.options["BTC"].expiries == (E1, E2)
     p.run([IndexPrice(T, "BTC", 600_000), IVUpdate(T, "BTC", E1, 600_000, -100_000, 200_000),
            IVUpdate(T, "BTC", E2, 600_000)])  # fmt: skip
     gtc, ioc = int(TimeInForce.GTC), int(TimeInForce.IOC)
