@@ -18,9 +18,9 @@ runs in this order; each step gets what the earlier ones left:
    for a fast restart: if it is not done by then, it is cut with a warning (the write is
    atomic: no file, or a whole one) and the next start replays the journal from the
    previous snapshot. A periodic snapshot still being written is waited for the same way.
-4. **Delivery**: replies still queued for bots are sent until ``margin_s`` before the
-   deadline (the order-entry socket's LINGER); whatever ZeroMQ still holds then is
-   dropped.
+4. **Delivery**: replies still queued for bots are sent for up to ``LINGER_S``, and not
+   past ``MARGIN_S`` before the deadline (the order-entry socket's LINGER); whatever
+   ZeroMQ still holds then is dropped.
 5. **The backstop**: if the deadline passes anyway (a stuck peer, a disk that does not
    answer), ``Watchdog`` ends the process with exit code 1 and one line saying so. The
    journal survives that like any crash; the exit code says the stop was not clean.
@@ -48,6 +48,10 @@ log = logging.getLogger("crossbook.stop")
 
 MARGIN_S = 0.25
 """Kept free before the deadline for closing sockets and leaving the process."""
+LINGER_S = 0.5
+"""At most this long for replies still queued to bots once the gateway closes: a bot that
+does not read them by then loses them (and a gateway that lingers longer looks silent
+to a clearing role that is still up)."""
 
 
 class StopDeadline:
@@ -120,7 +124,8 @@ def install_signals(stop: asyncio.Event, on_signal: Callable[[], None]) -> None:
 
     def handler(signum: int, frame: object) -> None:
         on_signal()
-        loop.call_soon_threadsafe(stop.set)
+        with contextlib.suppress(RuntimeError):  # a signal after the loop has closed
+            loop.call_soon_threadsafe(stop.set)
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError):  # not the main thread: no signals here

@@ -80,7 +80,7 @@ from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
-from gateway.stopping import MARGIN_S, StopDeadline
+from gateway.stopping import LINGER_S, MARGIN_S, StopDeadline
 from gateway.zmq_util import (
     NOBLOCK,
     Wakeup,
@@ -251,10 +251,10 @@ class GatewayRole:
 
     def _linger_ms(self) -> int:
         """How long replies still queued for bots may take to leave once the socket is
-        closed: up to the stop's margin before its deadline (0 without a deadline)."""
+        closed: ``LINGER_S``, not past the stop's margin (0 without a deadline)."""
         if self.deadline is None or self.deadline.started is None:
             return 0
-        return int(self.deadline.left(MARGIN_S) * 1000)
+        return int(min(LINGER_S, self.deadline.left(MARGIN_S)) * 1000)
 
     def close(self, linger_ms: int = 0) -> None:
         self.peers.close()
