@@ -14,7 +14,9 @@ One account must not be able to stall the others, whatever it sends. Rules:
 3. Queries cost what they return: the rows of the answer are taken from the bucket when
    it arrives (the bucket may go below zero: the account then waits that much longer), and
    an account has at most ``MAX_QUERIES_IN_FLIGHT`` queries unanswered (``RATE_LIMITED``
-   beyond), so a burst of queries never holds more than a few answers in memory.
+   beyond), so a burst of queries never holds more than a few answers in memory. Clearing
+   answers about ``QUERY_ROWS_PER_TURN`` rows per turn (at least one query) and runs the
+   batches between (``clearing_role``).
 4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
    between batches (``gateway_role``), so timers, market data and the link keep running.
 5. A read turn ends early once one account has had its *share* of it (frames let
