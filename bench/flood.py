@@ -275,17 +275,25 @@ def run(args: argparse.Namespace) -> int:
         phase("flood_junk", lambda p: flood(p, True))
         q = _Session(ctx, eps, state, 5)
         q.logon()
+        rested = 0
+
+        def take() -> int:
+            n = 0
+            while q.sock.poll(0):
+                n += msgpack.unpackb(q.sock.recv(), raw=False).get("exec_type") == "0"
+            return n
+
         for i in range(args.resting):  # slowly enough to stay inside the rate limit
             q.send({"type": "new_order", "instrument": "BTC-PERP", "side": "buy", "qty": 1,
-                    "price": 100_000 + i % 100, "client_order_id": f"r{i}"})  # fmt: skip
+                    "price": 100_000 + 5 * (i % 100),  # on BTC-PERP's 5-unit tick
+                    "client_order_id": f"r{i}"})  # fmt: skip
             if i % 1000 == 999:
                 time.sleep(0.2)
-            while q.sock.poll(0):
-                q.sock.recv()
+            rested += take()
         time.sleep(2.0)
-        while q.sock.poll(0):
-            q.sock.recv()
+        rested += take()
         phase("idle_resting", lambda p: time.sleep(2.0))  # the reference of the bursts
+        phases[-1].extra["open_orders"] = rested
         for n in args.query_bursts:
             def burst(p: _Phase, n: int = n) -> None:
                 for _ in range(n):
