@@ -523,9 +523,9 @@ def _core_stages(warm: list[list], timed: list[list]) -> dict[str, object]:
     eng, matcher = p.clearing, p.matcher
     eng_apply, m_apply = eng.apply, matcher.apply
 
-    def timed_eng(cmd: object) -> list:
+    def timed_eng(cmd: object, *, refresh: bool = True) -> list:
         t0 = clock()
-        out = eng_apply(cmd)
+        out = eng_apply(cmd, refresh=refresh)
         t = type(cmd)
         key = ("settlement" if t is MatcherEvents else "pretrade" if t is OrderRequest
                or t.__name__.endswith("Request") else "timers")  # fmt: skip

@@ -15,11 +15,11 @@ HARNESSES: dict[str, tuple[str, str]] = {
     "e2e": ("bench.e2e", "open-loop order round trips through a running exchange"),
     "journal": ("bench.journal", "journal append throughput and latency, write and fsync modes"),
     "flood": ("bench.flood", "one account floods a running exchange: the others' ack latency"),
+    "batches": ("bench.batches", "server CPU per request by burst size: per-batch vs per-order"),
 }
 
-
-
 HELP = "run a benchmark harness and write JSON"
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="harness", metavar="HARNESS")

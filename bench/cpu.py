@@ -17,6 +17,11 @@ a step's counted requests are in flight, and divides by those requests
   whole steps, never per request.
 - A process that cannot be read (exited, not Linux) is left out of a reading; no
   readable process at all gives ``None``, never 0.
+- Per thread (``read_threads``): ``utime + stime`` of each ``/proc/PID/task/TID``, summed
+  by thread name over the tree, the main thread of each process as ``main`` (ZeroMQ's I/O
+  threads are ``ZMQbg/IO/0``..., the ZAP handler a Python thread): where a server's CPU
+  goes, the interpreter or libzmq's CURVE and TCP work. A thread that ends between two
+  readings takes its time with it, so the split is a guide, the tree's total the figure.
 """
 
 from __future__ import annotations
@@ -104,3 +109,34 @@ def us_per_request(seconds: float | None, requests: int) -> float | None:
     if seconds is None or requests <= 0:
         return None
     return round(seconds * 1e6 / requests, 1)
+
+
+def read_threads(pids: Iterable[int]) -> dict[str, float]:
+    """CPU seconds per thread name over ``pids`` (module rules): ``{"main": ...,
+    "ZMQbg/IO/0": ...}``."""
+    out: dict[str, float] = {}
+    for pid in pids:
+        try:
+            tids = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for tid in tids:
+            base = f"/proc/{pid}/task/{tid}"
+            try:
+                with open(f"{base}/comm", encoding="ascii", errors="replace") as fh:
+                    name = fh.read().strip()
+                with open(f"{base}/stat", encoding="ascii", errors="replace") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+                seconds = (int(fields[11]) + int(fields[12])) * _TICK_S
+            except (OSError, IndexError, ValueError):
+                continue
+            key = "main" if tid == str(pid) else name
+            out[key] = out.get(key, 0.0) + seconds
+    return out
+
+
+def threads_us_per_request(before: Mapping[str, float], after: Mapping[str, float],
+                           requests: int) -> dict[str, float | None]:  # fmt: skip
+    """CPU µs per request of each thread name between two ``read_threads``."""
+    return {name: us_per_request(max(0.0, t - before.get(name, 0.0)), requests)
+            for name, t in sorted(after.items())}  # fmt: skip

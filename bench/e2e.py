@@ -473,12 +473,14 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
 
     def window_opens() -> None:  # called by the send loop just before request w0 goes out
         readings["server"] = cpu.read_cpu(tree)
+        readings["server_threads"] = cpu.read_threads(tree)
         readings["generator"] = time.process_time()
         readings["t"] = time.monotonic()
 
     def window_closes() -> None:  # the sockets went quiet after the last send
         if readings:
             readings["server_after"] = cpu.read_cpu(cpu.tree_pids(server_pids))
+            readings["server_threads_after"] = cpu.read_threads(tree)
             readings["generator_after"] = time.process_time()
             readings["window_s"] = time.monotonic() - readings["t"]
 
@@ -500,6 +502,8 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
         server_s = cpu.spent(readings["server"], readings["server_after"])
         window_s = readings["window_s"]
         entry["server_cpu_us_per_order"] = cpu.us_per_request(server_s, entry["requests"])
+        entry["server_cpu_us_per_order_by_thread"] = cpu.threads_us_per_request(
+            readings["server_threads"], readings["server_threads_after"], entry["requests"])
         entry["generator_cpu_us_per_request"] = cpu.us_per_request(
             readings["generator_after"] - readings["generator"], entry["requests"])
         entry["cpu_window_s"] = round(window_s, 3)
@@ -510,7 +514,7 @@ def _step(client: Any, flow: Any, rate: int, duration: float, warmup: float,
         entry["server_cpu_us_per_order_above_idle"] = cpu.us_per_request(above, entry["requests"])
     else:  # the step aborted before its window opened
         for key in ("server_cpu_us_per_order", "server_cpu_us_per_order_above_idle",
-                    "generator_cpu_us_per_request"):
+                    "generator_cpu_us_per_request", "server_cpu_us_per_order_by_thread"):
             entry[key] = None
     entry["histograms"] = {k: r.hist.encode().decode("ascii") for k, r in recs.items()
                            if r.count}  # fmt: skip

@@ -217,8 +217,13 @@ class ClearingEngine:
             self.options.revalue(0, None)
 
     # ------------------------------------------------------------------ entry point --
-    def apply(self, cmd: object) -> list:
-        """Apply one command; return its outputs (events and matcher commands), in order."""
+    def apply(self, cmd: object, *, refresh: bool = True) -> list:
+        """Apply one command; return its outputs (events and matcher commands), in order.
+
+        ``refresh=False`` leaves the re-marking of what the command moved (marks, option
+        chains, margins, liquidations) to the next command applied: the core passes it for
+        all but the last input of one market move (index prices and smiles of one instant),
+        so the move is re-marked once."""
         out: list = []
         handler = self._handlers.get(type(cmd))  # type: ignore[call-overload]
         if handler is None:
@@ -236,7 +241,7 @@ class ClearingEngine:
         if ts > self.ts or not self.started:
             self._advance(ts, out)
         handler(self, cmd, out, ts)
-        if self._touched or (self.options is not None and self.options.dirty):
+        if refresh and (self._touched or (self.options is not None and self.options.dirty)):
             self.refresh_marks(ts, out)
         return out
 

@@ -8,7 +8,9 @@ link (the clearing role). Read ``Core.batch`` to see the path:
 
 1. every input in order: sessions, client-order-id and open-order checks, then clearing's
    pre-trade check (holds taken, order ids assigned) or clearing's own command; matcher
-   commands are collected, refusals answered at once;
+   commands are collected, refusals answered at once; consecutive index prices and
+   volatility smiles with the same timestamp are one market move, re-marked once (option
+   chains revalued, margins and liquidations checked) after the last of them;
 2. match: the round's commands go to the matcher as one batch;
 3. settle: the events become execution reports (``clearing.core.reports``, before
    clearing forgets finished orders), then clearing settles them;
@@ -36,6 +38,8 @@ from clearing import events as cev
 from clearing.commands import (
     AmendRequest,
     CancelRequest,
+    IndexPrice,
+    IVUpdate,
     MassCancelRequest,
     MatcherEvents,
     OrderRequest,
@@ -82,6 +86,9 @@ _new = tuple.__new__
 
 # how ``_dispatch`` routes each kind of clearing output (other kinds: nowhere)
 _TO_MATCHER, _SETTLED, _REFUSED, _MARK, _FUNDING, _CALL, _LIQ, _MONEY, _OPTIONS = range(9)
+_MARKET_MOVES = (IndexPrice, IVUpdate)
+"""Index prices and volatility smiles: consecutive ones with the same timestamp are one
+market move, applied together and re-marked once (after the last of them)."""
 _ROUTE: dict[type, int] = {
     **{t: _TO_MATCHER for t in MATCHER_COMMANDS},
     cev.FillSettled: _SETTLED,
@@ -182,15 +189,24 @@ class Core:
         cmds: list = []
         origins: list[Origin | None] = []
         ts = eng.ts
+        inputs = inputs if type(inputs) is list else list(inputs)
+        last = len(inputs) - 1
         # 1. pre-trade (or any other input), in order: holds taken, order ids assigned
-        for inp in inputs:
+        for i, inp in enumerate(inputs):
             if inp.ts > ts:
                 ts = inp.ts
             handler = self._handlers.get(type(inp))
             if handler is not None:
                 handler(inp, cmds, origins, res)
             else:  # clearing's own commands: prices, timers, admin
-                self._dispatch(eng.apply(inp), None, cmds, origins, res)
+                if type(inp) in _MARKET_MOVES and i < last:
+                    nxt = inputs[i + 1]
+                    # one market move: re-mark once, after its last price or smile
+                    outs = eng.apply(inp, refresh=not (type(nxt) in _MARKET_MOVES
+                                                       and nxt.ts == inp.ts))  # fmt: skip
+                else:
+                    outs = eng.apply(inp)
+                self._dispatch(outs, None, cmds, origins, res)
                 if type(inp) is Tick:
                     cmds.append(mc.AdvanceTime(inp.ts))
                     origins.append(None)

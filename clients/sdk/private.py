@@ -228,9 +228,11 @@ class PrivateState:
             if et == done:
                 self.resolve(cand, oid)
         if et == ExecType.CANCELED and rep.get("end_reason") == "mass_cancel":
-            for cand in self.by_req.values():
-                if cand.kind == "mass_cancel" and cand.instrument in (None, rep.get("instrument")):
-                    cand.items.append(oid)
+            # only this session's own mass cancel: its reports carry the request's id (another
+            # session's mass cancel reaches this one as pushes without it)
+            cand = self.by_req.get(rep.get("req_id"))  # type: ignore[arg-type]
+            if cand is not None and cand.kind == "mass_cancel":
+                cand.items.append(oid)
 
     def adopt(self, rec: dict[str, Any]) -> None:
         oid = rec["order_id"]

@@ -329,12 +329,15 @@ class ClearingRole:
             if now >= self._next_tick:
                 self._next_tick = now + tick_s
                 inputs.append(Tick(ts))
-            if self.index_feed is not None and now >= self._next_feed:
-                self._next_feed = now + feed_s
-                inputs.extend(IndexPrice(ts, n, p) for n, p in self.index_feed.step())
+            market: list = []
             if self.iv_feed is not None and now >= self._next_iv:
                 self._next_iv = now + self._iv_s
-                inputs[:0] = self.iv_feed.step(ts)  # before this batch's orders
+                market.extend(self.iv_feed.step(ts))
+            if self.index_feed is not None and now >= self._next_feed:
+                self._next_feed = now + feed_s
+                market.extend(IndexPrice(ts, n, p) for n, p in self.index_feed.step())
+            if market:  # one market move (re-marked once), before this batch's orders
+                inputs[:0] = market
         self._check_gateways(now, ts, inputs)
         if inputs:
             await self._run_batch(inputs, ts)

@@ -85,3 +85,29 @@ def test_a_real_child_is_in_the_tree_and_charged_to_its_parent_once_reaped() -> 
     finally:
         parent.stdin.close()
         parent.wait(10)
+
+
+def test_threads_are_split_by_name_and_the_busy_one_is_charged() -> None:
+    """The main thread is ``main``; a busy second thread (named by the OS: ``python``, as
+    Python does not name its threads there) is charged its CPU, the idle main one little."""
+    import threading
+    import time
+
+    def burn() -> None:
+        end = time.thread_time() + 0.15
+        while time.thread_time() < end:
+            pass
+
+    before = cpu.read_threads([os.getpid()])
+    t = threading.Thread(target=burn)
+    t.start()
+    during = before
+    while t.is_alive():  # read while it runs: an ended thread takes its time with it
+        during = cpu.read_threads([os.getpid()])
+        time.sleep(0.01)
+    t.join()
+    split = cpu.threads_us_per_request(before, during, 1)
+    others = {k: v for k, v in split.items() if k != "main"}
+    assert "main" in split and others
+    assert max(v or 0 for v in others.values()) >= 50_000  # most of its 0.15 s, in µs
+    assert (split["main"] or 0) < max(v or 0 for v in others.values())

@@ -111,10 +111,14 @@ async def test_cancel_amend_and_their_refusals(st: PrivateState) -> None:
 async def test_mass_cancel_collects_its_orders_and_queries_join_parts(st: PrivateState) -> None:
     st.on_message(report("0", "0"))
     st.on_message(report("0", "0", order_id=8, client_order_id="c2"))
+    st.on_message(report("0", "0", order_id=9, client_order_id="c3"))
     w = st.waiter("mass_cancel", 5, instrument="BTC-PERP")
     for oid, clid in ((7, "c1"), (8, "c2")):
         st.on_message(report("4", "4", order_id=oid, client_order_id=clid, leaves_qty=0,
-                             end_reason="mass_cancel"))  # fmt: skip
+                             end_reason="mass_cancel", req_id=5))  # fmt: skip
+    # another session's mass cancel reaches this one as a push without a request id
+    st.on_message(report("4", "4", order_id=9, client_order_id="c3", leaves_qty=0,
+                         end_reason="mass_cancel", req_id=None))  # fmt: skip
     st.on_message(wire({"type": "mass_cancel_report", "req_id": 5, "account": 1,
                         "instrument": "BTC-PERP", "canceled": 2, "end_reason": "mass_cancel",
                         "ts": 0}))  # fmt: skip

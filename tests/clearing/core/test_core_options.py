@@ -48,3 +48,40 @@ def test_chain_query_adds_book_ivs_and_standard_what_if() -> None:
     assert r["stale_iv"] is False and rows["BTC-26MAR27-60000-C"]["stale_iv"] is True
     assert queries.standard_requirements(p.clearing, 1) == (0, 0)
     assert queries.account_greeks(p.clearing, 1) == [("BTC", None, None, (0.0, 0.0, 0.0, 0.0))]
+
+
+def _counting_revalues(p: Pipeline) -> list[int]:
+    opts = p.clearing.options
+    assert opts is not None
+    calls: list[int] = []
+    revalue = opts.revalue
+
+    def counted(ts: int, out: list | None) -> None:
+        calls.append(ts)
+        revalue(ts, out)
+
+    opts.revalue = counted  # type: ignore[method-assign]
+    return calls
+
+
+def test_one_market_move_is_re_marked_once_to_the_same_figures() -> None:
+    """An index price and smiles stamped the same instant are one market move: the chain
+    is revalued once, after the last of them, to the figures one input at a time gives."""
+    move = [IVUpdate(NOW, "BTC", E1, 550_000), IVUpdate(NOW, "BTC", E2, 650_000, -100_000, 0),
+            IndexPrice(NOW, "BTC", 610_000)]  # fmt: skip
+    grouped = Pipeline.from_config(load_config(EXAMPLE))
+    one_at_a_time = Pipeline.from_config(load_config(EXAMPLE))
+    calls_grouped = _counting_revalues(grouped)
+    calls_single = _counting_revalues(one_at_a_time)
+    grouped.run(move)
+    for inp in move:
+        one_at_a_time.run([inp])
+    assert len(calls_grouped) == 1 and len(calls_single) == 3
+    for sym, inst in grouped.clearing.instruments.items():
+        assert inst.mark == one_at_a_time.clearing.instruments[sym].mark, sym
+    a, b = grouped.clearing.table, one_at_a_time.clearing.table
+    assert list(a.eq[: a.n]) == list(b.eq[: b.n])
+    assert list(a.im[: a.n]) == list(b.im[: b.n])
+    # different instants are different moves, each re-marked
+    grouped.run([IndexPrice(NOW + 1, "BTC", 612_000), IVUpdate(NOW + 2, "BTC", E1, 560_000)])
+    assert len(calls_grouped) == 3
