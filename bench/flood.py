@@ -4,22 +4,26 @@ Starts ``crossbook serve`` (embedded, a fresh state dir, its own ports) as a sub
 drives it from this process with plain ZeroMQ sockets on threads:
 
 - victims: accounts 2..4 each send a post-only limit buy every ``--victim-interval-ms``
-  and time the send -> ``New`` report (ack) round trip;
+  and time the send -> ``New`` report (ack) round trip, and read the time it spent inside
+  the server off the report (``ts_gw_out - ts_gw_in``);
 - market data: a CURVE SUB records every heartbeat's arrival (``md_heartbeat_ms`` 200);
-- phases, each bounded by a message count and a duration: ``idle``; ``orders`` (account 1
-  sends new orders as fast as its socket takes them, reading nothing); ``junk`` (account 1
-  sends malformed frames as fast as it can); ``queries`` (account 5 rests
+- phases, each bounded by a message count and a duration: ``idle``; ``orders`` (account 1,
+  from a process of its own, sends new orders as fast as its socket takes them); ``junk``
+  (the same with malformed frames); ``queries`` (account 5 rests
   ``--resting`` orders, then sends bursts of ``query_orders``).
 - the server's RSS (``/proc/PID/status``) is sampled every 50 ms.
 
 Per phase: victims' ack p50/p99/max (ms), the longest market-data heartbeat gap (ms), the
-server's RSS peak (MB) against idle, what the flooder sent. The load generator shares the
+server's RSS peak (MB) against idle and against the phase's start (``idle_resting``, the
+server holding the querying account's resting orders and whatever the floods left, is
+the reference of the query bursts), what the flooder sent. The load generator shares the
 machine's cores with the server: the figures say so.
 """
 
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import re
 import subprocess
 import sys
@@ -27,6 +31,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import msgpack
 import zmq
@@ -121,11 +126,47 @@ class _Phase:
     def __init__(self, name: str) -> None:
         self.name = name
         self.acks: list[float] = []
+        self.server: list[float] = []
+        """The same acks inside the server: ``ts_gw_out - ts_gw_in`` (ms)."""
         self.lost = 0
         self.md: list[float] = []
         self.rss: list[float] = []
         self.sent = 0
         self.extra: dict = {}
+
+
+def _flood(eps: dict[str, str], state: Path, junk: bool, most: int, phase_s: float,
+           out: Any) -> None:
+    """Account 1 floods from a process of its own (its busy loop would otherwise hold the
+    victims' threads off the GIL and add milliseconds to what they measure), then closes
+    with linger 0: what it queued and the server has not read yet would go on arriving
+    for seconds, so the flood ends with the phase."""
+    ctx = zmq.Context()
+    flooder = _Session(ctx, eps, state, 1)
+    flooder.logon()
+    body = b"\xc1junk" * 8
+    sent = 0
+    replies: dict[str, int] = {}
+    t0 = time.perf_counter()
+    while sent < most and time.perf_counter() - t0 < phase_s:
+        try:
+            if junk:
+                flooder.sock.send(body, zmq.NOBLOCK)
+            else:
+                flooder.send({"type": "new_order", "instrument": "BTC-PERP", "side": "buy",
+                              "qty": 1, "price": 100_000, "client_order_id": f"f{sent}"},
+                             zmq.NOBLOCK)  # fmt: skip
+            sent += 1
+        except zmq.Again:
+            time.sleep(0.0005)
+        while flooder.sock.poll(0):
+            m = msgpack.unpackb(flooder.sock.recv(), raw=False, strict_map_key=False)
+            kind = m.get("reason_name") or m.get("exec_type") or m.get("type")
+            replies[str(kind)] = replies.get(str(kind), 0) + 1
+    rate = round(sent / (time.perf_counter() - t0))
+    flooder.sock.close(linger=0)
+    ctx.destroy(linger=0)
+    out.put((sent, rate, replies))
 
 
 def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Event,
@@ -145,6 +186,8 @@ def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Ev
             m = s.recv(50)
             if m is not None and m.get("req_id") == rid:
                 phase.acks.append((time.perf_counter() - t0) * 1000)
+                if m.get("ts_gw_in") and m.get("ts_gw_out"):
+                    phase.server.append((m["ts_gw_out"] - m["ts_gw_in"]) / 1e6)
                 got = True
                 break
         if not got:
@@ -204,6 +247,7 @@ def run(args: argparse.Namespace) -> int:
         sampler = threading.Thread(target=lambda: [(p.rss.append(_rss_mb(proc.pid)),
                                                     time.sleep(0.05)) for _ in iter(
                                                         lambda: done.is_set(), True)])
+        p.extra["rss_start_mb"] = round(_rss_mb(proc.pid), 1)
         sampler.start()
         t0 = time.perf_counter()
         body(p)
@@ -216,41 +260,40 @@ def run(args: argparse.Namespace) -> int:
     try:
         time.sleep(2.0)
         phase("idle", lambda p: time.sleep(3.0))
-        flooder = _Session(ctx, eps, state, 1)
-        flooder.logon()
-
         def flood(p: _Phase, junk: bool) -> None:
-            t0 = time.perf_counter()
-            body = b"\xc1junk" * 8
-            while p.sent < args.flood_messages and time.perf_counter() - t0 < args.phase_s:
-                try:
-                    if junk:
-                        flooder.sock.send(body, zmq.NOBLOCK)
-                    else:
-                        flooder.send({"type": "new_order", "instrument": "BTC-PERP",
-                                      "side": "buy", "qty": 1, "price": 100_000,
-                                      "client_order_id": f"f{p.sent}"}, zmq.NOBLOCK)  # fmt: skip
-                    p.sent += 1
-                except zmq.Again:
-                    time.sleep(0.0005)
-                while flooder.sock.poll(0):
-                    flooder.sock.recv()
-            p.extra["flood_rate_per_s"] = round(p.sent / (time.perf_counter() - t0))
+            mp = multiprocessing.get_context("spawn")  # no fork of a threaded process
+            out = mp.Queue()
+            proc_ = mp.Process(target=_flood, args=(
+                eps, state, junk, args.flood_messages, args.phase_s, out))  # fmt: skip
+            proc_.start()
+            sent, rate, replies = out.get(timeout=args.phase_s + 30)
+            proc_.join(10)
+            p.sent = sent
+            p.extra.update(flood_rate_per_s=rate, flooder_replies=replies)
 
         phase("flood_orders", lambda p: flood(p, False))
         phase("flood_junk", lambda p: flood(p, True))
         q = _Session(ctx, eps, state, 5)
         q.logon()
+        rested = 0
+
+        def take() -> int:
+            n = 0
+            while q.sock.poll(0):
+                n += msgpack.unpackb(q.sock.recv(), raw=False).get("exec_type") == "0"
+            return n
+
         for i in range(args.resting):  # slowly enough to stay inside the rate limit
             q.send({"type": "new_order", "instrument": "BTC-PERP", "side": "buy", "qty": 1,
-                    "price": 100_000 + i % 100, "client_order_id": f"r{i}"})  # fmt: skip
+                    "price": 100_000 + 5 * (i % 100),  # on BTC-PERP's 5-unit tick
+                    "client_order_id": f"r{i}"})  # fmt: skip
             if i % 1000 == 999:
                 time.sleep(0.2)
-            while q.sock.poll(0):
-                q.sock.recv()
+            rested += take()
         time.sleep(2.0)
-        while q.sock.poll(0):
-            q.sock.recv()
+        rested += take()
+        phase("idle_resting", lambda p: time.sleep(2.0))  # the reference of the bursts
+        phases[-1].extra["open_orders"] = rested
         for n in args.query_bursts:
             def burst(p: _Phase, n: int = n) -> None:
                 for _ in range(n):
@@ -297,9 +340,12 @@ def run(args: argparse.Namespace) -> int:
             "phase": p.name, "victim_acks": len(p.acks), "victim_lost": p.lost,
             "ack_p50_ms": _pct(p.acks, 50), "ack_p99_ms": _pct(p.acks, 99),
             "ack_max_ms": _pct(p.acks, 100),
+            "server_ack_p50_ms": _pct(p.server, 50), "server_ack_p99_ms": _pct(p.server, 99),
             "md_heartbeat_max_gap_ms": round(max(p.md), 1) if p.md else None,
             "rss_peak_mb": round(max(p.rss), 1) if p.rss else None,
             "rss_peak_over_idle": round(max(p.rss) / idle, 2) if p.rss and idle else None,
+            "rss_peak_over_start": (round(max(p.rss) / p.extra["rss_start_mb"], 2)
+                                    if p.rss and p.extra.get("rss_start_mb") else None),
             "flooder_sent": p.sent, **p.extra,
         } for p in phases],
     }  # fmt: skip

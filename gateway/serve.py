@@ -13,9 +13,11 @@
 
 On start, clearing recovers the state from the newest verified snapshot and the journal
 after it (``gateway.recovery``); ``--fresh`` moves both aside and starts from the
-configuration. Ctrl-C or SIGTERM stops cleanly: order entry is refused, what was sent is
-processed, clearing writes a final snapshot, the exit code is 0. ``Exchange`` is the
-embedded exchange as an async context manager, for tests and tools (docs/serve.md).
+configuration. Ctrl-C or SIGTERM stops cleanly within ``drain_timeout_ms`` of the signal,
+however loaded: reading stops at once, the batch in flight finishes, clearing writes a
+final snapshot, the exit code is 0 (``gateway.stopping`` says what is cut, and in which
+order, when the deadline comes). ``Exchange`` is the embedded exchange as an async context
+manager, for tests and tools (docs/serve.md).
 """
 
 from __future__ import annotations
@@ -26,7 +28,6 @@ import contextlib
 import gc
 import logging
 import secrets
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from dataclasses import replace
@@ -47,6 +48,7 @@ from gateway.exchange_config import (
     utc_date,
 )
 from gateway.roles.clock import WALL_CLOCK, Clock
+from gateway.stopping import StopDeadline, Watchdog, install_signals
 
 ROLES = ("gateway", "clearing", "matching")
 READY_TIMEOUT_S = 120.0
@@ -124,6 +126,16 @@ class Exchange:
         self.clearing: Any = None
         self.matching: Any = None
         self.final_snapshot: str | None = None
+        self.deadline = StopDeadline(config.drain_timeout_ms / 1000.0, clock.monotonic)
+        """Started by the signal (``begin_stop``) or by ``stop``; every role stops by it."""
+        self.phase = "serving"
+
+    def begin_stop(self) -> None:
+        """The signal arrived: start the deadline and stop reading bot frames. Only sets
+        flags (it may run between two bytecodes of any role's code)."""
+        self.deadline.start()
+        if self.gateway is not None:
+            self.gateway.reading = False
 
     async def start(self) -> None:
         from gateway.auth import AccountDirectory, CurveAuthenticator
@@ -140,6 +152,8 @@ class Exchange:
         self.matching = MatchingRole(self.ctx, cfg, clock=self.clock, curve=curve)
         self.gateway = GatewayRole(self.ctx, cfg, server_keys=keys.server,
                                    authenticator=self.authenticator, clock=self.clock)  # fmt: skip
+        for role in (self.clearing, self.matching, self.gateway):
+            role.deadline = self.deadline
         self.endpoints = {**self.gateway.bound, **self.matching.bound, **self.clearing.bound}
         # one process: clearing hands each message straight on to its co-located peers
         self.matching.pumped = True
@@ -152,8 +166,7 @@ class Exchange:
             loop.create_task(self.clearing.run(self._stops["clearing"]), name="clearing"),
             loop.create_task(self.matching.run(self._stops["matching"]), name="matching"),
             loop.create_task(self.gateway.run(self.endpoints["clearing"], self._stops["gateway"],
-                                              quiesce_s=2 * cfg.stream_heartbeat_ms / 1000),
-                             name="gateway"),
+                                              quiesce_s=0.0), name="gateway"),
         ]  # fmt: skip
         ready = asyncio.ensure_future(self.clearing.ready.wait())
         done, _ = await asyncio.wait([ready, *self.tasks], timeout=READY_TIMEOUT_S,
@@ -173,20 +186,28 @@ class Exchange:
                 raise t.exception()  # type: ignore[misc]
 
     async def stop(self) -> None:
-        """Refuse order entry, let commands in flight finish, snapshot, close."""
+        """Stop reading bot frames, finish the batch in flight, snapshot, deliver what is
+        left until the deadline, close (``gateway.stopping``)."""
         if not self.tasks:
             return
+        self.begin_stop()
         try:
             if self.gateway is not None:
-                self.gateway.accepting = False
-                await asyncio.sleep(2 * self.config.stream_heartbeat_ms / 1000)
+                # what the gateway decoded goes to clearing now; in one process the link
+                # is inproc, so clearing's last turn finds it without waiting
+                self.gateway.stop_reading()
+            self.phase = "clearing took its last batch and wrote the final snapshot"
             self._stops["clearing"].set()
             clearing_task = self.tasks[0]
             with contextlib.suppress(asyncio.CancelledError):
                 await clearing_task
+            self.phase = "the gateway delivered the last replies"
             self._stops["gateway"].set()
             self._stops["matching"].set()
             results = await asyncio.gather(*self.tasks, return_exceptions=True)
+            self.phase = "closing"
+            log.info("stopped in %d ms of %d", self.deadline.elapsed_ms(),
+                     self.config.drain_timeout_ms)  # fmt: skip
             self.final_snapshot = self.clearing.final_snapshot_path
             for r in results:
                 if isinstance(r, BaseException) and not isinstance(r, asyncio.CancelledError):
@@ -297,13 +318,6 @@ def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
     return "\n".join(lines)
 
 
-def _install_signals(stop: asyncio.Event) -> None:
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
-
-
 def _settle_heap() -> None:
     """After start-up (recovery may build a large state), move what exists to the
     collector's permanent generation and collect young objects less often: a full
@@ -315,8 +329,14 @@ def _settle_heap() -> None:
 
 async def _serve_embedded(cfg: ExchangeConfig, restore: bool) -> int:
     stop = asyncio.Event()
-    _install_signals(stop)
     ex = Exchange(cfg, restore=restore)
+    watchdog = Watchdog(ex.deadline, lambda: ex.phase)
+
+    def on_signal() -> None:
+        ex.begin_stop()
+        watchdog.arm()
+
+    install_signals(stop, on_signal)
     async with ex:
         _settle_heap()
         print(_banner(cfg, ex, "gateway + clearing + matching in one process"), flush=True)
@@ -329,7 +349,9 @@ async def _serve_embedded(cfg: ExchangeConfig, restore: bool) -> int:
             raise failed.exception()  # type: ignore[misc]
         print("crossbook serve: stopping (commands in flight finish, final snapshot)",
               flush=True)  # fmt: skip
-    print(f"crossbook serve: stopped; final snapshot {ex.final_snapshot}", flush=True)
+    watchdog.disarm()
+    print(f"crossbook serve: stopped in {ex.deadline.elapsed_ms()} ms; final snapshot "
+          f"{ex.final_snapshot or 'skipped (see the log)'}", flush=True)  # fmt: skip
     return 0
 
 
@@ -338,7 +360,17 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
     from gateway.roles.internal_auth import InternalLinks
 
     stop = asyncio.Event()
-    _install_signals(stop)
+    deadline = StopDeadline(cfg.drain_timeout_ms / 1000.0)
+    watchdog = Watchdog(deadline, lambda: f"the {role} role was stopping")
+    obj: Any = None
+
+    def on_signal() -> None:
+        deadline.start()
+        watchdog.arm()
+        if obj is not None and role == "gateway":
+            obj.reading = False  # a flag only: see Exchange.begin_stop
+
+    install_signals(stop, on_signal)
     ctx = zmq.asyncio.Context()
     auth = None
     eps = cfg.endpoints
@@ -348,7 +380,7 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
             from gateway.roles.clearing_role import ClearingRole
 
             internal.start(ctx)
-            obj: Any = ClearingRole(ctx, cfg, restore=restore, internal=internal)
+            obj = ClearingRole(ctx, cfg, restore=restore, internal=internal)
             coro = obj.run(stop)
             where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
             restored = obj.restored_from or "nothing (fresh start)"
@@ -374,6 +406,7 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
                 coro = obj.run(eps.clearing, stop)
                 where = f"order entry {obj.bound['order_entry']}"
             extra = f"server public key {keys.server_public_file}"
+        obj.deadline = deadline
         print(f"crossbook serve --role {role}: {where}; {extra}", flush=True)
         _settle_heap()
         await coro
@@ -381,7 +414,8 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
         await _stop_authenticator(auth)
         await _stop_authenticator(internal.authenticator)
         ctx.destroy(linger=0)
-    print(f"crossbook serve --role {role}: stopped", flush=True)
+    watchdog.disarm()
+    print(f"crossbook serve --role {role}: stopped in {deadline.elapsed_ms()} ms", flush=True)
     return 0
 
 

@@ -81,6 +81,7 @@ from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.index_feed import RandomWalkIndex
 from gateway.roles.iv_feed import make_iv_feed
 from gateway.roles.waiting import SocketWaiter
+from gateway.stopping import MARGIN_S, StopDeadline, in_daemon_thread
 from gateway.zmq_util import (
     NOBLOCK,
     SNDMORE,
@@ -96,6 +97,10 @@ log = logging.getLogger("crossbook.clearing")
 
 BATCH_MESSAGES = 256
 """Gateway messages drained into one batch at most (each carries many requests)."""
+QUERY_ROWS_PER_TURN = 500
+"""Query rows answered per turn before the other queries wait for the next one: a
+``query_orders`` over 5,000 open orders costs tens of milliseconds, and every batch
+waits while it is answered (``gateway.roles.fairness`` rule 3)."""
 GATEWAY_TIMEOUT_HBS = 50
 MATCHER_RESEND_HBS = 5
 _FROM_GATEWAY = frozenset(
@@ -215,6 +220,8 @@ class ClearingRole:
         self._dirty: dict[int, set[str]] = {}
         self._snapshot_task: asyncio.Task | None = None
         self.final_snapshot_path: str | None = None
+        self.deadline: StopDeadline | None = None
+        """Set by ``serve``: the stop's deadline (``gateway.stopping``)."""
         self.last_state_hash: str | None = None
         self.snap_seqs: list[int] = [rec.snapshot_seq] if rec.snapshot else []
         self.wake = Wakeup()
@@ -288,13 +295,17 @@ class ClearingRole:
                     await gw_waiter.wait(max(wait, 0.0005))
                 self.wake.clear()
                 await self._turn(gw_waiter, tick_s, feed_s)
-            # stopping: what the gateways already sent is taken, then the final snapshot
+            # stopping (gateway.stopping): what the gateways already sent is the last
+            # batch, waiting queries are refused, then the final snapshot if it fits
             self.accepting = False
             if self.matcher_ready:
-                await self._turn(gw_waiter, tick_s, feed_s, timers=False)
-                if self._snapshot_task is not None:
-                    await self._snapshot_task
-                await self._snapshot(final=True)
+                try:
+                    await self._turn(gw_waiter, tick_s, feed_s, timers=False)
+                    self.journal.close()  # every batch is in it: the snapshot is optional
+                    self._stop_log("last batch done")
+                    await self._final_snapshot()
+                except MatcherUnavailable as exc:
+                    log.warning("%s: no final snapshot; the journal holds every batch", exc)
         finally:
             gw_waiter.close()
             m_waiter.close()
@@ -414,14 +425,19 @@ class ClearingRole:
                     return reply
             now = mono()
             stop = self._stop
-            if stop is not None and stop.is_set() and (
-                    now - started > self.config.drain_timeout_ms / 1000.0):  # fmt: skip
+            if stop is not None and stop.is_set() and self._out_of_time(now - started):
                 raise MatcherUnavailable("no answer from the matcher within the drain timeout")
             if now - last >= resend_s:
                 self.stats.matcher_resends += 1
                 self._send_matcher(msg)
                 last = now
             await waiter.wait(resend_s)
+
+    def _out_of_time(self, waited_s: float) -> bool:
+        """Stopping: has the wait for the matcher used up what the deadline leaves?"""
+        if self.deadline is not None and self.deadline.started is not None:
+            return self.deadline.left(MARGIN_S) <= 0.0
+        return waited_s > self.config.drain_timeout_ms / 1000.0
 
     def _send_matcher(self, msg: bytes) -> None:
         rid = self.matcher_rid
@@ -658,17 +674,33 @@ class ClearingRole:
 
     # ------------------------------------------------------------------ queries -----
     def _answer_queries(self) -> None:
-        queries, self._queries = self._queries, []
+        """Answer queries until ``QUERY_ROWS_PER_TURN`` rows are out (one query at least);
+        the rest wait for the next turn, so batches run in between (fairness rule 3)."""
+        queries = self._queries
         ts = self.clock.time_ns()
+        budget = QUERY_ROWS_PER_TURN
+        done = 0
         for peer, q in queries:
+            if budget <= 0 and self.accepting:
+                break
+            done += 1
             try:
                 sid, account, req_id, msg = q
                 self.stats.queries += 1
+                if not self.accepting:  # stopping: an answer costs time and changes nothing
+                    peer.pushes.append((account, sid, reject_message(
+                        Reason.SERVICE_UNAVAILABLE, ts=ts, req_id=req_id,
+                        ref_type=msg["type"], text="exchange shutting down")))  # fmt: skip
+                    continue
                 for reply in self._query(account, msg, ts, req_id):
                     peer.pushes.append((account, sid, reply))
+                    budget -= len(reply.get("items", ())) or 1
             except (ValueError, TypeError, KeyError) as exc:
                 self.stats.bad_link_messages += 1
                 log.warning("bad query from gateway %d: %s", peer.gw, exc)
+        self._queries = queries[done:]
+        if self._queries:
+            self.wake.set()  # another turn at once
 
     def _query(self, account: int, msg: dict, ts: int, req_id: Any) -> list[dict]:
         core, eng = self.core, self.core.engine
@@ -737,6 +769,29 @@ class ClearingRole:
                     peer.pushes.extend((account, 0, m) for m in msgs)
 
     # ------------------------------------------------------------------ snapshots ---
+    def _stop_log(self, what: str) -> None:
+        if self.deadline is not None:
+            log.info("stopping: %s at %d ms", what, self.deadline.elapsed_ms())
+
+    async def _final_snapshot(self) -> None:
+        """The stop's snapshot, cut if it is not written in what the deadline leaves
+        (``gateway.stopping``, step 3)."""
+        budget = None
+        if self.deadline is not None and self.deadline.started is not None:
+            budget = self.deadline.left(MARGIN_S)
+        try:
+            async with asyncio.timeout(budget):
+                if self._snapshot_task is not None:  # the chain goes through it
+                    await asyncio.shield(self._snapshot_task)
+                    self._stop_log("periodic snapshot written")
+                await self._snapshot(final=True)
+                self._stop_log("final snapshot written")
+        except TimeoutError:
+            log.warning("final snapshot cut at the drain timeout (%d ms after the signal): "
+                        "the next start replays the journal from seq %d on",
+                        self.deadline.elapsed_ms() if self.deadline else 0,
+                        (self.snap_seqs[-1] if self.snap_seqs else 0) + 1)  # fmt: skip
+
     async def _snapshot(self, final: bool = False) -> None:
         """The whole state at the current journal seq: the matcher's part by ``export``."""
         self.round += 1
@@ -751,19 +806,23 @@ class ClearingRole:
         ts = self.clock.time_ns()
         self.schedule.taken(ts, core.engine.last_seq)
         state = export_state(core, matcher_state)
-        self.last_state_hash = state_hash(core, matcher_hash)
         seq = core.seq
-        log.warning("snapshot at journal seq %d state hash %s", seq, self.last_state_hash)
-        if final:
-            path = await asyncio.to_thread(self._write_snapshot, state, seq)
+        if final:  # nothing changes the core any more: no frozen copy, the hash off the loop
+            self._stop_log("state exported")
+            self.last_state_hash = await in_daemon_thread(state_hash, core, matcher_hash)
+            self._stop_log("state hashed")
+            log.warning("snapshot at journal seq %d state hash %s", seq, self.last_state_hash)
+            path = await in_daemon_thread(self._write_snapshot, state, seq, False)
             self.final_snapshot_path = str(path)
             log.warning("stopped at journal seq %d state hash %s; final snapshot %s", seq,
                         self.last_state_hash, path)  # fmt: skip
             return
+        self.last_state_hash = state_hash(core, matcher_hash)
+        log.warning("snapshot at journal seq %d state hash %s", seq, self.last_state_hash)
 
         async def write() -> None:
             try:
-                await asyncio.to_thread(self._write_snapshot, state, seq)
+                await in_daemon_thread(self._write_snapshot, state, seq)
             except Exception:
                 log.exception("snapshot failed")
             finally:
@@ -771,8 +830,10 @@ class ClearingRole:
 
         self._snapshot_task = asyncio.get_running_loop().create_task(write())
 
-    def _write_snapshot(self, state: dict, seq: int) -> Path:
-        frozen = msgpack.unpackb(msgpack.packb(state), strict_map_key=False)
+    def _write_snapshot(self, state: dict, seq: int, freeze: bool = True) -> Path:
+        """Write ``state`` (``freeze``: from a copy first, as the loop goes on changing the
+        objects it shares with the core)."""
+        frozen = msgpack.unpackb(msgpack.packb(state), strict_map_key=False) if freeze else state
         path = self.writer.write(frozen)
         self.stats.snapshots += 1
         self.snap_seqs.append(seq)

@@ -14,9 +14,21 @@ One account must not be able to stall the others, whatever it sends. Rules:
 3. Queries cost what they return: the rows of the answer are taken from the bucket when
    it arrives (the bucket may go below zero: the account then waits that much longer), and
    an account has at most ``MAX_QUERIES_IN_FLIGHT`` queries unanswered (``RATE_LIMITED``
-   beyond), so a burst of queries never holds more than a few answers in memory.
+   beyond), so a burst of queries never holds more than a few answers in memory. Clearing
+   answers about ``QUERY_ROWS_PER_TURN`` rows per turn (at least one query) and runs the
+   batches between (``clearing_role``).
 4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
    between batches (``gateway_role``), so timers, market data and the link keep running.
+5. A read turn ends early once one account has had its *share* of it (frames let
+   through; a drop costs next to nothing): ``SHARE`` frames while other accounts were
+   heard from in the last ``RECENT_S``, the whole turn for an account alone. A turn's
+   frames are one batch for clearing and the matcher, and every request of the batch
+   waits for the whole of it, so under a flood one account's frames would set everyone's
+   latency; ended early, the turn leaves the flooder's next frames in ZeroMQ (nothing is
+   dropped for it) and the loop runs the batch, then reads again: ZeroMQ takes the
+   connections in turn, so the others' frames are read first.
+6. What one connection can make the gateway hold is bounded both ways: ``PEER_RCVHWM``
+   frames in, ``SESSION_SNDHWM`` messages out (a session that does not read is ended).
 """
 
 from __future__ import annotations
@@ -30,6 +42,19 @@ REJECTS_PER_WINDOW = 20
 MAX_QUERIES_IN_FLIGHT = 4
 READ_BATCH = 256
 """Frames the gateway reads per loop turn before it yields."""
+SHARE = 16
+"""Frames let through per account per read turn while other accounts are active: 16
+frames cost the server about 1 ms. ``crossbook bench flood``-style runs on the shared VM
+(flooder in its own process, victims' gw_in -> gw_out): p99 4.5-15 ms at 16, 15-28 ms at
+64, 99 ms with whole turns (256); the flooder still got 17,700-20,000 orders/s processed
+(its bucket allows 20,000/s)."""
+RECENT_S = 0.1
+"""An account heard from within this long counts as active when the turn share is set."""
+PEER_RCVHWM = 2_000
+"""Frames ZeroMQ queues per bot connection before it stops reading that connection (TCP
+pushes back on the sender; nothing is lost). A flooder fills its queue whatever the size,
+so the size is memory held for nothing: at 100,000 a flood of orders kept ~80 MB of
+message buffers (``crossbook bench flood``), at 2,000 it is about half a megabyte."""
 
 
 class _Account:
@@ -65,6 +90,25 @@ class Fairness:
         self.cut_after = cut_after if cut_after is not None else max(1000, int(burst))
         self.accounts: dict[int, _Account] = {}
         self.stats = FairStats()
+        self.share = READ_BATCH
+        """Frames one account may have in the current read turn (``begin_turn``)."""
+        self.turn_full = False
+        """Some account has had its share of this turn: end it."""
+        self._turn: dict[int, int] = {}
+        self._heard: dict[int, float] = {}
+
+    def begin_turn(self, now: float) -> None:
+        """A read turn starts: each account's share of it (rule 5)."""
+        heard = self._heard
+        for account in self._turn:
+            heard[account] = now
+        if len(heard) > 1:
+            for account, at in list(heard.items()):
+                if now - at > RECENT_S:
+                    del heard[account]
+        self.share = READ_BATCH if len(heard) <= 1 else SHARE
+        self._turn = {}
+        self.turn_full = False
 
     def _acct(self, account: int, now: float) -> _Account:
         st = self.accounts.get(account)
@@ -84,6 +128,10 @@ class Fairness:
             st.tokens -= 1.0
             if st.tokens >= self.burst / 2:  # it paused: a trickle of refills does not
                 st.over = 0
+            n = self._turn.get(account, 0) + 1  # what it costs: frames let through
+            self._turn[account] = n
+            if n >= self.share:
+                self.turn_full = True
             return ALLOW
         st.over += 1
         if now < st.cut_until:

@@ -75,11 +75,12 @@ from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.fairness import CUT, READ_BATCH, REJECT, Fairness
+from gateway.roles.fairness import CUT, PEER_RCVHWM, READ_BATCH, REJECT, Fairness
 from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
+from gateway.stopping import LINGER_S, MARGIN_S, StopDeadline
 from gateway.zmq_util import (
     NOBLOCK,
     Wakeup,
@@ -95,6 +96,8 @@ log = logging.getLogger("crossbook.gateway")
 
 MAX_FRAME_BYTES = 1 << 20
 _DRAIN = 4096
+_TURN_STEP = 16
+"""Frames read between two looks at whether the turn is full (fairness rule 5)."""
 _ORDER_ENTRY = frozenset({"new_order", "cancel", "amend", "mass_cancel"})
 _FORWARDED = _ORDER_ENTRY | {
     "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
@@ -166,6 +169,9 @@ class GatewayRole:
         self.pumped = False
         """True when clearing runs in this process and calls ``pump_link`` after each send."""
         self.accepting = True
+        self.reading = True
+        """False from the stop signal on: no bot frame is read any more (``gateway.stopping``)."""
+        self.deadline: StopDeadline | None = None
         self._inputs: list = []
         self._queries: list = []
         self._channels: list = []
@@ -186,7 +192,7 @@ class GatewayRole:
             router.setsockopt(zmq.ROUTER_MANDATORY, 1)
             router.maxmsgsize = MAX_FRAME_BYTES
             router.sndhwm = SESSION_SNDHWM
-            router.rcvhwm = 100_000
+            router.rcvhwm = PEER_RCVHWM
             curve_server(router, server_keys, authenticator)
             router.bind(config.endpoints.order_entry)
         except BaseException:
@@ -223,18 +229,37 @@ class GatewayRole:
                     tg.create_task(self._timer_loop()),
                 ]
                 await stop.wait()
-                self.accepting = False
+                self.stop_reading()
+                tasks[0].cancel()
                 if quiesce_s is None:
                     quiesce_s = self.config.drain_timeout_ms / 1000.0
+                if self.deadline is not None:
+                    quiesce_s = min(quiesce_s, self.deadline.left(2 * MARGIN_S))
                 await self._quiesce(quiesce_s)
                 for t in tasks:
                     t.cancel()
         finally:
-            self.close()
+            self.close(self._linger_ms())
 
-    def close(self) -> None:
+    def stop_reading(self) -> None:
+        """Stopping: read no more bot frames, refuse order entry from what was read, and
+        send clearing what was decoded."""
+        self.reading = False
+        self.accepting = False
+        self._bot_wake.set()
+        self._flush_link()
+
+    def _linger_ms(self) -> int:
+        """How long replies still queued for bots may take to leave once the socket is
+        closed: ``LINGER_S``, not past the stop's margin (0 without a deadline)."""
+        if self.deadline is None or self.deadline.started is None:
+            return 0
+        return int(min(LINGER_S, self.deadline.left(MARGIN_S)) * 1000)
+
+    def close(self, linger_ms: int = 0) -> None:
         self.peers.close()
-        close_socket(self.router)
+        if not self.router.closed:
+            self.router.close(linger=linger_ms)
         close_socket(self.link)
 
     async def _quiesce(self, timeout_s: float) -> None:
@@ -251,14 +276,23 @@ class GatewayRole:
         raw = self._raw
         wake = self._bot_wake
         waiter = SocketWaiter(raw, wake)
+        fair = self.fair
         try:
-            while True:
+            while self.reading:
                 await waiter.wait(1.0)
                 wake.clear()
+                if not self.reading:
+                    return
                 self._drop_gone()
-                n = waiter.drain(self._on_frames_guarded, READ_BATCH, copy=False)
+                fair.begin_turn(self.clock.monotonic())
+                n = k = 0
+                while n < READ_BATCH and not fair.turn_full:  # fairness rule 5
+                    k = waiter.drain(self._on_frames_guarded, _TURN_STEP, copy=False)
+                    n += k
+                    if k < _TURN_STEP:
+                        break
                 self._flush_link()
-                if n == READ_BATCH:  # still readable: let timers, market data, the link run
+                if k == _TURN_STEP:  # still readable: let timers, market data, the link run
                     await asyncio.sleep(0)
         finally:
             waiter.close()

@@ -36,6 +36,7 @@ from gateway.marketdata import MarketDataPublisher
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.waiting import SocketWaiter, drain
+from gateway.stopping import MARGIN_S, StopDeadline
 from gateway.zmq_util import NOBLOCK, Wakeup, close_socket, send_frame
 from matching.engine import MatchingEngine
 from matching.enums import InstrumentStatus
@@ -98,6 +99,8 @@ class MatchingRole:
         then this role's own task only says hello and keeps the heartbeat."""
         self._last_sent = 0.0
         self._last_heard = clock.monotonic()
+        self.deadline: StopDeadline | None = None
+        """Set by ``serve``: the stop's deadline (``gateway.stopping``)."""
 
     def _l3(self, symbol: str) -> dict | None:
         engine = self.engine
@@ -124,8 +127,13 @@ class MatchingRole:
                 await stop.wait()
                 mono = self.clock.monotonic
                 deadline = mono() + self.config.drain_timeout_ms / 1000.0 + 5 * self.hb
-                while mono() < deadline and mono() - self._last_heard < 5 * self.hb:
-                    await asyncio.sleep(self.hb)
+                if self.deadline is not None:  # the stop's own (gateway.stopping)
+                    self.deadline.start()
+                    deadline = self.deadline.at - 2 * MARGIN_S
+                # one process (pumped): clearing has finished when this role is stopped
+                while (not self.pumped and mono() < deadline
+                       and mono() - self._last_heard < 5 * self.hb):  # fmt: skip
+                    await asyncio.sleep(min(self.hb, max(0.0, deadline - mono())))
                 for t in tasks:
                     t.cancel()
         finally:

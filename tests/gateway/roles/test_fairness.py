@@ -1,6 +1,6 @@
 """Fair admission (``gateway.roles.fairness``): frames paid before decoding, cheap rejects
 then drops past the bucket, a sender that keeps going is cut, queries cost their rows and
-are capped in flight."""
+are capped in flight, a read turn ends at one account's share when others are active."""
 
 from __future__ import annotations
 
@@ -9,8 +9,11 @@ from gateway.roles.fairness import (
     CUT,
     DROP,
     MAX_QUERIES_IN_FLIGHT,
+    READ_BATCH,
+    RECENT_S,
     REJECT,
     REJECTS_PER_WINDOW,
+    SHARE,
     Fairness,
 )
 
@@ -39,3 +42,38 @@ def test_queries_cost_their_rows_and_are_capped_in_flight() -> None:
     assert f.retry_after_ms(1, 0.0) > 3000
     f.queries_lost()
     assert f.query_start(1, 0.0)
+
+
+def test_a_turn_ends_at_one_accounts_share_while_others_are_active() -> None:
+    f = Fairness(rate=1e6, burst=1e6)
+    f.begin_turn(0.0)
+    assert f.share == READ_BATCH  # alone: whole turns
+    for _ in range(READ_BATCH - 1):
+        f.admit(1, 0.0)
+    assert not f.turn_full
+    f.admit(2, 0.0)  # another account is heard from
+    f.begin_turn(0.01)
+    assert f.share == SHARE
+    for _ in range(SHARE - 1):
+        f.admit(1, 0.01)
+    f.admit(2, 0.01)
+    assert not f.turn_full
+    f.admit(1, 0.01)
+    assert f.turn_full
+    f.begin_turn(0.02)  # both still heard from lately
+    assert f.share == SHARE and not f.turn_full
+    for _ in range(SHARE):
+        f.admit(1, 0.02)
+    f.begin_turn(0.02 + 2 * RECENT_S)  # account 2 went quiet: account 1 is alone again
+    assert f.share == READ_BATCH
+
+
+def test_dropped_frames_do_not_count_towards_the_share() -> None:
+    f = Fairness(rate=1, burst=1, cut_after=10_000)
+    f.admit(1, 0.0)  # its one token
+    f.admit(2, 0.0)
+    f.begin_turn(0.0)
+    assert f.share == SHARE
+    for _ in range(5 * SHARE):
+        f.admit(1, 0.0)  # past its bucket: rejected or dropped, nearly free
+    assert not f.turn_full
