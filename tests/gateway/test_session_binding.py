@@ -54,9 +54,15 @@ async def test_a_reused_routing_id_gets_nothing_of_the_previous_account(
             await victim.logon(cancel_on_disconnect=cod, heartbeat_ms=30_000)
             rest = await victim.order("v-sell", "sell", 5, 600_000)
             assert rest["exec_type"] == "0"
+            gone = ex.gateway.stats.peers_gone
             victim.close()  # disconnects; its session must not outlive the connection
             intruder = _bot(ctx, ex, 3, RID)  # connects (CURVE) and just listens
             await asyncio.sleep(0.3)
+            for _ in range(100):  # the gateway has seen the connection close (a busy
+                if ex.gateway.stats.peers_gone > gone:  # machine may take a while): only
+                    break  # then does the taker come, so cancel-on-disconnect came first
+                await asyncio.sleep(0.05)
+            assert ex.gateway.stats.peers_gone > gone
             taker = Bot.for_account(ctx, ex, 4)
             await taker.logon()
             took = await taker.order("t-buy", "buy", 5, 600_000, tif="ioc")
