@@ -1,15 +1,19 @@
 """The snapshot signing key (``gateway.snapshot_signing``): made once per state dir with a
 0600 secret file, recorded ``unsigned-head`` for a state dir from before signing, the
-``--pubkey`` forms, and the three ways a signature can be wrong."""
+``--pubkey`` forms, the three ways a signature can be wrong, and the by-hand check that
+docs/snapshots.md shows."""
 
 from __future__ import annotations
 
+import re
 import stat
 from pathlib import Path
+from typing import Any
 
+import msgpack
 import pytest
 
-from clearing.snapshot import header_digest, load_snapshot, signed_message
+from clearing.snapshot import canonical_pack, header_digest, load_snapshot, signed_message
 from gateway import snapshot_signing as sig
 from gateway.snapshot_store import SnapshotWriter, read_snapshot_bytes
 from tests.gateway.test_snapshot_cli import make_state
@@ -81,3 +85,22 @@ def test_signature_problems_name_what_is_wrong(tmp_path: Path) -> None:
         SnapshotWriter(tmp_path, sign=key).write(make_state(20, 680))))  # fmt: skip
     assert "does not verify" in sig.signature_problem(later.header, snap.signature, key.public)
 
+
+def test_the_docs_standalone_check_agrees(tmp_path: Path) -> None:
+    """docs/snapshots.md shows how to check a signature without crossbook: it must work."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "snapshots.md").read_text()
+    block = next(b for b in re.findall(r"```python\n(.*?)```", doc, flags=re.S)
+                 if "def signed_by" in b)  # fmt: skip
+    namespace: dict[str, Any] = {}
+    exec(compile(block, "docs/snapshots.md", "exec"), namespace)
+    signed_by = namespace["signed_by"]
+    key = sig.ensure_signing_key(tmp_path)
+    good = SnapshotWriter(tmp_path, sign=key).write(make_state(10, 690))
+    unsigned = SnapshotWriter(tmp_path / "old").write(make_state(10, 690))
+    assert signed_by(str(good), key.public.hex())
+    assert not signed_by(str(good), sig.generate(None).public.hex())
+    assert not signed_by(str(unsigned), key.public.hex())
+    raw = msgpack.unpackb(good.read_bytes(), raw=False, strict_map_key=False)
+    raw["header"]["ts"] += 1
+    good.write_bytes(canonical_pack(raw))
+    assert not signed_by(str(good), key.public.hex())
