@@ -5,6 +5,9 @@ docs/snapshots.md and notes/clearing-interfaces.md) into one msgpack document::
 
     {"header": {...}, "state": {...the exported state, unchanged...}}
 
+or, when the server signed it, with a third key
+``"signature": {"alg": "ed25519", "key": <32 bytes>, "sig": <64 bytes>}``.
+
 Rules of this module:
 
 1. Pure: bytes in, bytes or values out. No files, no clock (the time in the header is the
@@ -30,13 +33,18 @@ Rules of this module:
    verification with ``Fault.CONSERVATION_VIOLATED``.
 6. Untrusted bytes are decoded with msgpack's strict settings (``raw=False``, size limits,
    no extension types); ``strict_map_key=False`` only because account ids are int keys.
+7. A signature is over ``signed_message(header)`` = ``SIGNATURE_CONTEXT`` followed by the
+   32-byte ``header_digest``, which commits to everything (rule 4). It is outside the
+   header, so signing changes neither the header digest nor the chain: a signed and an
+   unsigned snapshot of the same state chain identically. This module only carries the
+   signature; making and checking it (Ed25519, a key) is ``gateway.snapshot_signing``.
 """
 
 from __future__ import annotations
 
 import hashlib
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 from typing import Any, NamedTuple
@@ -51,6 +59,11 @@ ZERO_ROOT = bytes(HASH_SIZE)
 MAX_SNAPSHOT_BYTES = 1 << 30
 MAX_STR_BYTES = 1 << 20
 MAX_CONTAINER_LEN = 50_000_000
+SIGNATURE_ALG = "ed25519"
+SIGNATURE_CONTEXT = b"crossbook-snapshot-v1 header digest:"
+"""Prefix of the signed message, so a crossbook snapshot signature means nothing else."""
+PUBLIC_KEY_SIZE = 32
+SIGNATURE_SIZE = 64
 
 _INT_MIN = -(1 << 63)
 _INT_MAX = (1 << 64) - 1
@@ -366,6 +379,40 @@ def header_digest(header: SnapshotHeader) -> bytes:
     return hashlib.sha256(canonical_pack(header.to_dict())).digest()
 
 
+def signed_message(header: SnapshotHeader) -> bytes:
+    """The bytes a snapshot signature is over: ``SIGNATURE_CONTEXT`` + ``header_digest``."""
+    return SIGNATURE_CONTEXT + header_digest(header)
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotSignature:
+    """A snapshot's signature: the signer's Ed25519 public ``key`` (32 bytes, as the signer
+    claims: a verifier checks ``sig`` with the key it trusts, never with this one) and
+    ``sig`` (64 bytes) over ``signed_message(header)``."""
+
+    key: bytes
+    sig: bytes
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"alg": SIGNATURE_ALG, "key": self.key, "sig": self.sig}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> SnapshotSignature:
+        """Parse a stored signature, raising ``SnapshotError`` for anything off-shape."""
+        if not isinstance(raw, Mapping) or set(raw) != {"alg", "key", "sig"}:
+            raise SnapshotError(Fault.MALFORMED, "signature must be a map of alg, key and sig")
+        if raw["alg"] != SIGNATURE_ALG:
+            raise SnapshotError(Fault.MALFORMED, f"signature alg {raw['alg']!r} is not ed25519")
+        for name, size in (("key", PUBLIC_KEY_SIZE), ("sig", SIGNATURE_SIZE)):
+            if not isinstance(raw[name], bytes) or len(raw[name]) != size:
+                raise SnapshotError(Fault.MALFORMED, f"signature {name} must be {size} bytes")
+        return cls(raw["key"], raw["sig"])
+
+
+Signer = Callable[[bytes], SnapshotSignature]
+"""Signs a message (``signed_message(header)``); ``gateway.snapshot_signing`` makes one."""
+
+
 def _make_header(
     norm: dict[str, Any],
     prev_root: bytes,
@@ -398,9 +445,13 @@ class BuiltSnapshot(NamedTuple):
 
 
 def build(
-    state: Mapping[str, Any], prev_root: bytes, prev_digest: bytes = ZERO_ROOT
+    state: Mapping[str, Any],
+    prev_root: bytes,
+    prev_digest: bytes = ZERO_ROOT,
+    sign: Signer | None = None,
 ) -> BuiltSnapshot:
-    """Build the snapshot bytes and return them with the header (see ``build_snapshot``)."""
+    """Build the snapshot bytes and return them with the header (see ``build_snapshot``);
+    with ``sign`` the file also carries its signature over ``signed_message(header)``."""
     for name, link in (("prev_root", prev_root), ("prev_digest", prev_digest)):
         if not isinstance(link, bytes) or len(link) != HASH_SIZE:
             raise SnapshotError(Fault.MALFORMED, f"{name} must be {HASH_SIZE} bytes")
@@ -408,6 +459,8 @@ def build(
     ids, leaves = _leaves_of(norm)
     header = _make_header(norm, prev_root, prev_digest, MerkleTree(leaves), len(ids))
     doc = {"header": _normalize(header.to_dict()), "state": norm}
+    if sign is not None:
+        doc["signature"] = sign(signed_message(header)).to_dict()
     return BuiltSnapshot(msgpack.packb(doc, use_bin_type=True), header)
 
 
@@ -431,6 +484,7 @@ class Snapshot:
 
     header: SnapshotHeader
     state: dict[str, Any]
+    signature: SnapshotSignature | None = None
 
     def account_ids(self) -> list[int]:
         """Account ids in leaf order (ascending)."""
@@ -449,11 +503,14 @@ def load_snapshot(content: bytes) -> Snapshot:
     conservation and chain.
     """
     doc = _unpack(bytes(content))
-    if not isinstance(doc, dict) or set(doc) != {"header", "state"}:
-        raise SnapshotError(Fault.MALFORMED, "a snapshot is a map of exactly header and state")
+    if not isinstance(doc, dict) or set(doc) - {"signature"} != {"header", "state"}:
+        raise SnapshotError(
+            Fault.MALFORMED, "a snapshot is a map of exactly header and state (and signature)"
+        )
     header = SnapshotHeader.from_dict(doc["header"])
     state = _check_state(doc["state"])
-    return Snapshot(header, dict(state))
+    signature = SnapshotSignature.from_dict(doc["signature"]) if "signature" in doc else None
+    return Snapshot(header, dict(state), signature)
 
 
 # -- verification --------------------------------------------------------------------------

@@ -314,6 +314,8 @@ def _banner(cfg: ExchangeConfig, ex: Exchange, mode: str) -> str:
         pm = "  (portfolio margin)" if modes.get(aid) == "portfolio" else ""
         lines.append(f"    account {aid}: {path}{pm}")
     snaps = cfg.state_dir / "snapshots"
+    lines.append(f"  snapshot key  {ex.clearing.signing_public_file}  (Ed25519 public key: "
+                 "crossbook snapshot verify --pubkey)")  # fmt: skip
     lines.append(f"Ctrl-C or SIGTERM stops; a final settlement snapshot goes to {snaps}/")
     return "\n".join(lines)
 
@@ -385,7 +387,8 @@ async def _serve_role(cfg: ExchangeConfig, role: str, restore: bool) -> int:
             where = f"link {obj.bound['clearing']}  matcher {obj.bound['commands']}"
             restored = obj.restored_from or "nothing (fresh start)"
             extra = (f"restored from {restored}; recovered journal seq {obj.recovered_seq} "
-                     f"state hash {obj.recovered_hash}")  # fmt: skip
+                     f"state hash {obj.recovered_hash}; snapshot signing public key "
+                     f"{obj.signing_public_file}")  # fmt: skip
         else:
             keys = prepare_keys(cfg)
             auth = CurveAuthenticator(ctx, AccountDirectory(keys.accounts))

@@ -1,10 +1,15 @@
 """``crossbook snapshot verify|proof``: check settlement snapshot files, print inclusion proofs.
 
-- ``crossbook snapshot verify FILE [--prev FILE]`` recomputes the Merkle root from the
-  account leaves, checks every header field, exact conservation per asset and the hash
-  chain: against ``--prev`` when given, otherwise against the snapshot just before FILE in
-  its directory when there is one. It prints what it checked. Exit 0 valid, 1 invalid
-  (the reason code and its figures are printed), 2 when FILE cannot be read at all.
+- ``crossbook snapshot verify FILE... [--prev FILE] [--pubkey KEY]`` recomputes the Merkle
+  root from the account leaves, checks every header field, exact conservation per asset and
+  the hash chain: against ``--prev`` when given (one FILE only), otherwise against the
+  snapshot just before FILE in its directory when there is one. With ``--pubkey`` (the
+  server's Ed25519 public key: 64 hex characters, or a file holding them such as
+  ``STATE_DIR/keys/snapshot-signing.key.pub``) every FILE must also carry a signature that
+  verifies with that key; without it the signature is shown, not checked (a key found
+  beside the files proves no more than the files). It prints what it checked. Exit 0 when
+  every FILE is valid, 1 when one is invalid (the reason code and its figures are
+  printed), 2 when a FILE cannot be read at all or the key is not a key.
 - ``crossbook snapshot proof FILE ACCOUNT`` prints the account's inclusion proof as JSON
   (hex strings), which ``clearing.merkle.verify_inclusion`` checks against the root. Exit 1
   with a message for an account that is not in the snapshot or a snapshot whose root does
@@ -29,15 +34,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "verify",
         help="recompute the root, check header, conservation and chain",
         description="Recompute the Merkle root from the leaves and check the header, exact "
-        "conservation and the hash chain. Exit 0 valid, 1 invalid.",
+        "conservation and the hash chain; with --pubkey, the Ed25519 signature too. "
+        "Exit 0 valid, 1 invalid.",
     )
-    verify.add_argument("file", metavar="FILE", help="snapshot file (.msgpack)")
+    verify.add_argument("files", nargs="+", metavar="FILE", help="snapshot file(s) (.msgpack)")
     verify.add_argument(
         "--prev",
         metavar="FILE",
         default=None,
-        help="previous snapshot to check the chain against "
+        help="previous snapshot to check the chain against, with one FILE "
         "(default: the one before FILE in its directory, if any)",
+    )
+    verify.add_argument(
+        "--pubkey",
+        metavar="KEY",
+        default=None,
+        help="the server's Ed25519 public key: 64 hex characters, or a file holding them "
+        "(STATE_DIR/keys/snapshot-signing.key.pub); every FILE must be signed with it",
     )
     proof = sub.add_parser(
         "proof",
@@ -50,8 +63,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.snapshot_action == "verify":
-        return _verify(Path(args.file), Path(args.prev) if args.prev else None)
+        return _verify_all(args)
     return _proof(Path(args.file), args.account)
+
+
+def _verify_all(args: argparse.Namespace) -> int:
+    from gateway.cli import CliError
+    from gateway.snapshot_signing import SigningKeyError, parse_public_key
+
+    if args.prev and len(args.files) > 1:
+        raise CliError("--prev goes with one FILE only")
+    pubkey = None
+    if args.pubkey is not None:
+        try:
+            pubkey = parse_public_key(args.pubkey)
+        except SigningKeyError as exc:
+            raise CliError(f"--pubkey: {exc}") from None
+    prev = Path(args.prev) if args.prev else None
+    return max(_verify(Path(f), prev, pubkey) for f in args.files)
 
 
 def _read(path: Path) -> bytes:
@@ -67,7 +96,7 @@ def _read(path: Path) -> bytes:
         raise CliError(f"cannot read {path}: {exc.strerror or exc}") from exc
 
 
-def _verify(path: Path, prev_path: Path | None) -> int:
+def _verify(path: Path, prev_path: Path | None, pubkey: bytes | None = None) -> int:
     from clearing.snapshot import (
         ZERO_ROOT,
         SnapshotError,
@@ -75,6 +104,7 @@ def _verify(path: Path, prev_path: Path | None) -> int:
         load_snapshot,
         verify_snapshot,
     )
+    from gateway.snapshot_signing import signature_problem
     from gateway.snapshot_store import predecessor
 
     try:
@@ -102,7 +132,14 @@ def _verify(path: Path, prev_path: Path | None) -> int:
         if result.checked:
             print(f"  passed before that: {'; '.join(result.checked)}")
         return 1
-    header = load_snapshot(content).header
+    snap = load_snapshot(content)
+    header, signature = snap.header, snap.signature
+    if pubkey is not None:
+        problem = signature_problem(header, signature, pubkey)
+        if problem is not None:
+            code = "unsigned" if signature is None else "bad_signature"
+            print(f"{path}: INVALID ({code}): {problem} (--pubkey {pubkey.hex()})")
+            return 1
     if chain_note and header.prev_root == ZERO_ROOT and header.prev_digest == ZERO_ROOT:
         chain_note += "; prev_root and prev_digest are zero: first snapshot of its chain"
     elif chain_note:
@@ -112,6 +149,10 @@ def _verify(path: Path, prev_path: Path | None) -> int:
         checked[-1] = f"{checked[-1]} ({prev_path})"
     if chain_note:
         checked.append(chain_note)
+    if pubkey is not None:
+        checked.append("signature: Ed25519, verifies with the --pubkey key")
+    else:
+        checked.append("signature: not checked (pass --pubkey KEY)")
     print(f"{path}: valid")
     print(
         f"  last_fill_seq {header.last_fill_seq}  ts {header.ts}  accounts {header.account_count}"
@@ -120,6 +161,7 @@ def _verify(path: Path, prev_path: Path | None) -> int:
     print(f"  digest       {header_digest(header).hex()}")
     print(f"  prev_root    {header.prev_root.hex()}")
     print(f"  prev_digest  {header.prev_digest.hex()}")
+    print(f"  signer key   {signature.key.hex() if signature else '(not signed)'}")
     for item in checked:
         print(f"  checked: {item}")
     return 0

@@ -15,7 +15,9 @@ The I/O edge for ``clearing.snapshot`` (which builds and checks the bytes). Rule
 3. ``SnapshotWriter`` keeps the hash chain: on start it reads the latest snapshot, checks
    it (root, header; a conservation failure is recorded history and does not stop the
    chain), and links every new snapshot to the previous root and header digest.
-   It refuses a state whose last_fill_seq is older than the latest file's.
+   It refuses a state whose last_fill_seq is older than the latest file's. Given a
+   ``sign`` (the state dir's key, ``gateway.snapshot_signing``) it signs every file it
+   writes; the signature does not enter the chain, so signed files may follow unsigned ones.
 4. ``SnapshotSchedule`` decides when a snapshot is due (every N nanoseconds, every N
    sequence numbers: ``last_fill_seq`` advances once per matcher event, fills included);
    the caller passes the clock reading, this module never reads a clock.
@@ -36,6 +38,7 @@ from clearing.snapshot import (
     MAX_SNAPSHOT_BYTES,
     ZERO_ROOT,
     Fault,
+    Signer,
     Snapshot,
     SnapshotError,
     build,
@@ -147,7 +150,8 @@ def load_latest(state_dir: str | os.PathLike[str]) -> tuple[Path, Snapshot] | No
 class SnapshotWriter:
     """Writes chained snapshots of exported clearing states into ``STATE_DIR/snapshots``."""
 
-    def __init__(self, state_dir: str | os.PathLike[str]) -> None:
+    def __init__(self, state_dir: str | os.PathLike[str], sign: Signer | None = None) -> None:
+        self.sign = sign
         self.directory = snapshot_dir(state_dir)
         self.directory.mkdir(parents=True, exist_ok=True)
         self.latest: Path | None = latest_snapshot(self.directory)
@@ -175,7 +179,7 @@ class SnapshotWriter:
         Returns the new file's path. Raises ``SnapshotError`` for an off-shape state and
         ``SnapshotStoreError`` when ``state`` is older than the latest snapshot.
         """
-        built = build(state, self.prev_root, self.prev_digest)
+        built = build(state, self.prev_root, self.prev_digest, self.sign)
         seq = built.header.last_fill_seq
         serial = 0
         if self._latest_key is not None:

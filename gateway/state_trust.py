@@ -16,7 +16,13 @@ It raises ``RecoveryError`` (one line naming the file) unless:
    snapshot's). A deleted newest snapshot is then harmless when the journal still holds
    what it reflected (recovery replays it), and refused when the journal was already
    pruned past the older snapshot: either way no rollback goes unseen. A journal that
-   ends before the newest snapshot (truncated, or deleted) is refused too.
+   ends before the newest snapshot (truncated, or deleted) is refused too;
+3. once the hashes hold, the signatures (``gateway.snapshot_signing``): when the state dir
+   has a signing key, every snapshot checked in 1. carries an Ed25519 signature that
+   verifies with it (a snapshot signed by another key, or edited with recomputed hashes, is
+   refused), except the unsigned snapshots from before the key: the one whose header digest
+   the key file records as ``unsigned-head``, and those older than it. A state dir without
+   a key is not checked for signatures (the server makes the key before this check).
 
 Checking every snapshot back to the journal costs one full verification per snapshot
 (a Merkle root over the accounts each); ``journal_retention_snapshots`` bounds it.
@@ -33,11 +39,12 @@ from clearing.snapshot import (
     Fault,
     SnapshotError,
     SnapshotHeader,
+    SnapshotSignature,
     header_digest,
     load_snapshot,
     verify_snapshot,
 )
-from gateway import snapshot_store
+from gateway import snapshot_signing, snapshot_store
 from gateway.journal import JournalCorrupt
 from gateway.journal.layout import list_segments
 from gateway.journal.scan import scan_all
@@ -50,6 +57,7 @@ class _Checked:
     path: Path
     header: SnapshotHeader
     journal_seq: int
+    signature: SnapshotSignature | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +93,7 @@ def _check(path: Path, *, newest: bool) -> _Checked:
     seq = journal_seq_of(snap.state)
     if seq is None:
         raise _refuse(f"{path}: a settlement-only snapshot without the books")
-    return _Checked(path, snap.header, seq)
+    return _Checked(path, snap.header, seq, snap.signature)
 
 
 def _link(cur: _Checked, prev: _Checked) -> None:
@@ -94,6 +102,29 @@ def _link(cur: _Checked, prev: _Checked) -> None:
         raise _refuse(f"{cur.path}: chain broken: does not link to {prev.path.name}")
     if cur.header.last_fill_seq < prev.header.last_fill_seq or cur.journal_seq < prev.journal_seq:
         raise _refuse(f"{cur.path}: goes back in sequence from {prev.path.name}")
+
+
+def _check_signatures(state_dir: Path, walked: list[_Checked]) -> None:
+    """Rule 3 over ``walked``, newest first."""
+    try:
+        key = snapshot_signing.load_state_key(state_dir)
+    except snapshot_signing.SigningKeyError as exc:
+        raise _refuse(str(exc)) from None
+    if key is None:
+        return
+    key_file = snapshot_signing.secret_path(state_dir)
+    before_key = False  # reached the newest snapshot written before the key existed
+    for c in walked:
+        if c.signature is None and (before_key or header_digest(c.header) == key.unsigned_head):
+            before_key = True
+            continue
+        problem = snapshot_signing.signature_problem(c.header, c.signature, key.public)
+        if problem is None:
+            continue
+        if c.signature is None:
+            problem = (f"not signed, but written after the signing key {key_file} was made "
+                       "(a stripped or forged snapshot)")  # fmt: skip
+        raise _refuse(f"{c.path}: {problem}")
 
 
 def journal_bounds(journal_dir: Path) -> tuple[int | None, int]:
@@ -119,6 +150,7 @@ def check_state_dir(state_dir: str | Path, journal_dir: Path) -> ChainReport:
         return ChainReport(None, 0, 0, first, last)
     i = len(files) - 1
     cur = newest = _check(files[i], newest=True)
+    walked = [newest]
     base = (first - 1) if first is not None else newest.journal_seq
     checked = 1
     while cur.journal_seq > base:
@@ -126,6 +158,7 @@ def check_state_dir(state_dir: str | Path, journal_dir: Path) -> ChainReport:
             break
         i -= 1
         prev = _check(files[i], newest=False)
+        walked.append(prev)
         checked += 1
         _link(cur, prev)
         cur = prev
@@ -140,4 +173,5 @@ def check_state_dir(state_dir: str | Path, journal_dir: Path) -> ChainReport:
         raise _refuse(f"{journal_dir}: the journal starts at seq {first} but the newest snapshot "
                       f"{newest.path.name} is at seq {newest.journal_seq}: records "
                       f"{newest.journal_seq + 1}..{first - 1} are missing (a deleted snapshot?)")
+    _check_signatures(Path(state_dir), walked)
     return ChainReport(newest.path, newest.journal_seq, checked, first, last)

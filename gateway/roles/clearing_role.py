@@ -70,7 +70,7 @@ from clearing.core.inputs import (
     unpack_input,
 )
 from clearing.core.state import encode_batch, export_state, state_hash
-from gateway import recovery, snapshot_store
+from gateway import recovery, snapshot_signing, snapshot_store
 from gateway.exchange_config import ExchangeConfig, record_config
 from gateway.journal import JournalWriter, prune
 from gateway.reasons import Reason
@@ -174,6 +174,10 @@ class ClearingRole:
             self.archived = recovery.archive(self.state_dir, clock.time_ns())
             for p in self.archived:
                 log.warning("fresh start: %s kept aside", p)
+        # the key before the chain check: on a state dir from before signing it records
+        # the newest snapshot as the last unsigned one (gateway.snapshot_signing, rule 3)
+        self.signing_key = snapshot_signing.ensure_signing_key(self.state_dir)
+        self.signing_public_file = snapshot_signing.public_path(self.state_dir)
         rec = recovery.recover(config)
         self.core = rec.core
         self.restored_from = str(rec.snapshot) if rec.snapshot else None
@@ -186,7 +190,7 @@ class ClearingRole:
         self.journal = JournalWriter(recovery.journal_dir(self.state_dir),
                                      next_seq=self.core.seq + 1, durability=config.durability,
                                      segment_bytes=config.journal_segment_bytes)  # fmt: skip
-        self.writer = snapshot_store.SnapshotWriter(self.state_dir)
+        self.writer = snapshot_store.SnapshotWriter(self.state_dir, sign=self.signing_key)
         self.schedule = snapshot_store.SnapshotSchedule(
             config.snapshot_every_s * 1_000_000_000 if config.snapshot_every_s else None,
             config.snapshot_every_fills,

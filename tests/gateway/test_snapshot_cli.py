@@ -164,3 +164,83 @@ def test_proof_account_must_be_an_integer(chain: list[Path]) -> None:
     with pytest.raises(SystemExit) as info:
         main(["snapshot", "proof", str(chain[0]), "alice"])
     assert info.value.code == 2
+
+
+# -- signatures (--pubkey) ---------------------------------------------------------------
+
+
+@pytest.fixture
+def signed(tmp_path: Path) -> tuple[list[Path], Path]:
+    """Three signed snapshots in ``tmp_path/signed`` and the public key file."""
+    from gateway.snapshot_signing import ensure_signing_key, public_path
+
+    state_dir = tmp_path / "signed"
+    writer = SnapshotWriter(state_dir, sign=ensure_signing_key(state_dir))
+    files = [writer.write(make_state(seq, 700 - seq)) for seq in (10, 20, 30)]
+    return files, public_path(state_dir)
+
+
+def _forge(path: Path) -> None:
+    """Move 100 USD from account 5 to account 11 and rebuild every hash (conserved, linked
+    as before); the signature is kept."""
+    from clearing.snapshot import build
+
+    doc = msgpack.unpackb(path.read_bytes(), raw=False, strict_map_key=False)
+    doc["state"]["accounts"][11]["balances"]["USD"] += 100
+    doc["state"]["accounts"][5]["balances"]["USD"] -= 100
+    header = doc["header"]
+    rebuilt = msgpack.unpackb(
+        build(doc["state"], header["prev_root"], header["prev_digest"]).content,
+        raw=False, strict_map_key=False,
+    )  # fmt: skip
+    rebuilt["signature"] = doc["signature"]
+    path.write_bytes(canonical_pack(rebuilt))
+
+
+def test_verify_pubkey_passes_with_the_right_key_and_fails_with_a_wrong_one(
+    signed: tuple[list[Path], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    from gateway.snapshot_signing import generate, parse_public_key
+
+    files, pub = signed
+    assert main(["snapshot", "verify", *map(str, files), "--pubkey", str(pub)]) == 0
+    out = capsys.readouterr().out
+    assert out.count(": valid") == 3 and "verifies with the --pubkey key" in out
+    hex_key = parse_public_key(str(pub)).hex()
+    assert main(["snapshot", "verify", str(files[1]), "--pubkey", hex_key]) == 0
+    capsys.readouterr()
+    wrong = generate(None).public.hex()
+    assert main(["snapshot", "verify", str(files[2]), "--pubkey", wrong]) == 1
+    first = capsys.readouterr().out.splitlines()[0]
+    assert first.startswith(f"{files[2]}: INVALID (bad_signature): signed by another key")
+
+
+def test_verify_a_forged_balance_with_recomputed_hashes_passes_only_without_pubkey(
+    signed: tuple[list[Path], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, pub = signed
+    _forge(files[2])
+    assert main(["snapshot", "verify", str(files[2])]) == 0  # every hash is consistent
+    assert "signature: not checked" in capsys.readouterr().out
+    assert main(["snapshot", "verify", *map(str, files), "--pubkey", str(pub)]) == 1
+    out = capsys.readouterr().out
+    assert out.count(": valid") == 2
+    assert f"{files[2]}: INVALID (bad_signature): the signature does not verify" in out
+
+
+def test_verify_pubkey_refuses_an_unsigned_snapshot(
+    chain: list[Path], signed: tuple[list[Path], Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    _files, pub = signed
+    assert main(["snapshot", "verify", str(chain[0]), "--pubkey", str(pub)]) == 1
+    assert capsys.readouterr().out.startswith(f"{chain[0]}: INVALID (unsigned): not signed")
+
+
+def test_verify_pubkey_that_is_not_a_key_is_a_usage_error(
+    signed: tuple[list[Path], Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    files, _pub = signed
+    assert main(["snapshot", "verify", str(files[0]), "--pubkey", "beef"]) == 2
+    assert "--pubkey" in capsys.readouterr().err
+    assert main(["snapshot", "verify", *map(str, files[:2]), "--prev", str(files[0])]) == 2
+    assert "one FILE" in capsys.readouterr().err

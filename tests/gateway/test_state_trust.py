@@ -2,7 +2,9 @@
 a broken chain link, an edited middle snapshot (with or without recomputed hashes), an old
 snapshot copied under a newer name, a journal that ends before the newest snapshot, and a
 deleted newest snapshot the journal no longer covers; a deleted newest snapshot the journal
-still covers recovers the very same state (no rollback)."""
+still covers recovers the very same state (no rollback). Signatures: an edited newest
+snapshot with recomputed hashes, a stripped signature, or another key's signature is
+refused; a state dir from before signing still restores."""
 
 from __future__ import annotations
 
@@ -18,9 +20,17 @@ import zmq.asyncio
 
 from clearing.core.state import journal_seq_of
 from clearing.snapshot import ZERO_ROOT, build, header_digest, load_snapshot
+from gateway.cli import main
 from gateway.exchange_config import default_toml
 from gateway.journal.layout import list_segments
 from gateway.recovery import journal_dir, recover
+from gateway.snapshot_signing import (
+    generate,
+    load_state_key,
+    public_path,
+    secret_path,
+    signature_problem,
+)
 from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
 from tests.gateway.serve_helpers import Bot, make_config, running_exchange
 
@@ -180,3 +190,87 @@ async def test_a_deleted_newest_snapshot_past_a_pruned_journal_is_refused(tmp_pa
     assert first_seq > older_seq + 1, "the journal was not pruned past the older snapshot"
     files[-1].unlink()
     _refused(state, tmp_path, f"starts at seq {first_seq}", "missing")
+
+
+# -- signatures (gateway.snapshot_signing) -------------------------------------------------
+
+
+def _richer(state: dict) -> None:
+    state["accounts"][1]["balances"]["USD"] += 10**9
+    state["deposits"]["USD"] = state["deposits"].get("USD", 0) + 10**9  # conserved
+
+
+def _resign(path: Path, change, sign) -> None:
+    """Rebuild the snapshot at ``path`` from its edited state, linked as before, signed by
+    ``sign`` (a key, or a function of the new header that returns the signature to keep)."""
+    snap = load_snapshot(read_snapshot_bytes(path))
+    state = msgpack.unpackb(msgpack.packb(snap.state), strict_map_key=False)
+    change(state)
+    path.write_bytes(build(state, snap.header.prev_root, snap.header.prev_digest, sign).content)
+
+
+def test_the_snapshots_of_a_state_dir_are_signed_with_its_key(chain: tuple[Path, str]) -> None:
+    state = chain[0]
+    key = load_state_key(state)
+    assert key is not None and key.unsigned_head is None  # made before the first snapshot
+    for f in list_snapshots(snapshot_dir(state)):
+        snap = load_snapshot(read_snapshot_bytes(f))
+        assert signature_problem(snap.header, snap.signature, key.public) is None
+
+
+def test_an_edited_balance_with_recomputed_hashes_is_refused(chain: tuple[Path, str],
+                                                            tmp_path: Path) -> None:  # fmt: skip
+    d = _copy(chain[0], tmp_path, "s")
+    newest = list_snapshots(snapshot_dir(d))[-1]
+    old_sig = load_snapshot(read_snapshot_bytes(newest)).signature
+    _resign(newest, _richer, lambda message: old_sig)  # hashes all consistent again
+    assert main(["snapshot", "verify", str(newest)]) == 0  # the hashes alone cannot tell
+    pub = str(public_path(d))
+    assert main(["snapshot", "verify", str(newest), "--pubkey", pub]) == 1
+    _refused(d, tmp_path, newest.name, "the signature does not verify")
+    _resign(newest, lambda s: None, None)  # the signature stripped instead
+    _refused(d, tmp_path, newest.name, "not signed, but written after the signing key")
+
+
+def test_a_snapshot_signed_by_another_key_is_refused(chain: tuple[Path, str],
+                                                    tmp_path: Path) -> None:  # fmt: skip
+    d = _copy(chain[0], tmp_path, "s")
+    files = list_snapshots(snapshot_dir(d))
+    _resign(files[-1], _richer, generate(None))
+    _refused(d, tmp_path, files[-1].name, "signed by another key")
+
+
+def test_the_right_key_verifies_the_state_dir_and_a_wrong_one_does_not(
+        chain: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:  # fmt: skip
+    files = [str(f) for f in list_snapshots(snapshot_dir(chain[0]))]
+    assert main(["snapshot", "verify", *files, "--pubkey", str(public_path(chain[0]))]) == 0
+    assert main(["snapshot", "verify", *files, "--pubkey", generate(None).public.hex()]) == 1
+    out = capsys.readouterr().out
+    assert out.count("INVALID (bad_signature): signed by another key") == len(files)
+
+
+async def test_a_state_dir_from_before_signing_still_restores(chain: tuple[Path, str],
+                                                             tmp_path: Path) -> None:  # fmt: skip
+    """Strip every signature and the key: a state dir as written before this feature. It
+    restores the same state; its next snapshot is signed; a later unsigned one is not."""
+    state, digest = chain
+    d = _copy(state, tmp_path, "old")
+    for f in (secret_path(d), public_path(d)):
+        f.unlink()
+    old = list_snapshots(snapshot_dir(d))
+    for f in old:
+        _resign(f, lambda s: None, None)
+    old_newest = load_snapshot(read_snapshot_bytes(old[-1])).header
+    cfg = make_config(tmp_path, state_dir=d)
+    async with running_exchange(tmp_path, config=cfg) as ex:
+        assert ex.clearing.restored_from == str(old[-1])
+        assert ex.clearing.recovered_hash == digest
+    key = load_state_key(d)
+    assert key is not None and key.unsigned_head == header_digest(old_newest)
+    files = list_snapshots(snapshot_dir(d))
+    assert len(files) == len(old) + 1
+    new = load_snapshot(read_snapshot_bytes(files[-1]))
+    assert signature_problem(new.header, new.signature, key.public) is None
+    assert recover(cfg).snapshot == files[-1]  # signed newest, then the unsigned ones
+    _resign(files[-1], lambda s: None, None)  # newer than the key, yet unsigned
+    _refused(d, tmp_path, files[-1].name, "not signed")
