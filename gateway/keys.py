@@ -123,7 +123,7 @@ def _render(pair: KeyPair, *, with_secret: bool, comment: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str, mode: int) -> None:
+def write_atomic(path: Path, text: str, mode: int) -> None:
     """Write ``text`` to ``path`` through a temp file created with ``mode`` from the start."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
@@ -151,8 +151,8 @@ def write_keypair(state_dir: str | os.PathLike[str], name: str, pair: KeyPair) -
         raise ValueError("write_keypair needs a secret key; use write_public for a peer key")
     ensure_keys_dir(state_dir)
     sec, pub = secret_path(state_dir, name), public_path(state_dir, name)
-    _write_atomic(sec, _render(pair, with_secret=True, comment=f"{name} key pair"), 0o600)
-    _write_atomic(pub, _render(pair, with_secret=False, comment=f"{name} public key"), 0o644)
+    write_atomic(sec, _render(pair, with_secret=True, comment=f"{name} key pair"), 0o600)
+    write_atomic(pub, _render(pair, with_secret=False, comment=f"{name} public key"), 0o644)
     return sec, pub
 
 
@@ -160,7 +160,7 @@ def write_public(state_dir: str | os.PathLike[str], name: str, public: bytes) ->
     """Write only ``name.key.pub`` (e.g. a bot's key registered by an operator)."""
     ensure_keys_dir(state_dir)
     pub = public_path(state_dir, name)
-    _write_atomic(pub, _render(KeyPair(public), with_secret=False, comment=f"{name}"), 0o644)
+    write_atomic(pub, _render(KeyPair(public), with_secret=False, comment=f"{name}"), 0o644)
     return pub
 
 

@@ -32,11 +32,9 @@ Ed25519 seed) and ``unsigned-head``. Rules:
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,21 +101,6 @@ def generate(unsigned_head: bytes | None) -> SigningKey:
 
 
 # -- files ---------------------------------------------------------------------------------
-def _write_atomic(path: Path, text: str, mode: int) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        os.fchmod(fd, mode)
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-
-
 def _public_text(public: bytes) -> str:
     return (
         "#   crossbook snapshot signing public key (Ed25519, hex).\n"
@@ -132,14 +115,14 @@ def write_key(state_dir: str | os.PathLike[str], key: SigningKey) -> tuple[Path,
     keyfiles.ensure_keys_dir(state_dir)
     sec, pub = secret_path(state_dir), public_path(state_dir)
     head = key.unsigned_head.hex() if key.unsigned_head is not None else "none"
-    _write_atomic(sec, (
+    keyfiles.write_atomic(sec, (
         "#   crossbook snapshot signing key (Ed25519, hex): keep private (mode 0600).\n"
         "#   unsigned-head: header digest of the newest snapshot written before this key;\n"
         "#   it and the snapshots before it may be unsigned, every later one must be signed.\n\n"
         f'public-key = "{key.public.hex()}"\n'
         f'secret-key = "{key.seed.hex()}"\n'
         f'unsigned-head = "{head}"\n'), 0o600)  # fmt: skip
-    _write_atomic(pub, _public_text(key.public), 0o644)
+    keyfiles.write_atomic(pub, _public_text(key.public), 0o644)
     return sec, pub
 
 
@@ -215,7 +198,7 @@ def ensure_signing_key(state_dir: str | os.PathLike[str]) -> SigningKey:
         key = load_state_key(sd)
         if key is not None:
             if not public_path(sd).exists():
-                _write_atomic(public_path(sd), _public_text(key.public), 0o644)
+                keyfiles.write_atomic(public_path(sd), _public_text(key.public), 0o644)
             return key
         key = generate(_newest_digest(sd))
         _sec, pub = write_key(sd, key)
