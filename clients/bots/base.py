@@ -97,6 +97,14 @@ class Bot:
             async with asyncio.timeout(max(seconds, 0.0)):
                 await self._stop.wait()
 
+    def live_order(self, order_id: str | int | None) -> Any:
+        """The order's latest state from the SDK's cache if it is still open, else None
+        (fills and cancels arrive on their own; no request is sent)."""
+        if order_id is None:
+            return None
+        o = self.ex.cached_order(order_id)
+        return o if o is not None and o.status == "open" else None
+
     async def attempt(self, coro: Any) -> Any:
         """Await an SDK call; a refusal is counted (by class) and returns None."""
         try:

@@ -124,11 +124,7 @@ class MarketMaker(Bot):
 
     async def requote(self, side: str, price: Decimal | None) -> None:
         q = self.quotes[side]
-        if q is not None:
-            # the latest state of the quote from the SDK's cache (fills arrive on their own)
-            q = self.ex.cached_order(q.id)
-            if q is None or q.status != "open":
-                q = None
+        q = self.live_order(q.id) if q is not None else None
         if price is None:
             if q is not None:
                 await self.attempt(self.ex.cancel_order(q.id, self.symbol))

@@ -125,10 +125,7 @@ class OptionsMarketMaker(Bot):
                       distance: Decimal) -> None:  # fmt: skip
         key = (m.symbol, side)
         q = self.quotes.get(key)
-        if q is not None:
-            q = self.ex.cached_order(q.id)
-            if q is None or q.status != "open":
-                q = None
+        q = self.live_order(q.id) if q is not None else None
         if price is None:
             if q is not None:
                 await self.attempt(self.ex.cancel_order(q.id, m.symbol))

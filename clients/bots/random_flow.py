@@ -80,8 +80,8 @@ class RandomFlow(Bot):
             await self.attempt(self.ex.cancel_order(oid, self.symbol))
         elif self.open_ids:
             oid = self.rng.choice(self.open_ids)
-            o = self.ex.cached_order(oid)
-            if o is None or o.status != "open":
+            o = self.live_order(oid)
+            if o is None:
                 self.open_ids.remove(oid)
                 return
             self.actions["amend"] += 1
