@@ -1,7 +1,7 @@
 """Circuit-breaker policy: clearing decides bands and halts, the matcher enforces them.
 
-The clearing engine calls one ``CircuitBreakers`` object (interface agreed in
-notes/clearing-interfaces.md) with what it learns from the matcher's event stream (trade
+The clearing engine calls one ``CircuitBreakers`` object (interface in
+docs/circuit-breakers.md) with what it learns from the matcher's event stream (trade
 prices, its shadow book's best bid and ask) and with the passing of time; the object
 answers with *outputs*: matcher commands (``SetBand``, ``Halt``, ``OpenAuction``,
 ``Resume``), which the shell forwards to the matcher, and breaker events (``BandUpdated``,

@@ -432,7 +432,7 @@ class ClearingEngine:
 
     # ------------------------------------------------------------------ state --------
     def export_state(self) -> dict:
-        """The whole state as plain ints/strs/lists/dicts (see clearing-interfaces.md)."""
+        """The whole state as plain ints/strs/lists/dicts (see clearing/export.py)."""
         return _export.export_state(self)
 
     @classmethod

@@ -1,7 +1,8 @@
 """The clearing state as a plain dict, its exact restoration, and the cache check.
 
-``export_state`` follows notes/clearing-interfaces.md: ints, strs, bools, None, lists and
-dicts (int keys for account and order ids, str keys elsewhere), nothing from numpy.
+``export_state`` (its layout in docs/snapshots.md, "File format") holds ints, strs,
+bools, None, lists and dicts (int keys for account and order ids, str keys elsewhere),
+nothing from numpy.
 Each account entry (its Merkle leaf) holds balances, positions (size, cost, realised PnL,
 fees, funding paid, funding index), its hold ledger and its resting orders' holds.
 Everything else needed to continue exactly (orders, shadow books, mark smoothing,

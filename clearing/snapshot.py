@@ -1,7 +1,7 @@
 """Settlement snapshot contents: canonical leaves, header, Merkle root, verification, proofs.
 
 A snapshot freezes the whole clearing state (``ClearingEngine.export_state()``, see
-docs/snapshots.md and notes/clearing-interfaces.md) into one msgpack document::
+docs/snapshots.md and clearing/export.py) into one msgpack document::
 
     {"header": {...}, "state": {...the exported state, unchanged...}}
 
