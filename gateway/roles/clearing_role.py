@@ -222,6 +222,7 @@ class ClearingRole:
         """Set once the matcher holds the recovered state: the exchange serves."""
         self._queries: list = []
         self._dirty: dict[int, set[str]] = {}
+        self._md_out: list = []  # market-data extras of this turn, sent after the replies
         self._snapshot_task: asyncio.Task | None = None
         self.final_snapshot_path: str | None = None
         self.deadline: StopDeadline | None = None
@@ -350,6 +351,9 @@ class ClearingRole:
         if self._dirty:
             self._push_updates()
         self._flush_gateways()
+        if self._md_out:  # public market data after the private replies of the same turn
+            market, self._md_out = self._md_out, []
+            self._send_matcher(links.pack(["md", self.run_id, market]))
         if timers and self._snapshot_task is None and self.schedule.due(
                 ts, self.core.engine.last_seq):  # fmt: skip
             await self._snapshot()
@@ -647,7 +651,7 @@ class ClearingRole:
         for account, symbols in res.touched.items():
             self._dirty.setdefault(account, set()).update(symbols)
         if res.market:
-            self._send_matcher(links.pack(["md", self.run_id, res.market]))
+            self._md_out.extend(res.market)
 
     def _flush_gateways(self) -> None:
         now = self.clock.monotonic()
