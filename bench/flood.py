@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
@@ -77,6 +78,15 @@ def _rss_mb(pid: int) -> float:
         return 0.0
     m = re.search(r"VmRSS:\s+(\d+) kB", text)
     return int(m.group(1)) / 1024 if m else 0.0
+
+
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system, all its threads), seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _pct(values: list[float], p: float) -> float | None:
@@ -264,9 +274,11 @@ def run(args: argparse.Namespace) -> int:
         p.extra["rss_start_mb"] = round(_rss_mb(proc.pid), 1)
         sampler.start()
         t0 = time.perf_counter()
+        cpu0 = _cpu_s(proc.pid)
         body(p)
         p.extra["seconds"] = round(time.perf_counter() - t0, 2)
         time.sleep(1.0)  # what the phase left behind is served before it is counted done
+        p.extra["server_cpu_s"] = round(_cpu_s(proc.pid) - cpu0, 2)
         done.set()
         sampler.join()
         phases.append(p)
