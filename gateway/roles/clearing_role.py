@@ -97,12 +97,12 @@ log = logging.getLogger("crossbook.clearing")
 
 BATCH_MESSAGES = 256
 """Gateway messages drained into one batch at most (each carries many requests)."""
-QUERY_ROWS_PER_TURN = 200
+QUERY_ROWS_PER_TURN = 100
 """Query rows answered per turn (``query_pages``, a page at least): a row costs about 15 µs
 from here to the bot's socket (rendered, packed on the link, unpacked, packed for the
 bot), so a ``query_orders`` over 5,000 open orders answered at once held the loop for
-~75 ms; 200 rows a turn keep a turn's share of it to a few milliseconds
-(``gateway.roles.fairness`` rule 3)."""
+~75 ms. ``crossbook bench flood``, burst of 2,100 queries: victims' p99 inside the server
+4.4-7.3 ms at 200 rows a turn, 4.0-4.2 ms at 100 (``gateway.roles.fairness`` rule 3)."""
 _QUERIES = frozenset({"query_orders", "query_trades", "query_positions", "query_balances",
                       "query_margin", "query_instruments", "query_option_chain",
                       "query_greeks"})  # fmt: skip
