@@ -33,9 +33,9 @@ One account must not be able to stall the others, whatever it sends. Rules:
    frames in, ``SESSION_SNDHWM`` messages out (a session that does not read is ended).
 7. A frame the gateway itself refuses (malformed, not logged on, a type it does not
    serve) still gets its reject, and costs ``REFUSED_COST`` tokens in all while the
-   bucket holds them (``charge``): answering junk costs the server more than taking a
-   valid request does (decode, a reject rendered and sent), so a sender of junk reaches
-   rule 2 that much sooner.
+   bucket holds them (``charge``): a working bot sends none, so answering them is work
+   done for nothing (a decode, a reject rendered, encrypted and sent), and a sender of
+   junk reaches rule 2 ten times sooner.
 """
 
 from __future__ import annotations
