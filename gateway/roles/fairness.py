@@ -53,19 +53,21 @@ REFUSED_COST = 10
 """Tokens a frame the gateway refuses costs in all (rule 7): a bot's occasional bad frame
 costs nothing it would notice (the default bucket holds 40,000); a junk flood at the
 default 20,000 frames/s gets 2,000 rejects a second once its burst is spent, not 20,000.
-``crossbook bench flood``: the junk flood got 18,000-30,000 rejects instead of
-143,000-154,000, and the server's CPU time in that phase went from 4.1 s to 2.1 s."""
+``crossbook bench flood`` (medians of 6 runs, docs/benchmarks.md, with rule 5's change):
+the junk flood got 37,000 rejects instead of 140,000; the server's CPU time in that
+phase 4.3 -> 3.2 s."""
 MAX_QUERIES_IN_FLIGHT = 4
 READ_BATCH = 256
 """Frames the gateway reads per loop turn before it yields."""
 SHARE = 4
-"""Frames read per account per read turn while other accounts are active. Earlier
-``crossbook bench flood``-style runs on the shared VM (flooder in its own process,
-victims' gw_in -> gw_out): p99 4.5-15 ms at 16, 15-28 ms at 64, 99 ms with whole turns
-(256). Counting every frame read (not only those let through), 16 -> 4 took the
-victims' p50 inside the server during the order flood from 2.2-4.4 ms to 1.5-1.9 ms
-(p99 unchanged within the noise, ~8-13 ms at load average 2); the flooder still got
-47,000-100,000 orders processed in its 4-8 s."""
+"""Frames read per account per read turn while other accounts are active (the gateway
+reads in steps of at most this many). Earlier runs of the same scenario counted only
+frames let through: p99 4.5-15 ms at 16, 15-28 ms at 64, 99 ms with whole turns (256).
+From 16 frames let through (read in steps of 16) to 4 frames read: the victims' ack
+inside the server during the order flood, p50 / p99 4.3 / 14.3 -> 1.1 / 7.4 ms, the
+server's CPU time in the phase 5.2 -> 4.1 s (``crossbook bench flood``, medians of 6
+runs, docs/benchmarks.md); the flooder still had 29,000-42,000 orders answered in its
+4-9 s."""
 RECENT_S = 0.1
 """An account heard from within this long counts as active when the turn share is set."""
 PEER_RCVHWM = 2_000
