@@ -701,7 +701,9 @@ class ClearingRole:
                     Reason.SERVICE_UNAVAILABLE, ts=ts, req_id=req_id, ref_type=ref_type,
                     text="exchange shutting down")))  # fmt: skip
             return
-        for pager, reply in pages.take(QUERY_ROWS_PER_TURN, ts, self._start_query):
+        peers = self.peer_of_gw
+        for pager, reply in pages.take(QUERY_ROWS_PER_TURN, ts, self._start_query,
+                                       lambda p: peers.get(p.gw) is p.peer):  # fmt: skip
             pager.peer.pushes.append((pager.account, pager.sid, reply))
         if pages:  # the next page once the loop has run what is waiting
             asyncio.get_running_loop().call_soon(self.wake.set)
@@ -750,7 +752,7 @@ class ClearingRole:
             query, items = "greeks", option_views.greeks(eng, account, msg["underlying"])
         else:
             raise ValueError(f"{mtype} is not in _QUERIES")
-        return query_pages.Pager(peer, account, sid, req_id, mtype, query, items)
+        return query_pages.Pager(peer, account, sid, req_id, mtype, query, items, peer.gw)
 
     def _push_updates(self) -> None:
         """position/balance/margin updates for accounts touched, where a session wants them."""

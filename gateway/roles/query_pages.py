@@ -33,12 +33,14 @@ _END = object()
 class Pager:
     """One query's answer, page by page (``done`` once the page with ``last`` is out)."""
 
-    __slots__ = ("_head", "_rows", "account", "done", "peer", "query", "ref_type", "req_id",
-                 "sid")  # fmt: skip
+    __slots__ = ("_head", "_rows", "account", "done", "gw", "peer", "query", "ref_type",
+                 "req_id", "sid")  # fmt: skip
 
     def __init__(self, peer: Any, account: int, sid: int, req_id: Any, ref_type: str,
-                 query: str, rows: Iterable[dict]) -> None:  # fmt: skip
+                 query: str, rows: Iterable[dict], gw: int = 0) -> None:  # fmt: skip
         self.peer = peer
+        self.gw = gw
+        """The gateway number the query came from: its answer goes nowhere else."""
         self.account = account
         self.sid = sid
         self.req_id = req_id
@@ -76,11 +78,12 @@ class QueryPages:
     def __len__(self) -> int:
         return len(self._waiting) + len(self._active)
 
-    def take(self, budget: int, ts: int,
-             start: Callable[[Any, Any], Pager | None]) -> list[tuple[Pager, dict]]:
+    def take(self, budget: int, ts: int, start: Callable[[Any, Any], Pager | None],
+             alive: Callable[[Pager], bool] = lambda _: True) -> list[tuple[Pager, dict]]:
         """Start the waiting queries (``start`` makes each one's ``Pager``, or None for a bad
         one), then hand out pages round robin until ``budget`` rows are out (one page at
-        least). Returns ``(pager, reply)`` pairs in the order they are to be sent."""
+        least); an answer whose asker is gone (``alive`` false) is dropped unbuilt.
+        Returns ``(pager, reply)`` pairs in the order they are to be sent."""
         while self._waiting:
             pager = start(*self._waiting.popleft())
             if pager is not None:
@@ -89,6 +92,8 @@ class QueryPages:
         active = self._active
         while active and budget > 0:
             pager = active.popleft()
+            if not alive(pager):
+                continue
             reply = pager.page(ts)
             out.append((pager, reply))
             budget -= len(reply["items"]) or 1

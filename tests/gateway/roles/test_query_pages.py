@@ -45,3 +45,12 @@ def test_take_is_round_robin_within_the_budget() -> None:
     q.append((None, ("late", 3)))
     waiting, active = q.cancel()
     assert waiting == [(None, ("late", 3))] and active == [] and len(q) == 0
+
+
+def test_an_answer_whose_asker_is_gone_is_dropped_unbuilt() -> None:
+    q = QueryPages()
+    q.append((None, ("kept", 1)))
+    q.append((None, ("gone", 3 * QUERY_CHUNK)))
+    out = q.take(10 * QUERY_CHUNK, 1, lambda _, spec: _pager(*spec),
+                 lambda p: p.req_id != "gone")  # fmt: skip
+    assert [p.req_id for p, _ in out] == ["kept"] and len(q) == 0
