@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import re
 import subprocess
 import sys
@@ -79,6 +80,15 @@ def _rss_mb(pid: int) -> float:
     return int(m.group(1)) / 1024 if m else 0.0
 
 
+def _cpu_s(pid: int) -> float:
+    """The process's CPU time so far (user + system, all its threads), seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _pct(values: list[float], p: float) -> float | None:
     if not values:
         return None
@@ -128,6 +138,13 @@ class _Phase:
         self.acks: list[float] = []
         self.server: list[float] = []
         """The same acks inside the server: ``ts_gw_out - ts_gw_in`` (ms)."""
+        self.to_server: list[float] = []
+        """Send (wall clock, carried in the client order id) to ``ts_gw_in`` (ms): the
+        client's and the server's ZeroMQ I/O threads, TCP, and the wait to be read."""
+        self.from_server: list[float] = []
+        """``ts_gw_out`` to the victim's thread holding the ack (ms): the way back."""
+        self.md_server: list[float] = []
+        """Heartbeat gaps by their ``ts_send`` (ms): the server's side of the gap."""
         self.lost = 0
         self.md: list[float] = []
         self.rss: list[float] = []
@@ -178,16 +195,20 @@ def _victim(ctx, eps, state, account: int, interval_s: float, stop: threading.Ev
         n += 1
         phase = cur[0]
         t0 = time.perf_counter()
+        sent_ns = time.time_ns()
         rid = s.send({"type": "new_order", "instrument": "ETH-PERP", "side": "buy", "qty": 1,
-                      "price": 1_000_000 + n % 50, "client_order_id": f"v{account}-{n}",
+                      "price": 1_000_000 + n % 50, "client_order_id": f"v{account}-{sent_ns}",
                       "post_only": True, "tif": "ioc"})  # fmt: skip
         got = False
         while time.perf_counter() - t0 < 2.0:
             m = s.recv(50)
             if m is not None and m.get("req_id") == rid:
                 phase.acks.append((time.perf_counter() - t0) * 1000)
+                got_ns = time.time_ns()
                 if m.get("ts_gw_in") and m.get("ts_gw_out"):
                     phase.server.append((m["ts_gw_out"] - m["ts_gw_in"]) / 1e6)
+                    phase.to_server.append((m["ts_gw_in"] - sent_ns) / 1e6)
+                    phase.from_server.append((got_ns - m["ts_gw_out"]) / 1e6)
                 got = True
                 break
         if not got:
@@ -209,14 +230,17 @@ def _md(ctx, eps, state, stop: threading.Event, cur: list[_Phase]) -> None:
     sub.curve_serverkey = keyfiles.load_server_public(state)
     sub.connect(eps["market_data"])
     sub.setsockopt(zmq.SUBSCRIBE, b"hb")
-    last = None
+    last = last_ts = None
     while not stop.is_set():
         if sub.poll(100):
-            sub.recv_multipart()
+            frames = sub.recv_multipart()
             now = time.perf_counter()
+            ts = msgpack.unpackb(frames[-1], raw=False).get("ts_send")
             if last is not None:
                 cur[0].md.append((now - last) * 1000)
-            last = now
+                if ts and last_ts:
+                    cur[0].md_server.append((ts - last_ts) / 1e6)
+            last, last_ts = now, ts
     sub.close(0)
 
 
@@ -250,9 +274,11 @@ def run(args: argparse.Namespace) -> int:
         p.extra["rss_start_mb"] = round(_rss_mb(proc.pid), 1)
         sampler.start()
         t0 = time.perf_counter()
+        cpu0 = _cpu_s(proc.pid)
         body(p)
         p.extra["seconds"] = round(time.perf_counter() - t0, 2)
         time.sleep(1.0)  # what the phase left behind is served before it is counted done
+        p.extra["server_cpu_s"] = round(_cpu_s(proc.pid) - cpu0, 2)
         done.set()
         sampler.join()
         phases.append(p)
@@ -341,7 +367,11 @@ def run(args: argparse.Namespace) -> int:
             "ack_p50_ms": _pct(p.acks, 50), "ack_p99_ms": _pct(p.acks, 99),
             "ack_max_ms": _pct(p.acks, 100),
             "server_ack_p50_ms": _pct(p.server, 50), "server_ack_p99_ms": _pct(p.server, 99),
+            "to_server_p50_ms": _pct(p.to_server, 50), "to_server_p99_ms": _pct(p.to_server, 99),
+            "from_server_p50_ms": _pct(p.from_server, 50),
+            "from_server_p99_ms": _pct(p.from_server, 99),
             "md_heartbeat_max_gap_ms": round(max(p.md), 1) if p.md else None,
+            "md_heartbeat_max_gap_server_ms": round(max(p.md_server), 1) if p.md_server else None,
             "rss_peak_mb": round(max(p.rss), 1) if p.rss else None,
             "rss_peak_over_idle": round(max(p.rss) / idle, 2) if p.rss and idle else None,
             "rss_peak_over_start": (round(max(p.rss) / p.extra["rss_start_mb"], 2)

@@ -5,8 +5,8 @@ One account must not be able to stall the others, whatever it sends. Rules:
 1. Every frame from a bot (valid or not, heartbeats included) takes one token from its
    account's bucket (``rate_per_s``, ``burst``) *before* it is decoded: a malformed flood
    costs the flooder, not everyone.
-2. Past the bucket: the first frames get a cheap ``RATE_LIMITED`` reject (a pre-encoded
-   body; at most ``REJECTS_PER_WINDOW`` per ``WINDOW_S``), the rest are dropped unread; a
+2. Past the bucket: the first frames get a cheap ``RATE_LIMITED`` reject (at most
+   ``REJECTS_PER_WINDOW`` per ``WINDOW_S``), the rest are dropped unread; a
    sender that goes on past ``cut_after`` frames beyond its empty bucket is cut: its
    session ends (cancel-on-disconnect applies) and its frames keep being dropped until its
    bucket has refilled. (A ZeroMQ ROUTER cannot close one peer's TCP connection; ending
@@ -15,20 +15,27 @@ One account must not be able to stall the others, whatever it sends. Rules:
    it arrives (the bucket may go below zero: the account then waits that much longer), and
    an account has at most ``MAX_QUERIES_IN_FLIGHT`` queries unanswered (``RATE_LIMITED``
    beyond), so a burst of queries never holds more than a few answers in memory. Clearing
-   answers about ``QUERY_ROWS_PER_TURN`` rows per turn (at least one query) and runs the
-   batches between (``clearing_role``).
+   answers ``QUERY_ROWS_PER_TURN`` rows per turn, a page at a time round robin
+   (``query_pages``), and runs the batches and the rest of the loop between.
 4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
    between batches (``gateway_role``), so timers, market data and the link keep running.
-5. A read turn ends early once one account has had its *share* of it (frames let
-   through; a drop costs next to nothing): ``SHARE`` frames while other accounts were
-   heard from in the last ``RECENT_S``, the whole turn for an account alone. A turn's
-   frames are one batch for clearing and the matcher, and every request of the batch
-   waits for the whole of it, so under a flood one account's frames would set everyone's
-   latency; ended early, the turn leaves the flooder's next frames in ZeroMQ (nothing is
-   dropped for it) and the loop runs the batch, then reads again: ZeroMQ takes the
-   connections in turn, so the others' frames are read first.
+5. A read turn ends early once one account has had its *share* of it (every frame read
+   counts, dropped ones too): ``SHARE`` frames while other accounts were heard from in
+   the last ``RECENT_S``, the whole turn for an account alone. A turn's frames are one
+   batch for clearing and the matcher, and every request of the batch waits for the
+   whole of it, so under a flood one account's frames would set everyone's latency;
+   ended early, the turn leaves the flooder's next frames in ZeroMQ (nothing is dropped
+   for it) and the loop runs the batch, then reads again: ZeroMQ takes the connections
+   in turn, so the others' frames are read first. A drop is cheap for the loop, not for
+   the machine (the frame was decrypted on the way in): frames left unread past
+   ``PEER_RCVHWM`` make TCP push back on the flooder instead.
 6. What one connection can make the gateway hold is bounded both ways: ``PEER_RCVHWM``
    frames in, ``SESSION_SNDHWM`` messages out (a session that does not read is ended).
+7. A frame the gateway itself refuses (malformed, not logged on, a type it does not
+   serve) still gets its reject, and costs ``REFUSED_COST`` tokens in all while the
+   bucket holds them (``charge``): a working bot sends none, so answering them is work
+   done for nothing (a decode, a reject rendered, encrypted and sent), and a sender of
+   junk reaches rule 2 ten times sooner.
 """
 
 from __future__ import annotations
@@ -39,15 +46,28 @@ from dataclasses import dataclass
 ALLOW, REJECT, DROP, CUT = 0, 1, 2, 3
 WINDOW_S = 0.1
 REJECTS_PER_WINDOW = 20
+"""Past the bucket: rejects a window, then silence (rule 2). At most 200 a second cost
+the server next to nothing; a bot that sends a few requests back to back past its bucket
+gets a reject for each (``test_rate_limit_open_order_cap_and_logon_first``)."""
+REFUSED_COST = 10
+"""Tokens a frame the gateway refuses costs in all (rule 7): a bot's occasional bad frame
+costs nothing it would notice (the default bucket holds 40,000); a junk flood at the
+default 20,000 frames/s gets 2,000 rejects a second once its burst is spent, not 20,000.
+``crossbook bench flood`` (medians of 6 runs, docs/benchmarks.md, with rule 5's change):
+the junk flood got 37,000 rejects instead of 140,000; the server's CPU time in that
+phase 4.3 -> 3.2 s."""
 MAX_QUERIES_IN_FLIGHT = 4
 READ_BATCH = 256
 """Frames the gateway reads per loop turn before it yields."""
-SHARE = 16
-"""Frames let through per account per read turn while other accounts are active: 16
-frames cost the server about 1 ms. ``crossbook bench flood``-style runs on the shared VM
-(flooder in its own process, victims' gw_in -> gw_out): p99 4.5-15 ms at 16, 15-28 ms at
-64, 99 ms with whole turns (256); the flooder still got 17,700-20,000 orders/s processed
-(its bucket allows 20,000/s)."""
+SHARE = 4
+"""Frames read per account per read turn while other accounts are active (the gateway
+reads in steps of at most this many). Earlier runs of the same scenario counted only
+frames let through: p99 4.5-15 ms at 16, 15-28 ms at 64, 99 ms with whole turns (256).
+From 16 frames let through (read in steps of 16) to 4 frames read: the victims' ack
+inside the server during the order flood, p50 / p99 4.3 / 14.3 -> 1.1 / 7.4 ms, the
+server's CPU time in the phase 5.2 -> 4.1 s (``crossbook bench flood``, medians of 6
+runs, docs/benchmarks.md); the flooder still had 29,000-42,000 orders answered in its
+4-9 s."""
 RECENT_S = 0.1
 """An account heard from within this long counts as active when the turn share is set."""
 PEER_RCVHWM = 2_000
@@ -124,14 +144,14 @@ class Fairness:
         ``CUT`` (end the sender's session)."""
         st = self._acct(account, now)
         self.stats.charged += 1
+        n = self._turn.get(account, 0) + 1  # every frame read counts (rule 5)
+        self._turn[account] = n
+        if n >= self.share:
+            self.turn_full = True
         if st.tokens >= 1.0 and now >= st.cut_until:
             st.tokens -= 1.0
             if st.tokens >= self.burst / 2:  # it paused: a trickle of refills does not
                 st.over = 0
-            n = self._turn.get(account, 0) + 1  # what it costs: frames let through
-            self._turn[account] = n
-            if n >= self.share:
-                self.turn_full = True
             return ALLOW
         st.over += 1
         if now < st.cut_until:
@@ -151,6 +171,13 @@ class Fairness:
             return REJECT
         self.stats.dropped += 1
         return DROP
+
+    def charge(self, account: int, tokens: float, now: float) -> None:
+        """Take ``tokens`` more from ``account``'s bucket if it holds them (rule 7: a
+        bucket far smaller than a flood is never emptied by one bad frame)."""
+        st = self._acct(account, now)
+        if st.tokens >= tokens:
+            st.tokens -= tokens
 
     def retry_after_ms(self, account: int, now: float) -> int:
         st = self._acct(account, now)

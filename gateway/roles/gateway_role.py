@@ -75,7 +75,14 @@ from gateway.render import render
 from gateway.reports import reject_message
 from gateway.roles import links
 from gateway.roles.clock import WALL_CLOCK, Clock
-from gateway.roles.fairness import CUT, PEER_RCVHWM, READ_BATCH, REJECT, Fairness
+from gateway.roles.fairness import (
+    CUT,
+    PEER_RCVHWM,
+    READ_BATCH,
+    REFUSED_COST,
+    REJECT,
+    Fairness,
+)
 from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
@@ -97,7 +104,8 @@ log = logging.getLogger("crossbook.gateway")
 MAX_FRAME_BYTES = 1 << 20
 _DRAIN = 4096
 _TURN_STEP = 16
-"""Frames read between two looks at whether the turn is full (fairness rule 5)."""
+"""Frames read between two looks at whether the turn is full (fairness rule 5), at most
+an account's share."""
 _ORDER_ENTRY = frozenset({"new_order", "cancel", "amend", "mass_cancel"})
 _FORWARDED = _ORDER_ENTRY | {
     "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
@@ -285,14 +293,15 @@ class GatewayRole:
                     return
                 self._drop_gone()
                 fair.begin_turn(self.clock.monotonic())
+                step = min(_TURN_STEP, fair.share)
                 n = k = 0
                 while n < READ_BATCH and not fair.turn_full:  # fairness rule 5
-                    k = waiter.drain(self._on_frames_guarded, _TURN_STEP, copy=False)
+                    k = waiter.drain(self._on_frames_guarded, step, copy=False)
                     n += k
-                    if k < _TURN_STEP:
+                    if k < step:
                         break
                 self._flush_link()
-                if k == _TURN_STEP:  # still readable: let timers, market data, the link run
+                if k == step:  # still readable: let timers, market data, the link run
                     await asyncio.sleep(0)
         finally:
             waiter.close()
@@ -332,12 +341,14 @@ class GatewayRole:
             self._over_limit(sess, verdict, now, ts, body)
             return
         if len(frames) != 2:
+            self.fair.charge(account, REFUSED_COST - 1, now)
             self._reject(sess, ts, Reason.MALFORMED_MESSAGE,
                          f"one message per frame: got {len(frames) - 1} frames")  # fmt: skip
             return
         msg = decode_request(body.bytes)
         if isinstance(msg, ProtocolError):
             self.stats.rejected += 1
+            self.fair.charge(account, REFUSED_COST - 1, now)  # fairness rule 7
             self._send(sess, msg.to_reject(ts))
             return
         mtype = msg["type"]
@@ -346,6 +357,7 @@ class GatewayRole:
             self._logon(sess, msg, ts)
             return
         if not sess.logged_on:
+            self.fair.charge(account, REFUSED_COST - 1, now)
             self._reject(sess, ts, Reason.NOT_LOGGED_ON, "send logon first", req_id, mtype)
             return
         if mtype == "heartbeat":
@@ -375,6 +387,7 @@ class GatewayRole:
                               "ts": ts})  # fmt: skip
             self._end(sess, "logout")
         else:  # a request type this gateway does not serve
+            self.fair.charge(account, REFUSED_COST - 1, now)
             self._reject(sess, ts, Reason.UNKNOWN_MESSAGE_TYPE, f"{mtype} is not served here",
                          req_id, mtype)  # fmt: skip
 

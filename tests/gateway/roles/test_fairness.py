@@ -11,6 +11,7 @@ from gateway.roles.fairness import (
     MAX_QUERIES_IN_FLIGHT,
     READ_BATCH,
     RECENT_S,
+    REFUSED_COST,
     REJECT,
     REJECTS_PER_WINDOW,
     SHARE,
@@ -68,12 +69,27 @@ def test_a_turn_ends_at_one_accounts_share_while_others_are_active() -> None:
     assert f.share == READ_BATCH
 
 
-def test_dropped_frames_do_not_count_towards_the_share() -> None:
+def test_every_frame_read_counts_towards_the_share() -> None:
+    """Dropped frames too: a flooder past its bucket is left in ZeroMQ (and TCP pushes
+    back on it) instead of being read, decrypted and dropped at full speed."""
     f = Fairness(rate=1, burst=1, cut_after=10_000)
     f.admit(1, 0.0)  # its one token
     f.admit(2, 0.0)
     f.begin_turn(0.0)
     assert f.share == SHARE
-    for _ in range(5 * SHARE):
-        f.admit(1, 0.0)  # past its bucket: rejected or dropped, nearly free
-    assert not f.turn_full
+    verdicts = [f.admit(1, 0.0) for _ in range(SHARE - 1)]
+    assert ALLOW not in verdicts and not f.turn_full  # past its bucket
+    f.admit(1, 0.0)
+    assert f.turn_full
+
+
+def test_a_refused_frame_costs_more_when_the_bucket_holds_it() -> None:
+    f = Fairness(rate=1, burst=100)
+    for _ in range(10):
+        assert f.admit(1, 0.0) == ALLOW
+        f.charge(1, REFUSED_COST - 1, 0.0)  # the gateway refused it
+    assert f.admit(1, 0.0) == REJECT  # ten refused frames spent the bucket
+    small = Fairness(rate=1, burst=5)
+    assert small.admit(1, 0.0) == ALLOW
+    small.charge(1, REFUSED_COST - 1, 0.0)  # more than it holds: not taken
+    assert [small.admit(1, 0.0) for _ in range(4)] == [ALLOW] * 4
