@@ -32,6 +32,7 @@ takers. Depth comes from the orderbook file's column count; nothing here knows a
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -53,9 +54,11 @@ from clients.replay.lobster import (
     HIDDEN,
     NEW,
     BadRow,
+    FileRows,
     LobsterMessage,
     format_book_row,
 )
+from clients.replay.lobster_bulk import paired_blocks, row_struct
 from matching import repair
 from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
 from matching.engine import MatchingEngine
@@ -88,8 +91,9 @@ def is_synthetic(order: Order) -> bool:
     return order.order_id < 0
 
 
-def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int, ...]]:
-    """``read(ask_prices, bid_prices, asks, bids)``: the row of ``depth`` full levels a side.
+def _full_row_reader(depth: int, pack: Callable[..., bytes] | None = None) -> Callable[..., Any]:
+    """``read(ask_prices, bid_prices, asks, bids)``: the row of ``depth`` full levels a side,
+    as a tuple, or with ``pack`` as ``pack(*row)``.
 
     The row is read after every message, so it is the replay's hottest code: a body with
     one straight line per level (generated here from ``depth`` alone) reads it several
@@ -102,9 +106,9 @@ def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int
         "def read(ask_prices, bid_prices, asks, bids):\n"
         f"    {', '.join(asks)}, = ask_prices\n"
         f"    {', '.join(bids)}, = bid_prices\n"
-        f"    return ({cells},)\n"
+        f"    return {'pack(' if pack else '('}{cells}{')' if pack else ',)'}\n"
     )
-    namespace: dict[str, Any] = {}
+    namespace: dict[str, Any] = {"pack": pack}
     exec(compile(source, f"<LOBSTER row reader, depth {depth}>", "exec"), namespace)
     return namespace["read"]
 
@@ -187,6 +191,9 @@ class LobsterReplay:
         # commands built here are well formed (``_order`` sends the exception): trusted
         self._engine_apply = engine.apply_trusted
         self._full_row = _full_row_reader(depth)
+        self.row_struct = row_struct(4 * depth)
+        """How ``top_raw`` packs a row (``lobster_bulk`` packs the file's rows the same way)."""
+        self._full_row_raw = _full_row_reader(depth, self.row_struct.pack)
         self.stats = LobsterStats()
         self._next_id = 0
         self._resume_pending = False
@@ -271,6 +278,19 @@ class LobsterReplay:
                 append(BID_PAD)
                 append(0)
         return tuple(out)
+
+    def top_raw(self) -> bytes:
+        """``top()`` packed with ``row_struct``; ``b""`` if a value does not fit an int64."""
+        n = self.depth
+        book = self.book
+        ask_prices = book.ask_prices[:n]
+        bid_prices = book.bid_prices[: -n - 1 : -1]
+        try:
+            if len(ask_prices) == n and len(bid_prices) == n:
+                return self._full_row_raw(ask_prices, bid_prices, book.asks, book.bids)
+            return self.row_struct.pack(*self.top())
+        except struct.error:
+            return b""
 
     def seed(self, row: tuple[int, ...], ts: int) -> None:
         """Start from ``row``: one synthetic order per level. Only on an empty book.
@@ -535,9 +555,253 @@ class LobsterReplay:
                 self._apply(Resume(ts, sym))
 
 
+Pair = tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]
+
+
+class FilePairs(Iterator[Pair]):
+    """Message i of a message file with row i of its orderbook file (``pair_files``).
+
+    Iterated, it gives the pairs as ``zip_longest`` does. ``replay_rows`` may instead read
+    both files itself in bulk (``lobster_bulk.paired_blocks``) as long as nothing has been
+    taken from it.
+    """
+
+    def __init__(self, messages: FileRows, rows: FileRows) -> None:
+        self.messages = messages
+        self.rows = rows
+        self._pairs: Iterator[Pair] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pairs is not None
+
+    def blocks(self) -> Iterator[tuple[list[LobsterMessage], list[bytes]] | Iterator[Pair]]:
+        return paired_blocks(self.messages, self.rows)
+
+    def __iter__(self) -> FilePairs:
+        return self
+
+    def __next__(self) -> Pair:
+        if self._pairs is None:
+            self._pairs = zip_longest(self.messages, self.rows)
+        return next(self._pairs)
+
+
+def pair_files(
+    messages: Iterator[LobsterMessage | BadRow], rows: Iterator[tuple[int, ...] | BadRow]
+) -> Iterator[Pair]:
+    """Message i with row i; a missing partner (one file is shorter) is ``None``."""
+    if (
+        type(messages) is FileRows
+        and type(rows) is FileRows
+        and messages.depth is None
+        and rows.depth is not None
+        and not messages.started
+        and not rows.started
+    ):
+        return FilePairs(messages, rows)
+    return zip_longest(messages, rows)
+
+
+_TICK = 4096
+"""Pairs between two progress reports."""
+
+
+class _Run:
+    """One ``replay_rows`` call: its state, the exact loop body for one pair, and the
+    same loop for a block of plain pairs whose rows are packed bytes."""
+
+    def __init__(
+        self,
+        replay: LobsterReplay,
+        strict: bool,
+        top_out: TextIO | None,
+        on_bad_row: Callable[[BadRow], None] | None,
+        tick: Callable[[int], None] | None,
+        check_every: int,
+        names: tuple[str, str],
+    ) -> None:
+        self.replay = replay
+        self.strict = strict
+        self.write = top_out.write if top_out is not None else None
+        self.on_bad_row = on_bad_row
+        self.tick = tick
+        self.check_every = check_every
+        self.names = names
+        self.bad: list[BadRow] = []
+        self.prev: tuple[int, ...] | None = None
+        self.seeded = False
+        self.pending = 0
+        self.n = 0
+
+    def fail(self, b: BadRow) -> None:
+        self.bad.append(b)
+        if self.on_bad_row is not None:
+            self.on_bad_row(b)
+
+    def pair(self, msg: LobsterMessage | BadRow | None,
+             row: tuple[int, ...] | BadRow | None) -> bool:  # fmt: skip
+        """Run one pair; False when the run must stop."""
+        replay = self.replay
+        st = replay.stats
+        names = self.names
+        self.n += 1
+        n = self.n
+        self.pending += 1
+        if self.pending == _TICK and self.tick is not None:
+            self.tick(self.pending)
+            self.pending = 0
+        good_msg = type(msg) is LobsterMessage
+        good_row = type(row) is tuple
+        if not (good_msg and good_row):
+            if msg is None or row is None:
+                short, other = names if msg is None else names[::-1]
+                self.fail(BadRow(short, n, f"row {n} is missing: {short} is shorter than {other}"))
+                return False
+            for half in (msg, row):
+                if type(half) is BadRow:
+                    self.fail(half)
+            if self.strict:
+                return False
+        if good_msg:
+            st.messages += 1
+        if not self.seeded:
+            if good_msg and good_row:
+                try:
+                    replay.seed(row, msg.ts)
+                except ValueError as exc:
+                    self.fail(BadRow(names[1], msg.line, f"cannot seed from this row: {exc}"))
+                    return not self.strict
+                self.seeded = True
+                self.prev = row
+                if msg.type not in BOOK_TYPES:
+                    replay.step(msg)  # tape and status rows do not touch the book
+                if self.write is not None:
+                    self.write(format_book_row(replay.top()) + "\n")
+            return True
+        try:
+            if good_msg:
+                replay.step(msg)
+            if not good_row:
+                self.prev = None
+            elif not good_msg or self.prev is None:
+                replay.resync(row)
+                self.prev = row
+            else:
+                # rule 2 only ever changes levels the row shows: when the engine already
+                # shows the row, taking the deeper levels as given changes nothing
+                got = replay.top()
+                if got != row and replay.slide_in(self.prev, row):
+                    got = replay.top()
+                st.rows_compared += 1
+                if got == row:
+                    st.rows_matched += 1
+                else:
+                    self._mismatch(msg, row, got)
+                self.prev = row
+        except ValueError as exc:
+            # the files contradict the book (a crossed row, say): report, resync next row
+            line = msg.line if good_msg else n
+            self.fail(BadRow(names[0] if good_msg else names[1], line, f"cannot apply: {exc}"))
+            self.prev = None
+            if self.strict:
+                return False
+        if self.write is not None:
+            self.write(format_book_row(replay.top()) + "\n")
+        if self.check_every and n % self.check_every == 0:
+            replay.engine.validate()
+        return True
+
+    def _mismatch(self, msg: LobsterMessage, row: tuple[int, ...], got: tuple[int, ...]) -> None:
+        st = self.replay.stats
+        if st.first_mismatch is None:
+            st.first_mismatch = {
+                "line": msg.line,
+                "message": list(msg[1:]),
+                "expected": list(row),
+                "got": list(got),
+            }
+        self.replay.resync(row)
+
+    def block(self, msgs: list[LobsterMessage], rows: list[bytes]) -> bool:
+        """Run plain pairs (good messages, rows packed by ``lobster_bulk``) as ``pair``
+        would, without writing rows out; False when the run must stop."""
+        unpack = self.replay.row_struct.unpack
+        start = 0
+        while not self.seeded and start < len(msgs):
+            if not self.pair(msgs[start], unpack(rows[start])):
+                return False
+            start += 1
+        every = self.check_every
+        lo, end = start, len(msgs)
+        while lo < end:
+            hi = min(lo + _TICK, end)
+            if every:  # stop where the pair count reaches a multiple of check_every
+                hi = min(hi, lo + every - self.n % every)
+            if not self._chunk(msgs, rows, lo, hi):
+                return False
+            self.pending += hi - lo
+            if self.tick is not None and self.pending >= _TICK:
+                self.tick(self.pending)
+                self.pending = 0
+            if every and self.n % every == 0:
+                self.replay.engine.validate()
+            lo = hi
+        return True
+
+    def _chunk(self, msgs: list[LobsterMessage], rows: list[bytes], lo: int, hi: int) -> bool:
+        """The messages ``lo..hi-1`` of a block (the book is seeded)."""
+        replay = self.replay
+        st = replay.stats
+        step, top_raw, top, slide_in = replay.step, replay.top_raw, replay.top, replay.slide_in
+        unpack = replay.row_struct.unpack
+        prev = self.prev
+        prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
+        first_line = msgs[lo].line
+        ok = compared = matched = 0
+        pairs = zip(msgs[lo:hi], rows[lo:hi])
+        go_on = True
+        while True:
+            try:
+                for msg, raw in pairs:
+                    step(msg)
+                    if prev_raw is not None:
+                        if top_raw() == raw:
+                            ok += 1
+                            prev_raw = raw
+                            continue
+                        row = unpack(raw)
+                        got = top()
+                        if got != row and slide_in(unpack(prev_raw), row):
+                            got = top()
+                        compared += 1
+                        if got == row:
+                            matched += 1
+                        else:
+                            self._mismatch(msg, row, got)
+                    else:
+                        replay.resync(unpack(raw))
+                    prev_raw = raw
+                done = hi - lo
+                break
+            except ValueError as exc:
+                self.fail(BadRow(self.names[0], msg.line, f"cannot apply: {exc}"))
+                prev_raw = None
+                if self.strict:
+                    done = msg.line - first_line + 1
+                    go_on = False
+                    break
+        self.n += done
+        st.messages += done
+        st.rows_compared += ok + compared
+        st.rows_matched += ok + matched
+        self.prev = unpack(prev_raw) if prev_raw is not None else None
+        return go_on
+
+
 def replay_rows(
     replay: LobsterReplay,
-    pairs: Iterable[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]],
+    pairs: Iterable[Pair],
     *,
     strict: bool = False,
     top_out: TextIO | None = None,
@@ -556,105 +820,30 @@ def replay_rows(
     ``engine.validate()`` that often (tests); ``names`` name the two files in bad rows
     the pairing itself finds. ``top_out`` receives the engine's row after
     every message (the seeded row for the first), in the orderbook file's layout.
+
+    Pairs from ``pair_files`` of two unread files are read in bulk, block by block
+    (``lobster_bulk``): where both blocks are plain, the file's rows stay packed bytes
+    and each is compared, whole, with the engine's row packed the same way.
     """
-    st = replay.stats
-    bad: list[BadRow] = []
-    prev: tuple[int, ...] | None = None
-    seeded = False
-    step, top, slide_in = replay.step, replay.top, replay.slide_in
-    write = top_out.write if top_out is not None else None
-    pending = 0
-    n = 0
-
-    def fail(b: BadRow) -> None:
-        bad.append(b)
-        if on_bad_row is not None:
-            on_bad_row(b)
-
-    for msg, row in pairs:
-        n += 1
-        pending += 1
-        if pending == 4096 and tick is not None:
-            tick(pending)
-            pending = 0
-        good_msg = type(msg) is LobsterMessage
-        good_row = type(row) is tuple
-        if not (good_msg and good_row):
-            if msg is None or row is None:
-                short, other = names if msg is None else names[::-1]
-                fail(BadRow(short, n, f"row {n} is missing: {short} is shorter than {other}"))
+    run = _Run(replay, strict, top_out, on_bad_row, tick, check_every, names)
+    if type(pairs) is FilePairs and not pairs.started and top_out is None:
+        for item in pairs.blocks():
+            if type(item) is tuple:
+                if not run.block(*item):
+                    break
+            elif not _run_pairs(run, item):
                 break
-            for half in (msg, row):
-                if type(half) is BadRow:
-                    fail(half)
-            if strict:
-                break
-        if good_msg:
-            st.messages += 1
-        if not seeded:
-            if good_msg and good_row:
-                try:
-                    replay.seed(row, msg.ts)
-                except ValueError as exc:
-                    fail(BadRow(names[1], msg.line, f"cannot seed from this row: {exc}"))
-                    if strict:
-                        break
-                    continue
-                seeded = True
-                prev = row
-                if msg.type not in BOOK_TYPES:
-                    step(msg)  # tape and status rows do not touch the book
-                if write is not None:
-                    write(format_book_row(top()) + "\n")
-            continue
-        try:
-            if good_msg:
-                step(msg)
-            if not good_row:
-                prev = None
-            elif not good_msg or prev is None:
-                replay.resync(row)
-                prev = row
-            else:
-                # rule 2 only ever changes levels the row shows: when the engine already
-                # shows the row, taking the deeper levels as given changes nothing
-                got = top()
-                if got != row and slide_in(prev, row):
-                    got = top()
-                st.rows_compared += 1
-                if got == row:
-                    st.rows_matched += 1
-                else:
-                    if st.first_mismatch is None:
-                        st.first_mismatch = {
-                            "line": msg.line,
-                            "message": list(msg[1:]),
-                            "expected": list(row),
-                            "got": list(got),
-                        }
-                    replay.resync(row)
-                prev = row
-        except ValueError as exc:
-            # the files contradict the book (a crossed row, say): report, resync next row
-            line = msg.line if good_msg else n
-            fail(BadRow(names[0] if good_msg else names[1], line, f"cannot apply: {exc}"))
-            prev = None
-            if strict:
-                break
-        if write is not None:
-            write(format_book_row(top()) + "\n")
-        if check_every and n % check_every == 0:
-            replay.engine.validate()
-    if tick is not None and pending:
-        tick(pending)
-    return bad
+    else:
+        _run_pairs(run, pairs)
+    if tick is not None and run.pending:
+        tick(run.pending)
+    return run.bad
 
 
-def pair_files(
-    messages: Iterator[LobsterMessage | BadRow], rows: Iterator[tuple[int, ...] | BadRow]
-) -> Iterator[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]]:
-    """Message i with row i; a missing partner (one file is shorter) is ``None``."""
-    return zip_longest(messages, rows)
+def _run_pairs(run: _Run, pairs: Iterable[Pair]) -> bool:
+    """Each pair through ``run.pair`` until one says stop; False if one did."""
+    pair = run.pair
+    return all(pair(msg, row) for msg, row in pairs)
 
 
 def report(replay: LobsterReplay, elapsed_s: float, bad: list[BadRow]) -> dict[str, Any]:
