@@ -21,6 +21,7 @@ import struct
 import warnings
 from collections.abc import Iterator
 from itertools import islice, repeat, zip_longest
+from typing import NamedTuple
 
 import numpy as np
 
@@ -142,10 +143,30 @@ def _valid(mtype: np.ndarray, oid: np.ndarray, size: np.ndarray, price: np.ndarr
     return not ((price < -1) | (price > 1))[mtype == HALT].any()
 
 
-def message_block(data: bytes, first: int) -> list[LobsterMessage] | None:
-    """The messages of a plain block of a message file whose first line is ``first``."""
+class MessageColumns(NamedTuple):
+    """The messages of a block, field by field (``LobsterMessage``'s fields, as lists)."""
+
+    line: range
+    ts: list[int]
+    type: list[int]
+    order_id: list[int]
+    size: list[int]
+    price: list[int]
+    direction: list[int]
+
+    def message(self, k: int) -> LobsterMessage:
+        """The ``k``-th message of the block."""
+        return _new(LobsterMessage, tuple(column[k] for column in self))
+
+    def messages(self) -> list[LobsterMessage]:
+        return list(map(_new, repeat(LobsterMessage), zip(*self)))
+
+
+def message_block(data: bytes, first: int) -> MessageColumns | None:
+    """The messages of a plain block of a message file whose first line is ``first``, or
+    None."""
     if not data:
-        return []
+        return MessageColumns(range(first, first), [], [], [], [], [], [])
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -177,10 +198,10 @@ def message_block(data: bytes, first: int) -> list[LobsterMessage] | None:
     half_up = (frac // pow10[np.maximum(cut - 1, 0)]) % 10 >= 5
     frac_ns = np.where(short, frac_ns, kept + (half_up & ~short))
     ts = whole * 1_000_000_000 + frac_ns
-    return list(map(_new, repeat(LobsterMessage), zip(
-        range(first, first + lines), ts.tolist(), mtype.tolist(), oid.tolist(),
-        size.tolist(), price.tolist(), direction.tolist(),
-    )))  # fmt: skip
+    return MessageColumns(
+        range(first, first + lines), ts.tolist(), mtype.tolist(), oid.tolist(), size.tolist(),
+        price.tolist(), direction.tolist(),
+    )  # fmt: skip
 
 
 BLOCK_LINES = 1 << 16
@@ -191,7 +212,7 @@ Pair = tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]
 
 def paired_blocks(
     messages: FileRows, book: FileRows, lines: int | None = None
-) -> Iterator[tuple[list[LobsterMessage], list[bytes]] | Iterator[Pair]]:
+) -> Iterator[tuple[MessageColumns, list[bytes]] | Iterator[Pair]]:
     """A message file and its orderbook file (neither started) in aligned blocks.
 
     Yields ``(messages, rows)`` for each pair of plain blocks of ``lines`` lines

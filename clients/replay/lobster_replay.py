@@ -58,7 +58,7 @@ from clients.replay.lobster import (
     LobsterMessage,
     format_book_row,
 )
-from clients.replay.lobster_bulk import paired_blocks, row_struct
+from clients.replay.lobster_bulk import MessageColumns, paired_blocks, row_struct
 from matching import repair
 from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
 from matching.engine import MatchingEngine
@@ -91,9 +91,8 @@ def is_synthetic(order: Order) -> bool:
     return order.order_id < 0
 
 
-def _full_row_reader(depth: int, pack: Callable[..., bytes] | None = None) -> Callable[..., Any]:
-    """``read(ask_prices, bid_prices, asks, bids)``: the row of ``depth`` full levels a side,
-    as a tuple, or with ``pack`` as ``pack(*row)``.
+def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int, ...]]:
+    """``read(ask_prices, bid_prices, asks, bids)``: the row of ``depth`` full levels a side.
 
     The row is read after every message, so it is the replay's hottest code: a body with
     one straight line per level (generated here from ``depth`` alone) reads it several
@@ -106,10 +105,40 @@ def _full_row_reader(depth: int, pack: Callable[..., bytes] | None = None) -> Ca
         "def read(ask_prices, bid_prices, asks, bids):\n"
         f"    {', '.join(asks)}, = ask_prices\n"
         f"    {', '.join(bids)}, = bid_prices\n"
-        f"    return {'pack(' if pack else '('}{cells}{')' if pack else ',)'}\n"
+        f"    return ({cells},)\n"
     )
-    namespace: dict[str, Any] = {"pack": pack}
+    namespace: dict[str, Any] = {}
     exec(compile(source, f"<LOBSTER row reader, depth {depth}>", "exec"), namespace)
+    return namespace["read"]
+
+
+def _packed_row_reader(depth: int, packer: struct.Struct) -> Callable[[Any], bytes | None]:
+    """``read(book)``: the book's row packed with ``packer`` when both sides have ``depth``
+    levels, ``b""`` if a value does not fit the packing, None if a side is short.
+
+    Like ``_full_row_reader``, one straight line per level: this runs after every message
+    of a bulk-read file.
+    """
+    asks = [f"a{k}" for k in range(depth)]
+    bids = [f"b{k}" for k in range(depth)]
+    cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
+    source = (
+        "def read(book):\n"
+        "    ask_prices = book.ask_prices\n"
+        "    bid_prices = book.bid_prices\n"
+        f"    if len(ask_prices) < {depth} or len(bid_prices) < {depth}:\n"
+        "        return None\n"
+        f"    {', '.join(asks)}, = ask_prices[:{depth}]\n"
+        f"    {', '.join(bids)}, = bid_prices[:{-depth - 1}:-1]\n"
+        "    asks = book.asks\n"
+        "    bids = book.bids\n"
+        "    try:\n"
+        f"        return pack({cells})\n"
+        "    except error:\n"
+        "        return b''\n"
+    )
+    namespace: dict[str, Any] = {"pack": packer.pack, "error": struct.error}
+    exec(compile(source, f"<LOBSTER packed row reader, depth {depth}>", "exec"), namespace)
     return namespace["read"]
 
 
@@ -193,7 +222,7 @@ class LobsterReplay:
         self._full_row = _full_row_reader(depth)
         self.row_struct = row_struct(4 * depth)
         """How ``top_raw`` packs a row (``lobster_bulk`` packs the file's rows the same way)."""
-        self._full_row_raw = _full_row_reader(depth, self.row_struct.pack)
+        self._full_row_raw = _packed_row_reader(depth, self.row_struct)
         self.stats = LobsterStats()
         self._next_id = 0
         self._resume_pending = False
@@ -228,21 +257,21 @@ class LobsterReplay:
             return events
         return self._apply(cmd)
 
-    def _named(self, msg: LobsterMessage) -> Order | None:
+    def _named(self, oid: int, side: int, price: int) -> Order | None:
         """The live order a message names, if it rests where the message says."""
-        order = self.engine.orders.get(msg.order_id)
+        order = self.engine.orders.get(oid)
         if order is None:
             self.stats.unknown_id_refs += 1
             return None
-        if order.side != msg.direction or order.price != msg.price:
+        if order.side != side or order.price != price:
             self.stats.note_drift("id_at_other_price")
             return None
         return order
 
-    def _take_others(self, msg: LobsterMessage, qty: int) -> None:
+    def _take_others(self, side: int, price: int, qty: int) -> None:
         """Take ``qty`` at the message's level from others, synthetic orders first."""
         got = repair.take_from_level(
-            self.engine, self.symbol, msg.direction, msg.price, qty, prefer=is_synthetic
+            self.engine, self.symbol, side, price, qty, prefer=is_synthetic
         )
         self.stats.volume_from_others += got
         if got < qty:
@@ -281,13 +310,10 @@ class LobsterReplay:
 
     def top_raw(self) -> bytes:
         """``top()`` packed with ``row_struct``; ``b""`` if a value does not fit an int64."""
-        n = self.depth
-        book = self.book
-        ask_prices = book.ask_prices[:n]
-        bid_prices = book.bid_prices[: -n - 1 : -1]
+        got = self._full_row_raw(self.book)
+        if got is not None:
+            return got
         try:
-            if len(ask_prices) == n and len(bid_prices) == n:
-                return self._full_row_raw(ask_prices, bid_prices, book.asks, book.bids)
             return self.row_struct.pack(*self.top())
         except struct.error:
             return b""
@@ -384,9 +410,9 @@ class LobsterReplay:
         if t == EXECUTE:
             self._execute(msg)
         elif t == NEW:
-            self._new(msg)
+            self.new_order(msg.ts, msg.order_id, msg.size, msg.price, msg.direction)
         elif t == DELETE or t == CANCEL:
-            self._cancel(msg)
+            self.cancel(t, msg.ts, msg.order_id, msg.size, msg.price, msg.direction)
         elif t == HIDDEN:
             self.stats.hidden_executions += 1
             self.stats.hidden_qty += msg.size
@@ -399,27 +425,33 @@ class LobsterReplay:
             self._resume_pending = False
             self._apply(Resume(msg.ts, self.symbol))
 
-    def _new(self, msg: LobsterMessage) -> None:
+    def new_order(self, ts: int, oid: int, size: int, price: int, side: int) -> None:
+        """A type 1 message (the fields of a valid one), as ``step`` applies it; the caller
+        keeps ``_ts`` and a pending resume as ``step`` does."""
         st = self.stats
         st.new_orders += 1
         book = self.book
-        side, price = msg.direction, msg.price
         if side == BUY:
             crosses = book.best_ask is not None and book.best_ask.price <= price
         else:
             crosses = book.best_bid is not None and book.best_bid.price >= price
         if crosses and book.status == _TRADING:
             st.note_drift("crossing_new_order")
-        if msg.order_id in self.engine.orders:
+        if oid in self.engine.orders:
             st.note_drift("duplicate_new_order_id")
             return
         if book.status == _HALTED:
             if crosses:
-                self._apply(OpenAuction(msg.ts, self.symbol))
-            repair.add_resting(self.engine, self.symbol, msg.order_id, MARKET_ACCOUNT, side,
-                               price, msg.size, msg.ts)  # fmt: skip
+                self._apply(OpenAuction(ts, self.symbol))
+            repair.add_resting(self.engine, self.symbol, oid, MARKET_ACCOUNT, side, price, size,
+                               ts)  # fmt: skip
             return
-        self._order(msg.ts, msg.order_id, MARKET_ACCOUNT, side, msg.size, price, _GTC)
+        if price > MAX_PRICE or self.observer is not None:
+            self._order(ts, oid, MARKET_ACCOUNT, side, size, price, _GTC)
+        else:  # what ``_order`` does, one call nearer
+            self._engine_apply(_new(NewOrder, (ts, self.symbol, oid, MARKET_ACCOUNT, side, size,
+                                               price, _LIMIT, _GTC, "", False, False, _STP_NONE,
+                                               0)))  # fmt: skip
 
     def _reduce_named(self, order: Order, qty: int, ts: int) -> None:
         """Take ``qty`` (at most its leaves) off a named order through the engine if it can."""
@@ -432,27 +464,29 @@ class LobsterReplay:
         else:
             repair.reduce_order(self.engine, self.symbol, order, qty)
 
-    def _cancel(self, msg: LobsterMessage) -> None:
+    def cancel(self, t: int, ts: int, oid: int, size: int, price: int, side: int) -> None:
+        """A type 2 or 3 message (``t``; the fields of a valid one), as ``step`` applies
+        it; the caller keeps ``_ts`` and a pending resume as ``step`` does."""
         st = self.stats
-        if msg.type == DELETE:
+        if t == DELETE:
             st.deletes += 1
         else:
             st.cancels += 1
-        order = self._named(msg)
-        rest = msg.size
+        order = self._named(oid, side, price)
+        rest = size
         if order is not None:
             leaves = order.leaves
-            if msg.type == DELETE and leaves > rest:
+            if t == DELETE and leaves > rest:
                 # the order holds more than the file says it had: the surplus stays
                 # behind as synthetic volume in its place in the queue
                 st.surplus_on_delete += leaves - rest
-                self._reduce_named(order, rest, msg.ts)
+                self._reduce_named(order, rest, ts)
                 self._replace_with_synthetic(order)
                 return
-            self._reduce_named(order, min(rest, leaves), msg.ts)
+            self._reduce_named(order, min(rest, leaves), ts)
             rest -= min(rest, leaves)
         if rest:
-            self._take_others(msg, rest)
+            self._take_others(side, price, rest)
 
     def _replace_with_synthetic(self, order: Order) -> None:
         """Turn what is left of ``order`` into a synthetic order at the same queue place."""
@@ -527,7 +561,7 @@ class LobsterReplay:
                     q -= amount
 
     def _cancel_like_execution(self, msg: LobsterMessage) -> None:
-        order = self._named(msg)
+        order = self._named(msg.order_id, msg.direction, msg.price)
         rest = msg.size
         if order is not None:
             take = min(rest, order.leaves)
@@ -538,7 +572,7 @@ class LobsterReplay:
                 repair.reduce_order(self.engine, self.symbol, order, take)
             rest -= take
         if rest:
-            self._take_others(msg, rest)
+            self._take_others(msg.direction, msg.price, rest)
 
     def _halt(self, msg: LobsterMessage) -> None:
         self.stats.halt_messages += 1
@@ -575,7 +609,7 @@ class FilePairs(Iterator[Pair]):
     def started(self) -> bool:
         return self._pairs is not None
 
-    def blocks(self) -> Iterator[tuple[list[LobsterMessage], list[bytes]] | Iterator[Pair]]:
+    def blocks(self) -> Iterator[tuple[MessageColumns, list[bytes]] | Iterator[Pair]]:
         return paired_blocks(self.messages, self.rows)
 
     def __iter__(self) -> FilePairs:
@@ -723,22 +757,22 @@ class _Run:
             }
         self.replay.resync(row)
 
-    def block(self, msgs: list[LobsterMessage], rows: list[bytes]) -> bool:
-        """Run plain pairs (good messages, rows packed by ``lobster_bulk``) as ``pair``
-        would, without writing rows out; False when the run must stop."""
+    def block(self, cols: MessageColumns, rows: list[bytes]) -> bool:
+        """Run plain pairs (good messages by field, rows packed by ``lobster_bulk``) as
+        ``pair`` would, without writing rows out; False when the run must stop."""
         unpack = self.replay.row_struct.unpack
-        start = 0
-        while not self.seeded and start < len(msgs):
-            if not self.pair(msgs[start], unpack(rows[start])):
+        start, end = 0, len(rows)
+        while not self.seeded and start < end:
+            if not self.pair(cols.message(start), unpack(rows[start])):
                 return False
             start += 1
         every = self.check_every
-        lo, end = start, len(msgs)
+        lo = start
         while lo < end:
             hi = min(lo + _TICK, end)
             if every:  # stop where the pair count reaches a multiple of check_every
                 hi = min(hi, lo + every - self.n % every)
-            if not self._chunk(msgs, rows, lo, hi):
+            if not self._chunk(cols, rows, lo, hi):
                 return False
             self.pending += hi - lo
             if self.tick is not None and self.pending >= _TICK:
@@ -749,46 +783,67 @@ class _Run:
             lo = hi
         return True
 
-    def _chunk(self, msgs: list[LobsterMessage], rows: list[bytes], lo: int, hi: int) -> bool:
-        """The messages ``lo..hi-1`` of a block (the book is seeded)."""
+    def _chunk(self, cols: MessageColumns, rows: list[bytes], lo: int, hi: int) -> bool:
+        """Pairs ``lo..hi-1`` of a block (the book is seeded), as ``pair`` runs them.
+
+        Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
+        a resume is pending; the engine's row is packed and compared with the file's as
+        bytes; only a row that differs is unpacked (for rule 2 and the mismatch record).
+        """
         replay = self.replay
         st = replay.stats
-        step, top_raw, top, slide_in = replay.step, replay.top_raw, replay.top, replay.slide_in
+        book = replay.book
+        step, top, slide_in = replay.step, replay.top, replay.slide_in
+        new_order, cancel, top_raw = replay.new_order, replay.cancel, replay.top_raw
+        read_raw = replay._full_row_raw
         unpack = replay.row_struct.unpack
         prev = self.prev
         prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
-        first_line = msgs[lo].line
         ok = compared = matched = 0
-        pairs = zip(msgs[lo:hi], rows[lo:hi])
+        pairs = zip(*(column[lo:hi] for column in cols), rows[lo:hi])
+        done = hi - lo
         go_on = True
+        line = cols.line[lo]
         while True:
             try:
-                for msg, raw in pairs:
-                    step(msg)
+                for line, ts, t, oid, size, price, side, raw in pairs:
+                    if t == NEW and not replay._resume_pending:
+                        replay._ts = ts
+                        new_order(ts, oid, size, price, side)
+                    elif (t == CANCEL or t == DELETE) and not replay._resume_pending:
+                        replay._ts = ts
+                        cancel(t, ts, oid, size, price, side)
+                    else:
+                        step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
                     if prev_raw is not None:
-                        if top_raw() == raw:
+                        got = read_raw(book)
+                        if got == raw:
                             ok += 1
                             prev_raw = raw
                             continue
                         row = unpack(raw)
-                        got = top()
-                        if got != row and slide_in(unpack(prev_raw), row):
-                            got = top()
+                        if got is None and top_raw() == raw:  # a short side: padded
+                            ok += 1
+                            prev_raw = raw
+                            continue
+                        got_row = top()
+                        if got_row != row and slide_in(unpack(prev_raw), row):
+                            got_row = top()
                         compared += 1
-                        if got == row:
+                        if got_row == row:
                             matched += 1
                         else:
-                            self._mismatch(msg, row, got)
+                            msg = _new(LobsterMessage, (line, ts, t, oid, size, price, side))
+                            self._mismatch(msg, row, got_row)
                     else:
                         replay.resync(unpack(raw))
                     prev_raw = raw
-                done = hi - lo
                 break
             except ValueError as exc:
-                self.fail(BadRow(self.names[0], msg.line, f"cannot apply: {exc}"))
+                self.fail(BadRow(self.names[0], line, f"cannot apply: {exc}"))
                 prev_raw = None
                 if self.strict:
-                    done = msg.line - first_line + 1
+                    done = line - cols.line[lo] + 1
                     go_on = False
                     break
         self.n += done
