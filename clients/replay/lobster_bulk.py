@@ -56,17 +56,27 @@ def row_struct(width: int) -> struct.Struct:
     return struct.Struct(f"={width}q")
 
 
-def _plain(data: bytes, allowed: bytes, buf: np.ndarray) -> bool:
-    """Only ``allowed`` characters, and ``-`` only as the sign of a field after a comma."""
+def _plain(data: bytes, allowed: bytes, buf: np.ndarray, signed_first: bool) -> bool:
+    """Only ``allowed`` characters, and ``-`` only as the sign of a field (not the first
+    of a line unless ``signed_first``) followed by a digit."""
     if data.translate(None, allowed):
         return False
     minus = np.flatnonzero(buf == _MINUS)
     if not len(minus):
         return True
-    if minus[0] == 0 or minus[-1] + 1 >= len(buf):
+    if minus[-1] + 1 >= len(buf):
         return False
     after = buf[minus + 1]
-    return bool((buf[minus - 1] == _COMMA).all() and ((after >= _ZERO) & (after <= _NINE)).all())
+    if not ((after >= _ZERO) & (after <= _NINE)).all():
+        return False
+    if minus[0] == 0:
+        if not signed_first:
+            return False
+        minus = minus[1:]
+    before = buf[minus - 1]
+    if signed_first:
+        return bool(((before == _COMMA) | (before == _NL)).all())
+    return bool((before == _COMMA).all())
 
 
 def _ints(data: bytes, count: int) -> np.ndarray | None:
@@ -110,7 +120,7 @@ def book_block(data: bytes, width: int) -> list[bytes] | None:
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
-    if not _plain(data, b"0123456789,-\n", buf):
+    if not _plain(data, b"0123456789,-\n", buf, signed_first=True):
         return None
     lines = data.count(b"\n")
     if _separators(buf, lines, width, dots=False) is None:
@@ -170,7 +180,7 @@ def message_block(data: bytes, first: int) -> MessageColumns | None:
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
-    if not _plain(data, b"0123456789,.-\n", buf):
+    if not _plain(data, b"0123456789,.-\n", buf, signed_first=False):
         return None
     lines = data.count(b"\n")
     seps = _separators(buf, lines, 7, dots=True)
@@ -224,7 +234,7 @@ def paired_blocks(
     if book.depth is None or messages.depth is not None:
         raise ValueError("paired_blocks needs a message file and an orderbook file")
     width = 4 * book.depth
-    lines = lines or BLOCK_LINES
+    lines = max(1, lines or BLOCK_LINES)
     done = 0
     with open(messages.path, "rb") as fm, open(book.path, "rb") as fb:
         while True:
