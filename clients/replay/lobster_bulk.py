@@ -43,6 +43,8 @@ from clients.replay.lobster import (
 
 _MAX_FIELD = 18
 """Characters a field may have: 18 digits (or a sign and 17) always fit an int64."""
+_INT64_SAFE = 10**18
+"""Values of at most 18 digits: int64 holds them, and the parser never clipped them."""
 _MAX_SECONDS = 9
 """Digits of the whole seconds: 10**9 s times 10**9 ns still fits an int64."""
 
@@ -122,21 +124,27 @@ def book_block(data: bytes, width: int) -> list[bytes] | None:
     buf = np.frombuffer(data, dtype=np.uint8)
     if not _plain(data, b"0123456789,-\n", buf, signed_first=True):
         return None
-    lines = data.count(b"\n")
-    if _separators(buf, lines, width, dots=False) is None:
-        return None
+    newlines = np.flatnonzero(buf == _NL)
+    lines = len(newlines)
+    starts = np.empty_like(newlines)
+    starts[0] = 0
+    starts[1:] = newlines[:-1] + 1
+    commas = np.add.reduceat((buf == _COMMA).view(np.uint8), starts, dtype=np.int64)
+    if not (commas == width - 1).all():
+        return None  # a line (a blank one, say) with another column count
+    # with the column count of every line right, an empty field is two adjacent commas
+    # or a comma next to a newline: the parser refuses them
     values = _ints(data.replace(b"\n", b","), lines * width)
-    if values is None:
-        return None
+    if values is None or not (np.abs(values) < _INT64_SAFE).all():
+        return None  # an empty field, or a value int64 may have clipped
     rows = values.reshape(lines, width)
     prices, sizes = rows[:, 0::2], rows[:, 1::2]
     if (sizes < 0).any() or ((sizes > 0) & (prices <= 0)).any():
         return None  # the exact reader names the column
     rows[:, 0::4][rows[:, 1::4] == 0] = ASK_PAD
     rows[:, 2::4][rows[:, 3::4] == 0] = BID_PAD
-    raw = rows.astype("=i8", copy=False).tobytes()
-    step = 8 * width
-    return [raw[k : k + step] for k in range(0, len(raw), step)]
+    packed = np.ascontiguousarray(rows, dtype="=i8")
+    return packed.view(np.dtype((np.void, 8 * width))).ravel().tolist()  # bytes, row by row
 
 
 def _valid(mtype: np.ndarray, oid: np.ndarray, size: np.ndarray, price: np.ndarray,
