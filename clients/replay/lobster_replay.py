@@ -483,7 +483,14 @@ class LobsterReplay:
                 self._reduce_named(order, rest, ts)
                 self._replace_with_synthetic(order)
                 return
-            self._reduce_named(order, min(rest, leaves), ts)
+            if self.observer is not None or (rest < leaves and self.book.status == _HALTED):
+                self._reduce_named(order, min(rest, leaves), ts)
+            elif rest >= leaves:  # ``_reduce_named``'s engine calls, one call nearer
+                self._engine_apply(_new(CancelOrder, (ts, self.symbol, oid, order.account,
+                                                      _USER_CANCEL)))  # fmt: skip
+            else:
+                self._engine_apply(_new(AmendOrder, (ts, self.symbol, oid, order.account, None,
+                                                     order.qty - rest)))  # fmt: skip
             rest -= min(rest, leaves)
         if rest:
             self._take_others(side, price, rest)
@@ -821,14 +828,17 @@ class _Run:
                             ok += 1
                             prev_raw = raw
                             continue
+                        if got is None:  # a short side: the padded row
+                            got = top_raw()
+                            if got == raw:
+                                ok += 1
+                                prev_raw = raw
+                                continue
                         row = unpack(raw)
-                        if got is None and top_raw() == raw:  # a short side: padded
-                            ok += 1
-                            prev_raw = raw
-                            continue
+                        # unequal packed rows are unequal rows; b"" did not pack: compare
+                        if got or top() != row:
+                            slide_in(unpack(prev_raw), row)
                         got_row = top()
-                        if got_row != row and slide_in(unpack(prev_raw), row):
-                            got_row = top()
                         compared += 1
                         if got_row == row:
                             matched += 1
