@@ -222,7 +222,7 @@ def message_block(data: bytes, first: int) -> MessageColumns | None:
     )  # fmt: skip
 
 
-BLOCK_LINES = 1 << 16
+BLOCK_LINES = 1 << 13
 """Lines of each file read and parsed at once."""
 
 Pair = tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]
