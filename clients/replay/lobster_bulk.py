@@ -115,10 +115,34 @@ def _separators(buf: np.ndarray, lines: int, columns: int, dots: bool) -> np.nda
     return seps
 
 
-def book_block(data: bytes, width: int) -> list[bytes] | None:
+class BookRows(NamedTuple):
+    """The rows of a block: each packed (``raw``), with what changed from the row before.
+
+    ``changed[i]``: bit c set when column c of row i differs from row i-1 (-1 for the
+    block's first row, whose predecessor is not here, and for rows wider than 62
+    columns); ``cell[i]``: the value of row i's first column that differs (0 if none).
+    """
+
+    raw: list[bytes]
+    changed: list[int]
+    cell: list[int]
+
+
+def _changes(rows: np.ndarray) -> tuple[list[int], list[int]]:
+    lines, width = rows.shape
+    changed = np.full(lines, -1, dtype=np.int64)
+    cell = np.zeros(lines, dtype=np.int64)
+    if lines > 1 and width <= 62:
+        diff = rows[1:] != rows[:-1]
+        changed[1:] = diff.astype(np.int64) @ (np.int64(1) << np.arange(width, dtype=np.int64))
+        cell[1:] = rows[1:][np.arange(lines - 1), diff.argmax(axis=1)]
+    return changed.tolist(), cell.tolist()
+
+
+def book_block(data: bytes, width: int) -> BookRows | None:
     """The rows of a plain block of an orderbook file of ``width`` columns, or None."""
     if not data:
-        return []
+        return BookRows([], [], [])
     if not data.endswith(b"\n"):
         data += b"\n"
     buf = np.frombuffer(data, dtype=np.uint8)
@@ -144,7 +168,8 @@ def book_block(data: bytes, width: int) -> list[bytes] | None:
     rows[:, 0::4][rows[:, 1::4] == 0] = ASK_PAD
     rows[:, 2::4][rows[:, 3::4] == 0] = BID_PAD
     packed = np.ascontiguousarray(rows, dtype="=i8")
-    return packed.view(np.dtype((np.void, 8 * width))).ravel().tolist()  # bytes, row by row
+    raw = packed.view(np.dtype((np.void, 8 * width))).ravel().tolist()  # bytes, row by row
+    return BookRows(raw, *_changes(rows))
 
 
 def _valid(mtype: np.ndarray, oid: np.ndarray, size: np.ndarray, price: np.ndarray,
@@ -230,7 +255,7 @@ Pair = tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]
 
 def paired_blocks(
     messages: FileRows, book: FileRows, lines: int | None = None
-) -> Iterator[tuple[MessageColumns, list[bytes]] | Iterator[Pair]]:
+) -> Iterator[tuple[MessageColumns, BookRows] | Iterator[Pair]]:
     """A message file and its orderbook file (neither started) in aligned blocks.
 
     Yields ``(messages, rows)`` for each pair of plain blocks of ``lines`` lines

@@ -58,7 +58,7 @@ from clients.replay.lobster import (
     LobsterMessage,
     format_book_row,
 )
-from clients.replay.lobster_bulk import MessageColumns, paired_blocks, row_struct
+from clients.replay.lobster_bulk import BookRows, MessageColumns, paired_blocks, row_struct
 from matching import repair
 from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
 from matching.engine import MatchingEngine
@@ -425,9 +425,11 @@ class LobsterReplay:
             self._resume_pending = False
             self._apply(Resume(msg.ts, self.symbol))
 
-    def new_order(self, ts: int, oid: int, size: int, price: int, side: int) -> None:
+    def new_order(self, ts: int, oid: int, size: int, price: int, side: int) -> bool:
         """A type 1 message (the fields of a valid one), as ``step`` applies it; the caller
-        keeps ``_ts`` and a pending resume as ``step`` does."""
+        keeps ``_ts`` and a pending resume as ``step`` does. True if the order crossed
+        the book (it may have traded with the other side); else it touched, at most, the
+        level at ``price`` on its own side."""
         st = self.stats
         st.new_orders += 1
         book = self.book
@@ -439,19 +441,20 @@ class LobsterReplay:
             st.note_drift("crossing_new_order")
         if oid in self.engine.orders:
             st.note_drift("duplicate_new_order_id")
-            return
+            return crosses
         if book.status == _HALTED:
             if crosses:
                 self._apply(OpenAuction(ts, self.symbol))
             repair.add_resting(self.engine, self.symbol, oid, MARKET_ACCOUNT, side, price, size,
                                ts)  # fmt: skip
-            return
+            return crosses
         if price > MAX_PRICE or self.observer is not None:
             self._order(ts, oid, MARKET_ACCOUNT, side, size, price, _GTC)
         else:  # what ``_order`` does, one call nearer
             self._engine_apply(_new(NewOrder, (ts, self.symbol, oid, MARKET_ACCOUNT, side, size,
                                                price, _LIMIT, _GTC, "", False, False, _STP_NONE,
                                                0)))  # fmt: skip
+        return crosses
 
     def _reduce_named(self, order: Order, qty: int, ts: int) -> None:
         """Take ``qty`` (at most its leaves) off a named order through the engine if it can."""
@@ -466,7 +469,8 @@ class LobsterReplay:
 
     def cancel(self, t: int, ts: int, oid: int, size: int, price: int, side: int) -> None:
         """A type 2 or 3 message (``t``; the fields of a valid one), as ``step`` applies
-        it; the caller keeps ``_ts`` and a pending resume as ``step`` does."""
+        it; the caller keeps ``_ts`` and a pending resume as ``step`` does. It touches, at
+        most, the level at ``price`` on side ``side``."""
         st = self.stats
         if t == DELETE:
             st.deletes += 1
@@ -616,7 +620,7 @@ class FilePairs(Iterator[Pair]):
     def started(self) -> bool:
         return self._pairs is not None
 
-    def blocks(self) -> Iterator[tuple[MessageColumns, list[bytes]] | Iterator[Pair]]:
+    def blocks(self) -> Iterator[tuple[MessageColumns, BookRows] | Iterator[Pair]]:
         return paired_blocks(self.messages, self.rows)
 
     def __iter__(self) -> FilePairs:
@@ -646,6 +650,19 @@ def pair_files(
 
 _TICK = 4096
 """Pairs between two progress reports."""
+
+
+class _Cells(dict):
+    """depth -> (bid cells, ask cells): for each rank k < depth, the bit of the column of
+    the size of the k-th level in ``BookRows.changed`` (bids, then asks)."""
+
+    def __missing__(self, depth: int) -> tuple[list[int], list[int]]:
+        out = ([1 << (4 * k + 3) for k in range(depth)], [1 << (4 * k + 1) for k in range(depth)])
+        self[depth] = out
+        return out
+
+
+_SIZE_CELLS = _Cells()
 
 
 class _Run:
@@ -764,13 +781,13 @@ class _Run:
             }
         self.replay.resync(row)
 
-    def block(self, cols: MessageColumns, rows: list[bytes]) -> bool:
+    def block(self, cols: MessageColumns, rows: BookRows) -> bool:
         """Run plain pairs (good messages by field, rows packed by ``lobster_bulk``) as
         ``pair`` would, without writing rows out; False when the run must stop."""
         unpack = self.replay.row_struct.unpack
-        start, end = 0, len(rows)
+        start, end = 0, len(rows.raw)
         while not self.seeded and start < end:
-            if not self.pair(cols.message(start), unpack(rows[start])):
+            if not self.pair(cols.message(start), unpack(rows.raw[start])):
                 return False
             start += 1
         every = self.check_every
@@ -790,36 +807,71 @@ class _Run:
             lo = hi
         return True
 
-    def _chunk(self, cols: MessageColumns, rows: list[bytes], lo: int, hi: int) -> bool:
+    def _chunk(self, cols: MessageColumns, rows: BookRows, lo: int, hi: int) -> bool:
         """Pairs ``lo..hi-1`` of a block (the book is seeded), as ``pair`` runs them.
 
         Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
-        a resume is pending; the engine's row is packed and compared with the file's as
-        bytes; only a row that differs is unpacked (for rule 2 and the mismatch record).
+        a resume is pending. Each row is then compared in one of two ways:
+
+        - *one level*: the previous row matched the engine in full, the message touched
+          at most its own level (a cancel, or a new order that did not cross) and that
+          level is there before and after (same level count on its side). Then the
+          engine's row changed at most in that level's size cell, if the level is in the
+          top N, so the row matches exactly when the file's row differs from the
+          previous one in that cell alone, holding the level's total (or, for a level
+          deeper than N, in no cell). Anything else goes to the full comparison.
+        - *full*: the engine's row is packed and compared with the file's as bytes; only
+          a row that differs is unpacked (for rule 2 and the mismatch record).
         """
         replay = self.replay
         st = replay.stats
         book = replay.book
+        depth = replay.depth
         step, top, slide_in = replay.step, replay.top, replay.slide_in
         new_order, cancel, top_raw = replay.new_order, replay.cancel, replay.top_raw
         read_raw = replay._full_row_raw
         unpack = replay.row_struct.unpack
+        bid_cells, ask_cells = _SIZE_CELLS[depth]
         prev = self.prev
         prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
+        synced = False  # the engine's row equals prev_raw (known after a full match)
         ok = compared = matched = 0
-        pairs = zip(*(column[lo:hi] for column in cols), rows[lo:hi])
+        pairs = zip(*(column[lo:hi] for column in cols), *(column[lo:hi] for column in rows))
         done = hi - lo
         go_on = True
         line = cols.line[lo]
         while True:
             try:
-                for line, ts, t, oid, size, price, side, raw in pairs:
-                    if t == NEW and not replay._resume_pending:
+                for line, ts, t, oid, size, price, side, raw, changed, cell in pairs:
+                    if (t == NEW or t == CANCEL or t == DELETE) and not replay._resume_pending:
                         replay._ts = ts
-                        new_order(ts, oid, size, price, side)
-                    elif (t == CANCEL or t == DELETE) and not replay._resume_pending:
-                        replay._ts = ts
-                        cancel(t, ts, oid, size, price, side)
+                        levels_before = len(book.bid_prices if side == BUY else book.ask_prices)
+                        if t == NEW:
+                            crossed = new_order(ts, oid, size, price, side)
+                        else:
+                            cancel(t, ts, oid, size, price, side)
+                            crossed = False
+                        if synced and not crossed:
+                            if side == BUY:
+                                prices, level = book.bid_prices, book.bids.get(price)
+                                cells = bid_cells
+                            else:
+                                prices, level = book.ask_prices, book.asks.get(price)
+                                cells = ask_cells
+                            n = len(prices)
+                            if level is not None and n == levels_before:
+                                rank = bisect_left(prices, price)
+                                if side == BUY:
+                                    rank = n - 1 - rank
+                                if rank >= depth:
+                                    if not changed:
+                                        ok += 1
+                                        prev_raw = raw
+                                        continue
+                                elif changed == cells[rank] and cell == level.total:
+                                    ok += 1
+                                    prev_raw = raw
+                                    continue
                     else:
                         step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
                     if prev_raw is not None:
@@ -827,12 +879,14 @@ class _Run:
                         if got == raw:
                             ok += 1
                             prev_raw = raw
+                            synced = True
                             continue
                         if got is None:  # a short side: the padded row
                             got = top_raw()
                             if got == raw:
                                 ok += 1
                                 prev_raw = raw
+                                synced = True
                                 continue
                         row = unpack(raw)
                         # unequal packed rows are unequal rows; b"" did not pack: compare
@@ -842,7 +896,9 @@ class _Run:
                         compared += 1
                         if got_row == row:
                             matched += 1
+                            synced = True
                         else:
+                            synced = False
                             msg = _new(LobsterMessage, (line, ts, t, oid, size, price, side))
                             self._mismatch(msg, row, got_row)
                     else:
@@ -852,6 +908,7 @@ class _Run:
             except ValueError as exc:
                 self.fail(BadRow(self.names[0], line, f"cannot apply: {exc}"))
                 prev_raw = None
+                synced = False
                 if self.strict:
                     done = line - cols.line[lo] + 1
                     go_on = False

@@ -77,7 +77,7 @@ def test_blocks_of_the_excerpt_equal_the_exact_reader() -> None:
     assert cols is not None and cols.messages() == exact(MESSAGES, None)
     rows = lobster_bulk.book_block(BOOK.read_bytes(), 20)
     unpack = lobster_bulk.row_struct(20).unpack
-    assert rows is not None and [unpack(r) for r in rows] == exact(BOOK, 5)
+    assert rows is not None and [unpack(r) for r in rows.raw] == exact(BOOK, 5)
 
 
 TIME = st.one_of(
@@ -145,7 +145,7 @@ def test_a_book_block_is_the_exact_reading_or_refused(
     path.write_bytes(data)
     got = lobster_bulk.book_block(data, 4)
     if got is not None:
-        assert [lobster_bulk.row_struct(4).unpack(r) for r in got] == exact(path, 1)
+        assert [lobster_bulk.row_struct(4).unpack(r) for r in got.raw] == exact(path, 1)
 
 
 LEVEL = st.one_of(
@@ -164,7 +164,7 @@ def test_a_valid_book_block_is_read_in_bulk(
     path.write_bytes(data)
     got = lobster_bulk.book_block(data, 4)
     assert got is not None
-    assert [lobster_bulk.row_struct(4).unpack(r) for r in got] == exact(path, 1)
+    assert [lobster_bulk.row_struct(4).unpack(r) for r in got.raw] == exact(path, 1)
 
 
 def test_plain_rows_are_not_refused() -> None:
@@ -176,7 +176,7 @@ def test_plain_rows_are_not_refused() -> None:
     assert cols.ts == [34_200_017_459_617, 34_200_100_000_000, 123_456_789]
     rows = lobster_bulk.book_block(b"5,1,4,1\n-3,0,-1,0\n", 4)
     unpack = lobster_bulk.row_struct(4).unpack
-    assert rows is not None and [unpack(r) for r in rows] == [
+    assert rows is not None and [unpack(r) for r in rows.raw] == [
         (5, 1, 4, 1),
         (lobster.ASK_PAD, 0, lobster.BID_PAD, 0),
     ]
