@@ -621,6 +621,8 @@ class FilePairs(Iterator[Pair]):
         return self._pairs is not None
 
     def blocks(self) -> Iterator[tuple[MessageColumns, BookRows] | Iterator[Pair]]:
+        """The files in aligned blocks (``paired_blocks``); the pairs count as taken."""
+        self._pairs = iter(())
         return paired_blocks(self.messages, self.rows)
 
     def __iter__(self) -> FilePairs:

@@ -294,3 +294,9 @@ def test_a_started_reader_is_not_read_again_in_bulk() -> None:
     pairs = pair_files(messages, read_book(BOOK, 5))
     assert type(pairs) is not FilePairs
     assert next(pairs)[0] == exact(MESSAGES, None)[1] != first
+
+
+def test_pairs_read_in_bulk_are_taken_like_any_iterator() -> None:
+    pairs = pair_files(read_messages(MESSAGES), read_book(BOOK, 5))
+    replay_rows(LobsterReplay("AMZN", 5), pairs)
+    assert list(pairs) == []
