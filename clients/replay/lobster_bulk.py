@@ -3,16 +3,22 @@
 A block is a run of complete lines (bytes) from one file. It is parsed here only when it
 is *plain*: ASCII digits, commas, minus signs at the start of a field, newlines (and in a
 message file one ``.`` per line, in the time), no blank line, no empty field, every line
-with its file's column count, every field at most 18 characters (so int64 holds it), and
-every row valid by the rules of ``clients.replay.lobster``. Anything else returns None and
-the caller reads the block with the exact row-by-row reader, which gives the ``BadRow``\\ s.
-On a plain block both give the same values; the tests check it on random blocks.
+with its file's column count, every value within 18 digits (so int64 holds it exactly),
+and every row valid by the rules of ``clients.replay.lobster``. Anything else returns None
+and the caller reads the block with the exact row-by-row reader, which gives the
+``BadRow``\\ s. On a plain block both give the same values; the tests check it on random
+blocks.
 
-- Messages come back as ``LobsterMessage`` tuples, times exact to the nanosecond (rounded
-  half up past the ninth decimal, as ``parse_time_ns``), never through a float.
+- Messages come back field by field (``MessageColumns``), not as one tuple per row; times
+  exact to the nanosecond (rounded half up past the ninth decimal, as ``parse_time_ns``),
+  never through a float.
 - Orderbook rows come back as one ``bytes`` object each: the row's 4N int64 in native
-  byte order with padding normalised (``ROW_FORMAT``). Two rows are equal exactly when
-  their bytes are, so the replay compares the engine's row packed the same way.
+  byte order with padding normalised (``row_struct``). Two rows are equal exactly when
+  their bytes are, so the replay compares the engine's row packed the same way. With
+  them, per row, which columns changed since the row before (``BookRows``).
+- ``paired_blocks`` reads a message file and its orderbook file side by side in blocks
+  of the same lines, and hands the rest to the exact readers from the first block that
+  is not plain.
 """
 
 from __future__ import annotations
@@ -92,17 +98,15 @@ def _ints(data: bytes, count: int) -> np.ndarray | None:
     return out if len(out) == count else None
 
 
-def _separators(buf: np.ndarray, lines: int, columns: int, dots: bool) -> np.ndarray | None:
-    """Positions of the separators, one row per line, if every line has ``columns``
-    non-empty fields of at most 18 characters, the last followed by the newline.
+def _separators(buf: np.ndarray, lines: int, columns: int) -> np.ndarray | None:
+    """Positions of the separators of a message block, one row per line, if every line
+    has ``columns`` non-empty fields of at most 18 characters, the last followed by the
+    newline.
 
     ``buf`` holds only allowed characters: below ``-`` only the comma and the newline;
-    with ``dots`` the ``.`` separates too.
+    the ``.`` of the time separates too.
     """
-    mask = buf <= _COMMA
-    if dots:
-        mask |= buf == _DOT
-    seps = np.flatnonzero(mask)
+    seps = np.flatnonzero((buf <= _COMMA) | (buf == _DOT))
     if len(seps) != lines * columns:
         return None
     widths = np.diff(seps, prepend=-1)
@@ -216,7 +220,7 @@ def message_block(data: bytes, first: int) -> MessageColumns | None:
     if not _plain(data, b"0123456789,.-\n", buf, signed_first=False):
         return None
     lines = data.count(b"\n")
-    seps = _separators(buf, lines, 7, dots=True)
+    seps = _separators(buf, lines, 7)
     if seps is None or not (buf[seps[:, 0]] == _DOT).all():
         return None
     if not (buf[seps[:, 1:6]] == _COMMA).all():
