@@ -112,9 +112,12 @@ def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int
     return namespace["read"]
 
 
-def _packed_row_reader(depth: int, packer: struct.Struct) -> Callable[[Any], bytes | None]:
-    """``read(book)``: the book's row packed with ``packer`` when both sides have ``depth``
-    levels, ``b""`` if a value does not fit the packing, None if a side is short.
+def _packed_row_reader(
+    depth: int, packer: struct.Struct
+) -> Callable[[list, list, dict, dict], bytes | None]:
+    """``read(ask_prices, bid_prices, asks, bids)`` (a book's own lists and dicts): the
+    book's row packed with ``packer`` when both sides have ``depth`` levels, ``b""`` if a
+    value does not fit the packing, None if a side is short.
 
     Like ``_full_row_reader``, one straight line per level: this runs after every message
     of a bulk-read file.
@@ -123,15 +126,11 @@ def _packed_row_reader(depth: int, packer: struct.Struct) -> Callable[[Any], byt
     bids = [f"b{k}" for k in range(depth)]
     cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
     source = (
-        "def read(book):\n"
-        "    ask_prices = book.ask_prices\n"
-        "    bid_prices = book.bid_prices\n"
+        "def read(ask_prices, bid_prices, asks, bids):\n"
         f"    if len(ask_prices) < {depth} or len(bid_prices) < {depth}:\n"
         "        return None\n"
         f"    {', '.join(asks)}, = ask_prices[:{depth}]\n"
         f"    {', '.join(bids)}, = bid_prices[:{-depth - 1}:-1]\n"
-        "    asks = book.asks\n"
-        "    bids = book.bids\n"
         "    try:\n"
         f"        return pack({cells})\n"
         "    except error:\n"
@@ -310,7 +309,8 @@ class LobsterReplay:
 
     def top_raw(self) -> bytes:
         """``top()`` packed with ``row_struct``; ``b""`` if a value does not fit an int64."""
-        got = self._full_row_raw(self.book)
+        book = self.book
+        got = self._full_row_raw(book.ask_prices, book.bid_prices, book.asks, book.bids)
         if got is not None:
             return got
         try:
@@ -828,6 +828,8 @@ class _Run:
         replay = self.replay
         st = replay.stats
         book = replay.book
+        # a book keeps its price lists and level dicts for life (changed in place)
+        ask_prices, bid_prices, asks, bids = book.ask_prices, book.bid_prices, book.asks, book.bids
         depth = replay.depth
         step, top, slide_in = replay.step, replay.top, replay.slide_in
         new_order, cancel, top_raw = replay.new_order, replay.cancel, replay.top_raw
@@ -847,7 +849,7 @@ class _Run:
                 for line, ts, t, oid, size, price, side, raw, changed, cell in pairs:
                     if (t == NEW or t == CANCEL or t == DELETE) and not replay._resume_pending:
                         replay._ts = ts
-                        levels_before = len(book.bid_prices if side == BUY else book.ask_prices)
+                        levels_before = len(bid_prices if side == BUY else ask_prices)
                         if t == NEW:
                             crossed = new_order(ts, oid, size, price, side)
                         else:
@@ -855,11 +857,9 @@ class _Run:
                             crossed = False
                         if synced and not crossed:
                             if side == BUY:
-                                prices, level = book.bid_prices, book.bids.get(price)
-                                cells = bid_cells
+                                prices, level, cells = bid_prices, bids.get(price), bid_cells
                             else:
-                                prices, level = book.ask_prices, book.asks.get(price)
-                                cells = ask_cells
+                                prices, level, cells = ask_prices, asks.get(price), ask_cells
                             n = len(prices)
                             if level is not None and n == levels_before:
                                 rank = bisect_left(prices, price)
@@ -877,7 +877,7 @@ class _Run:
                     else:
                         step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
                     if prev_raw is not None:
-                        got = read_raw(book)
+                        got = read_raw(ask_prices, bid_prices, asks, bids)
                         if got == raw:
                             ok += 1
                             prev_raw = raw
