@@ -215,6 +215,7 @@ class LobsterReplay:
         self.depth = depth
         self.engine = engine
         self.book = engine.books[symbol]
+        self._orders = engine.orders  # the engine's id index: one dict for its life
         self.observer = observer
         # commands built here are well formed (``_order`` sends the exception): trusted
         self._engine_apply = engine.apply_trusted
@@ -258,7 +259,7 @@ class LobsterReplay:
 
     def _named(self, oid: int, side: int, price: int) -> Order | None:
         """The live order a message names, if it rests where the message says."""
-        order = self.engine.orders.get(oid)
+        order = self._orders.get(oid)
         if order is None:
             self.stats.unknown_id_refs += 1
             return None
@@ -439,7 +440,7 @@ class LobsterReplay:
             crosses = book.best_bid is not None and book.best_bid.price >= price
         if crosses and book.status == _TRADING:
             st.note_drift("crossing_new_order")
-        if oid in self.engine.orders:
+        if oid in self._orders:
             st.note_drift("duplicate_new_order_id")
             return crosses
         if book.status == _HALTED:
