@@ -435,15 +435,18 @@ class LobsterReplay:
         st.new_orders += 1
         book = self.book
         if side == BUY:
-            crosses = book.best_ask is not None and book.best_ask.price <= price
+            best = book.best_ask
+            crosses = best is not None and best.price <= price
         else:
-            crosses = book.best_bid is not None and book.best_bid.price >= price
-        if crosses and book.status == _TRADING:
+            best = book.best_bid
+            crosses = best is not None and best.price >= price
+        status = book.status
+        if crosses and status == _TRADING:
             st.note_drift("crossing_new_order")
         if oid in self._orders:
             st.note_drift("duplicate_new_order_id")
             return crosses
-        if book.status == _HALTED:
+        if status == _HALTED:
             if crosses:
                 self._apply(OpenAuction(ts, self.symbol))
             repair.add_resting(self.engine, self.symbol, oid, MARKET_ACCOUNT, side, price, size,
