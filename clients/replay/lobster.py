@@ -181,15 +181,19 @@ def _read_rows(
     path: Path | str,
     parse: Callable[[list[str], int], T],
     fast: Callable[[str, int], list[T] | None],
+    skip: int = 0,
 ) -> Iterator[T | BadRow]:
     """Each non-empty line of a CSV file through ``parse(fields, line)``, or a ``BadRow``.
 
     Blocks of lines go through ``fast(text, first_line)`` first; where it returns None,
-    line by line through ``parse``.
+    line by line through ``parse``. The first ``skip`` lines are passed over (they were
+    read another way); line numbers still count them.
     """
     name = str(path)
     line = 0
     with open(path, encoding="ascii", errors="replace", newline="") as fh:
+        while line < skip and fh.readline():
+            line += 1
         while lines := fh.readlines(_BLOCK):
             first = line + 1
             line += len(lines)
@@ -207,9 +211,42 @@ def _read_rows(
                     yield BadRow(name, k, str(exc))
 
 
-def read_messages(path: Path | str) -> Iterator[LobsterMessage | BadRow]:
+class FileRows(Iterator[T]):
+    """The rows of one LOBSTER file, read lazily in file order: what ``read_messages`` and
+    ``read_book`` return. It also tells which file it reads and how (``path``, ``depth``:
+    None for a message file), so that a consumer that has read nothing from it yet
+    (``started`` false) may read the file in bulk instead (``lobster_replay.pair_files``).
+    """
+
+    def __init__(self, path: Path | str, depth: int | None) -> None:
+        self.path = path
+        self.depth = depth
+        self._rows: Iterator[T] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._rows is not None
+
+    def rows(self, skip: int = 0) -> Iterator[T]:
+        """A fresh reader of the file's rows, past its first ``skip`` lines."""
+        if self.depth is None:
+            return _read_rows(self.path, _parse_message, _fast_messages, skip)  # type: ignore[return-value]
+        width = 4 * self.depth
+        return _read_rows(self.path, lambda fields, _line: _parse_book_row(fields, width),  # type: ignore[return-value]
+                          lambda text, _first: _fast_book_rows(text, width), skip)  # fmt: skip
+
+    def __iter__(self) -> FileRows[T]:
+        return self
+
+    def __next__(self) -> T:
+        if self._rows is None:
+            self._rows = self.rows()
+        return next(self._rows)
+
+
+def read_messages(path: Path | str) -> FileRows[LobsterMessage | BadRow]:
     """Every row of a message file, in file order, as a message or a ``BadRow``."""
-    return _read_rows(path, _parse_message, _fast_messages)
+    return FileRows(path, None)
 
 
 def book_depth(path: Path | str) -> int:
@@ -263,11 +300,9 @@ def _fast_book_rows(text: str, width: int) -> list[tuple[int, ...]] | None:
         return None
 
 
-def read_book(path: Path | str, depth: int) -> Iterator[tuple[int, ...] | BadRow]:
+def read_book(path: Path | str, depth: int) -> FileRows[tuple[int, ...] | BadRow]:
     """Every row of an orderbook file of depth ``depth`` as a tuple of 4N ints or a ``BadRow``."""
-    width = 4 * depth
-    return _read_rows(path, lambda fields, _line: _parse_book_row(fields, width),
-                      lambda text, _first: _fast_book_rows(text, width))  # fmt: skip
+    return FileRows(path, depth)
 
 
 def book_row(

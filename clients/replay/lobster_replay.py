@@ -32,6 +32,7 @@ takers. Depth comes from the orderbook file's column count; nothing here knows a
 
 from __future__ import annotations
 
+import struct
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
@@ -53,9 +54,11 @@ from clients.replay.lobster import (
     HIDDEN,
     NEW,
     BadRow,
+    FileRows,
     LobsterMessage,
     format_book_row,
 )
+from clients.replay.lobster_bulk import BookRows, MessageColumns, paired_blocks, row_struct
 from matching import repair
 from matching.commands import AmendOrder, CancelOrder, Halt, NewOrder, OpenAuction, Resume
 from matching.engine import MatchingEngine
@@ -106,6 +109,35 @@ def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int
     )
     namespace: dict[str, Any] = {}
     exec(compile(source, f"<LOBSTER row reader, depth {depth}>", "exec"), namespace)
+    return namespace["read"]
+
+
+def _packed_row_reader(
+    depth: int, packer: struct.Struct
+) -> Callable[[list, list, dict, dict], bytes | None]:
+    """``read(ask_prices, bid_prices, asks, bids)`` (a book's own lists and dicts): the
+    book's row packed with ``packer`` when both sides have ``depth`` levels, ``b""`` if a
+    value does not fit the packing, None if a side is short.
+
+    Like ``_full_row_reader``, one straight line per level: this runs after every message
+    of a bulk-read file.
+    """
+    asks = [f"a{k}" for k in range(depth)]
+    bids = [f"b{k}" for k in range(depth)]
+    cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
+    source = (
+        "def read(ask_prices, bid_prices, asks, bids):\n"
+        f"    if len(ask_prices) < {depth} or len(bid_prices) < {depth}:\n"
+        "        return None\n"
+        f"    {', '.join(asks)}, = ask_prices[:{depth}]\n"
+        f"    {', '.join(bids)}, = bid_prices[:{-depth - 1}:-1]\n"
+        "    try:\n"
+        f"        return pack({cells})\n"
+        "    except error:\n"
+        "        return b''\n"
+    )
+    namespace: dict[str, Any] = {"pack": packer.pack, "error": struct.error}
+    exec(compile(source, f"<LOBSTER packed row reader, depth {depth}>", "exec"), namespace)
     return namespace["read"]
 
 
@@ -183,10 +215,14 @@ class LobsterReplay:
         self.depth = depth
         self.engine = engine
         self.book = engine.books[symbol]
+        self._orders = engine.orders  # the engine's id index: one dict for its life
         self.observer = observer
         # commands built here are well formed (``_order`` sends the exception): trusted
         self._engine_apply = engine.apply_trusted
         self._full_row = _full_row_reader(depth)
+        self.row_struct = row_struct(4 * depth)
+        """How ``top_raw`` packs a row (``lobster_bulk`` packs the file's rows the same way)."""
+        self._full_row_raw = _packed_row_reader(depth, self.row_struct)
         self.stats = LobsterStats()
         self._next_id = 0
         self._resume_pending = False
@@ -221,21 +257,21 @@ class LobsterReplay:
             return events
         return self._apply(cmd)
 
-    def _named(self, msg: LobsterMessage) -> Order | None:
+    def _named(self, oid: int, side: int, price: int) -> Order | None:
         """The live order a message names, if it rests where the message says."""
-        order = self.engine.orders.get(msg.order_id)
+        order = self._orders.get(oid)
         if order is None:
             self.stats.unknown_id_refs += 1
             return None
-        if order.side != msg.direction or order.price != msg.price:
+        if order.side != side or order.price != price:
             self.stats.note_drift("id_at_other_price")
             return None
         return order
 
-    def _take_others(self, msg: LobsterMessage, qty: int) -> None:
+    def _take_others(self, side: int, price: int, qty: int) -> None:
         """Take ``qty`` at the message's level from others, synthetic orders first."""
         got = repair.take_from_level(
-            self.engine, self.symbol, msg.direction, msg.price, qty, prefer=is_synthetic
+            self.engine, self.symbol, side, price, qty, prefer=is_synthetic
         )
         self.stats.volume_from_others += got
         if got < qty:
@@ -271,6 +307,17 @@ class LobsterReplay:
                 append(BID_PAD)
                 append(0)
         return tuple(out)
+
+    def top_raw(self) -> bytes:
+        """``top()`` packed with ``row_struct``; ``b""`` if a value does not fit an int64."""
+        book = self.book
+        got = self._full_row_raw(book.ask_prices, book.bid_prices, book.asks, book.bids)
+        if got is not None:
+            return got
+        try:
+            return self.row_struct.pack(*self.top())
+        except struct.error:
+            return b""
 
     def seed(self, row: tuple[int, ...], ts: int) -> None:
         """Start from ``row``: one synthetic order per level. Only on an empty book.
@@ -364,9 +411,9 @@ class LobsterReplay:
         if t == EXECUTE:
             self._execute(msg)
         elif t == NEW:
-            self._new(msg)
+            self.new_order(msg.ts, msg.order_id, msg.size, msg.price, msg.direction)
         elif t == DELETE or t == CANCEL:
-            self._cancel(msg)
+            self.cancel(t, msg.ts, msg.order_id, msg.size, msg.price, msg.direction)
         elif t == HIDDEN:
             self.stats.hidden_executions += 1
             self.stats.hidden_qty += msg.size
@@ -379,27 +426,39 @@ class LobsterReplay:
             self._resume_pending = False
             self._apply(Resume(msg.ts, self.symbol))
 
-    def _new(self, msg: LobsterMessage) -> None:
+    def new_order(self, ts: int, oid: int, size: int, price: int, side: int) -> bool:
+        """A type 1 message (the fields of a valid one), as ``step`` applies it; the caller
+        keeps ``_ts`` and a pending resume as ``step`` does. True if the order crossed
+        the book (it may have traded with the other side); else it touched, at most, the
+        level at ``price`` on its own side."""
         st = self.stats
         st.new_orders += 1
         book = self.book
-        side, price = msg.direction, msg.price
         if side == BUY:
-            crosses = book.best_ask is not None and book.best_ask.price <= price
+            best = book.best_ask
+            crosses = best is not None and best.price <= price
         else:
-            crosses = book.best_bid is not None and book.best_bid.price >= price
-        if crosses and book.status == _TRADING:
+            best = book.best_bid
+            crosses = best is not None and best.price >= price
+        status = book.status
+        if crosses and status == _TRADING:
             st.note_drift("crossing_new_order")
-        if msg.order_id in self.engine.orders:
+        if oid in self._orders:
             st.note_drift("duplicate_new_order_id")
-            return
-        if book.status == _HALTED:
+            return crosses
+        if status == _HALTED:
             if crosses:
-                self._apply(OpenAuction(msg.ts, self.symbol))
-            repair.add_resting(self.engine, self.symbol, msg.order_id, MARKET_ACCOUNT, side,
-                               price, msg.size, msg.ts)  # fmt: skip
-            return
-        self._order(msg.ts, msg.order_id, MARKET_ACCOUNT, side, msg.size, price, _GTC)
+                self._apply(OpenAuction(ts, self.symbol))
+            repair.add_resting(self.engine, self.symbol, oid, MARKET_ACCOUNT, side, price, size,
+                               ts)  # fmt: skip
+            return crosses
+        if price > MAX_PRICE or self.observer is not None:
+            self._order(ts, oid, MARKET_ACCOUNT, side, size, price, _GTC)
+        else:  # what ``_order`` does, one call nearer
+            self._engine_apply(_new(NewOrder, (ts, self.symbol, oid, MARKET_ACCOUNT, side, size,
+                                               price, _LIMIT, _GTC, "", False, False, _STP_NONE,
+                                               0)))  # fmt: skip
+        return crosses
 
     def _reduce_named(self, order: Order, qty: int, ts: int) -> None:
         """Take ``qty`` (at most its leaves) off a named order through the engine if it can."""
@@ -412,27 +471,37 @@ class LobsterReplay:
         else:
             repair.reduce_order(self.engine, self.symbol, order, qty)
 
-    def _cancel(self, msg: LobsterMessage) -> None:
+    def cancel(self, t: int, ts: int, oid: int, size: int, price: int, side: int) -> None:
+        """A type 2 or 3 message (``t``; the fields of a valid one), as ``step`` applies
+        it; the caller keeps ``_ts`` and a pending resume as ``step`` does. It touches, at
+        most, the level at ``price`` on side ``side``."""
         st = self.stats
-        if msg.type == DELETE:
+        if t == DELETE:
             st.deletes += 1
         else:
             st.cancels += 1
-        order = self._named(msg)
-        rest = msg.size
+        order = self._named(oid, side, price)
+        rest = size
         if order is not None:
             leaves = order.leaves
-            if msg.type == DELETE and leaves > rest:
+            if t == DELETE and leaves > rest:
                 # the order holds more than the file says it had: the surplus stays
                 # behind as synthetic volume in its place in the queue
                 st.surplus_on_delete += leaves - rest
-                self._reduce_named(order, rest, msg.ts)
+                self._reduce_named(order, rest, ts)
                 self._replace_with_synthetic(order)
                 return
-            self._reduce_named(order, min(rest, leaves), msg.ts)
+            if self.observer is not None or (rest < leaves and self.book.status == _HALTED):
+                self._reduce_named(order, min(rest, leaves), ts)
+            elif rest >= leaves:  # ``_reduce_named``'s engine calls, one call nearer
+                self._engine_apply(_new(CancelOrder, (ts, self.symbol, oid, order.account,
+                                                      _USER_CANCEL)))  # fmt: skip
+            else:
+                self._engine_apply(_new(AmendOrder, (ts, self.symbol, oid, order.account, None,
+                                                     order.qty - rest)))  # fmt: skip
             rest -= min(rest, leaves)
         if rest:
-            self._take_others(msg, rest)
+            self._take_others(side, price, rest)
 
     def _replace_with_synthetic(self, order: Order) -> None:
         """Turn what is left of ``order`` into a synthetic order at the same queue place."""
@@ -507,7 +576,7 @@ class LobsterReplay:
                     q -= amount
 
     def _cancel_like_execution(self, msg: LobsterMessage) -> None:
-        order = self._named(msg)
+        order = self._named(msg.order_id, msg.direction, msg.price)
         rest = msg.size
         if order is not None:
             take = min(rest, order.leaves)
@@ -518,7 +587,7 @@ class LobsterReplay:
                 repair.reduce_order(self.engine, self.symbol, order, take)
             rest -= take
         if rest:
-            self._take_others(msg, rest)
+            self._take_others(msg.direction, msg.price, rest)
 
     def _halt(self, msg: LobsterMessage) -> None:
         self.stats.halt_messages += 1
@@ -535,9 +604,332 @@ class LobsterReplay:
                 self._apply(Resume(ts, sym))
 
 
+Pair = tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]
+
+
+class FilePairs(Iterator[Pair]):
+    """Message i of a message file with row i of its orderbook file (``pair_files``).
+
+    Iterated, it gives the pairs as ``zip_longest`` does. ``replay_rows`` may instead read
+    both files itself in bulk (``lobster_bulk.paired_blocks``) as long as nothing has been
+    taken from it.
+    """
+
+    def __init__(self, messages: FileRows, rows: FileRows) -> None:
+        self.messages = messages
+        self.rows = rows
+        self._pairs: Iterator[Pair] | None = None
+
+    @property
+    def started(self) -> bool:
+        return self._pairs is not None
+
+    def blocks(self) -> Iterator[tuple[MessageColumns, BookRows] | Iterator[Pair]]:
+        """The files in aligned blocks (``paired_blocks``); the pairs count as taken."""
+        self._pairs = iter(())
+        return paired_blocks(self.messages, self.rows)
+
+    def __iter__(self) -> FilePairs:
+        return self
+
+    def __next__(self) -> Pair:
+        if self._pairs is None:
+            self._pairs = zip_longest(self.messages, self.rows)
+        return next(self._pairs)
+
+
+def pair_files(
+    messages: Iterator[LobsterMessage | BadRow], rows: Iterator[tuple[int, ...] | BadRow]
+) -> Iterator[Pair]:
+    """Message i with row i; a missing partner (one file is shorter) is ``None``."""
+    if (
+        type(messages) is FileRows
+        and type(rows) is FileRows
+        and messages.depth is None
+        and rows.depth is not None
+        and not messages.started
+        and not rows.started
+    ):
+        return FilePairs(messages, rows)
+    return zip_longest(messages, rows)
+
+
+_TICK = 4096
+"""Pairs between two progress reports."""
+
+
+class _Cells(dict):
+    """depth -> (bid cells, ask cells): for each rank k < depth, the bit of the column of
+    the size of the k-th level in ``BookRows.changed`` (bids, then asks)."""
+
+    def __missing__(self, depth: int) -> tuple[list[int], list[int]]:
+        out = ([1 << (4 * k + 3) for k in range(depth)], [1 << (4 * k + 1) for k in range(depth)])
+        self[depth] = out
+        return out
+
+
+_SIZE_CELLS = _Cells()
+
+
+class _Run:
+    """One ``replay_rows`` call: its state, the exact loop body for one pair, and the
+    same loop for a block of plain pairs whose rows are packed bytes."""
+
+    def __init__(
+        self,
+        replay: LobsterReplay,
+        strict: bool,
+        top_out: TextIO | None,
+        on_bad_row: Callable[[BadRow], None] | None,
+        tick: Callable[[int], None] | None,
+        check_every: int,
+        names: tuple[str, str],
+    ) -> None:
+        self.replay = replay
+        self.strict = strict
+        self.write = top_out.write if top_out is not None else None
+        self.on_bad_row = on_bad_row
+        self.tick = tick
+        self.check_every = check_every
+        self.names = names
+        self.bad: list[BadRow] = []
+        self.prev: tuple[int, ...] | None = None
+        self.seeded = False
+        self.pending = 0
+        self.n = 0
+
+    def fail(self, b: BadRow) -> None:
+        self.bad.append(b)
+        if self.on_bad_row is not None:
+            self.on_bad_row(b)
+
+    def pair(self, msg: LobsterMessage | BadRow | None,
+             row: tuple[int, ...] | BadRow | None) -> bool:  # fmt: skip
+        """Run one pair; False when the run must stop."""
+        replay = self.replay
+        st = replay.stats
+        names = self.names
+        self.n += 1
+        n = self.n
+        self.pending += 1
+        if self.pending == _TICK and self.tick is not None:
+            self.tick(self.pending)
+            self.pending = 0
+        good_msg = type(msg) is LobsterMessage
+        good_row = type(row) is tuple
+        if not (good_msg and good_row):
+            if msg is None or row is None:
+                short, other = names if msg is None else names[::-1]
+                self.fail(BadRow(short, n, f"row {n} is missing: {short} is shorter than {other}"))
+                return False
+            for half in (msg, row):
+                if type(half) is BadRow:
+                    self.fail(half)
+            if self.strict:
+                return False
+        if good_msg:
+            st.messages += 1
+        if not self.seeded:
+            if good_msg and good_row:
+                try:
+                    replay.seed(row, msg.ts)
+                except ValueError as exc:
+                    self.fail(BadRow(names[1], msg.line, f"cannot seed from this row: {exc}"))
+                    return not self.strict
+                self.seeded = True
+                self.prev = row
+                if msg.type not in BOOK_TYPES:
+                    replay.step(msg)  # tape and status rows do not touch the book
+                if self.write is not None:
+                    self.write(format_book_row(replay.top()) + "\n")
+            return True
+        try:
+            if good_msg:
+                replay.step(msg)
+            if not good_row:
+                self.prev = None
+            elif not good_msg or self.prev is None:
+                replay.resync(row)
+                self.prev = row
+            else:
+                # rule 2 only ever changes levels the row shows: when the engine already
+                # shows the row, taking the deeper levels as given changes nothing
+                got = replay.top()
+                if got != row and replay.slide_in(self.prev, row):
+                    got = replay.top()
+                st.rows_compared += 1
+                if got == row:
+                    st.rows_matched += 1
+                else:
+                    self._mismatch(msg, row, got)
+                self.prev = row
+        except ValueError as exc:
+            # the files contradict the book (a crossed row, say): report, resync next row
+            line = msg.line if good_msg else n
+            self.fail(BadRow(names[0] if good_msg else names[1], line, f"cannot apply: {exc}"))
+            self.prev = None
+            if self.strict:
+                return False
+        if self.write is not None:
+            self.write(format_book_row(replay.top()) + "\n")
+        if self.check_every and n % self.check_every == 0:
+            replay.engine.validate()
+        return True
+
+    def _mismatch(self, msg: LobsterMessage, row: tuple[int, ...], got: tuple[int, ...]) -> None:
+        st = self.replay.stats
+        if st.first_mismatch is None:
+            st.first_mismatch = {
+                "line": msg.line,
+                "message": list(msg[1:]),
+                "expected": list(row),
+                "got": list(got),
+            }
+        self.replay.resync(row)
+
+    def block(self, cols: MessageColumns, rows: BookRows) -> bool:
+        """Run plain pairs (good messages by field, rows packed by ``lobster_bulk``) as
+        ``pair`` would, without writing rows out; False when the run must stop."""
+        unpack = self.replay.row_struct.unpack
+        start, end = 0, len(rows.raw)
+        while not self.seeded and start < end:
+            if not self.pair(cols.message(start), unpack(rows.raw[start])):
+                return False
+            start += 1
+        every = self.check_every
+        lo = start
+        while lo < end:
+            hi = min(lo + _TICK, end)
+            if every:  # stop where the pair count reaches a multiple of check_every
+                hi = min(hi, lo + every - self.n % every)
+            if not self._chunk(cols, rows, lo, hi):
+                return False
+            self.pending += hi - lo
+            if self.tick is not None and self.pending >= _TICK:
+                self.tick(self.pending)
+                self.pending = 0
+            if every and self.n % every == 0:
+                self.replay.engine.validate()
+            lo = hi
+        return True
+
+    def _chunk(self, cols: MessageColumns, rows: BookRows, lo: int, hi: int) -> bool:
+        """Pairs ``lo..hi-1`` of a block (the book is seeded), as ``pair`` runs them.
+
+        Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
+        a resume is pending. Each row is then compared in one of two ways:
+
+        - *one level*: the previous row matched the engine in full, the message touched
+          at most its own level (a cancel, or a new order that did not cross) and that
+          level is there before and after (same level count on its side). Then the
+          engine's row changed at most in that level's size cell, if the level is in the
+          top N, so the row matches exactly when the file's row differs from the
+          previous one in that cell alone, holding the level's total (or, for a level
+          deeper than N, in no cell). Anything else goes to the full comparison.
+        - *full*: the engine's row is packed and compared with the file's as bytes; only
+          a row that differs is unpacked (for rule 2 and the mismatch record).
+        """
+        replay = self.replay
+        st = replay.stats
+        book = replay.book
+        # a book keeps its price lists and level dicts for life (changed in place)
+        ask_prices, bid_prices, asks, bids = book.ask_prices, book.bid_prices, book.asks, book.bids
+        depth = replay.depth
+        step, top, slide_in = replay.step, replay.top, replay.slide_in
+        new_order, cancel, top_raw = replay.new_order, replay.cancel, replay.top_raw
+        read_raw = replay._full_row_raw
+        unpack = replay.row_struct.unpack
+        bid_cells, ask_cells = _SIZE_CELLS[depth]
+        prev = self.prev
+        prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
+        synced = False  # the engine's row equals prev_raw (known after a full match)
+        ok = compared = matched = 0
+        pairs = zip(*(column[lo:hi] for column in cols), *(column[lo:hi] for column in rows))
+        done = hi - lo
+        go_on = True
+        line = cols.line[lo]
+        while True:
+            try:
+                for line, ts, t, oid, size, price, side, raw, changed, cell in pairs:
+                    if (t == NEW or t == CANCEL or t == DELETE) and not replay._resume_pending:
+                        replay._ts = ts
+                        levels_before = len(bid_prices if side == BUY else ask_prices)
+                        if t == NEW:
+                            crossed = new_order(ts, oid, size, price, side)
+                        else:
+                            cancel(t, ts, oid, size, price, side)
+                            crossed = False
+                        if synced and not crossed:
+                            if side == BUY:
+                                prices, level, cells = bid_prices, bids.get(price), bid_cells
+                            else:
+                                prices, level, cells = ask_prices, asks.get(price), ask_cells
+                            n = len(prices)
+                            if level is not None and n == levels_before:
+                                rank = bisect_left(prices, price)
+                                if side == BUY:
+                                    rank = n - 1 - rank
+                                if rank >= depth:
+                                    if not changed:
+                                        ok += 1
+                                        prev_raw = raw
+                                        continue
+                                elif changed == cells[rank] and cell == level.total:
+                                    ok += 1
+                                    prev_raw = raw
+                                    continue
+                    else:
+                        step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
+                    if prev_raw is not None:
+                        got = read_raw(ask_prices, bid_prices, asks, bids)
+                        if got == raw:
+                            ok += 1
+                            prev_raw = raw
+                            synced = True
+                            continue
+                        if got is None:  # a short side: the padded row
+                            got = top_raw()
+                            if got == raw:
+                                ok += 1
+                                prev_raw = raw
+                                synced = True
+                                continue
+                        row = unpack(raw)
+                        # unequal packed rows are unequal rows; b"" did not pack: compare
+                        if got or top() != row:
+                            slide_in(unpack(prev_raw), row)
+                        got_row = top()
+                        compared += 1
+                        if got_row == row:
+                            matched += 1
+                            synced = True
+                        else:
+                            synced = False
+                            msg = _new(LobsterMessage, (line, ts, t, oid, size, price, side))
+                            self._mismatch(msg, row, got_row)
+                    else:
+                        replay.resync(unpack(raw))
+                    prev_raw = raw
+                break
+            except ValueError as exc:
+                self.fail(BadRow(self.names[0], line, f"cannot apply: {exc}"))
+                prev_raw = None
+                synced = False
+                if self.strict:
+                    done = line - cols.line[lo] + 1
+                    go_on = False
+                    break
+        self.n += done
+        st.messages += done
+        st.rows_compared += ok + compared
+        st.rows_matched += ok + matched
+        self.prev = unpack(prev_raw) if prev_raw is not None else None
+        return go_on
+
+
 def replay_rows(
     replay: LobsterReplay,
-    pairs: Iterable[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]],
+    pairs: Iterable[Pair],
     *,
     strict: bool = False,
     top_out: TextIO | None = None,
@@ -556,105 +948,30 @@ def replay_rows(
     ``engine.validate()`` that often (tests); ``names`` name the two files in bad rows
     the pairing itself finds. ``top_out`` receives the engine's row after
     every message (the seeded row for the first), in the orderbook file's layout.
+
+    Pairs from ``pair_files`` of two unread files are read in bulk, block by block
+    (``lobster_bulk``): where both blocks are plain, the file's rows stay packed bytes
+    and each is compared, whole, with the engine's row packed the same way.
     """
-    st = replay.stats
-    bad: list[BadRow] = []
-    prev: tuple[int, ...] | None = None
-    seeded = False
-    step, top, slide_in = replay.step, replay.top, replay.slide_in
-    write = top_out.write if top_out is not None else None
-    pending = 0
-    n = 0
-
-    def fail(b: BadRow) -> None:
-        bad.append(b)
-        if on_bad_row is not None:
-            on_bad_row(b)
-
-    for msg, row in pairs:
-        n += 1
-        pending += 1
-        if pending == 4096 and tick is not None:
-            tick(pending)
-            pending = 0
-        good_msg = type(msg) is LobsterMessage
-        good_row = type(row) is tuple
-        if not (good_msg and good_row):
-            if msg is None or row is None:
-                short, other = names if msg is None else names[::-1]
-                fail(BadRow(short, n, f"row {n} is missing: {short} is shorter than {other}"))
+    run = _Run(replay, strict, top_out, on_bad_row, tick, check_every, names)
+    if type(pairs) is FilePairs and not pairs.started and top_out is None:
+        for item in pairs.blocks():
+            if type(item) is tuple:
+                if not run.block(*item):
+                    break
+            elif not _run_pairs(run, item):
                 break
-            for half in (msg, row):
-                if type(half) is BadRow:
-                    fail(half)
-            if strict:
-                break
-        if good_msg:
-            st.messages += 1
-        if not seeded:
-            if good_msg and good_row:
-                try:
-                    replay.seed(row, msg.ts)
-                except ValueError as exc:
-                    fail(BadRow(names[1], msg.line, f"cannot seed from this row: {exc}"))
-                    if strict:
-                        break
-                    continue
-                seeded = True
-                prev = row
-                if msg.type not in BOOK_TYPES:
-                    step(msg)  # tape and status rows do not touch the book
-                if write is not None:
-                    write(format_book_row(top()) + "\n")
-            continue
-        try:
-            if good_msg:
-                step(msg)
-            if not good_row:
-                prev = None
-            elif not good_msg or prev is None:
-                replay.resync(row)
-                prev = row
-            else:
-                # rule 2 only ever changes levels the row shows: when the engine already
-                # shows the row, taking the deeper levels as given changes nothing
-                got = top()
-                if got != row and slide_in(prev, row):
-                    got = top()
-                st.rows_compared += 1
-                if got == row:
-                    st.rows_matched += 1
-                else:
-                    if st.first_mismatch is None:
-                        st.first_mismatch = {
-                            "line": msg.line,
-                            "message": list(msg[1:]),
-                            "expected": list(row),
-                            "got": list(got),
-                        }
-                    replay.resync(row)
-                prev = row
-        except ValueError as exc:
-            # the files contradict the book (a crossed row, say): report, resync next row
-            line = msg.line if good_msg else n
-            fail(BadRow(names[0] if good_msg else names[1], line, f"cannot apply: {exc}"))
-            prev = None
-            if strict:
-                break
-        if write is not None:
-            write(format_book_row(top()) + "\n")
-        if check_every and n % check_every == 0:
-            replay.engine.validate()
-    if tick is not None and pending:
-        tick(pending)
-    return bad
+    else:
+        _run_pairs(run, pairs)
+    if tick is not None and run.pending:
+        tick(run.pending)
+    return run.bad
 
 
-def pair_files(
-    messages: Iterator[LobsterMessage | BadRow], rows: Iterator[tuple[int, ...] | BadRow]
-) -> Iterator[tuple[LobsterMessage | BadRow | None, tuple[int, ...] | BadRow | None]]:
-    """Message i with row i; a missing partner (one file is shorter) is ``None``."""
-    return zip_longest(messages, rows)
+def _run_pairs(run: _Run, pairs: Iterable[Pair]) -> bool:
+    """Each pair through ``run.pair`` until one says stop; False if one did."""
+    pair = run.pair
+    return all(pair(msg, row) for msg, row in pairs)
 
 
 def report(replay: LobsterReplay, elapsed_s: float, bad: list[BadRow]) -> dict[str, Any]:
