@@ -91,6 +91,15 @@ def is_synthetic(order: Order) -> bool:
     return order.order_id < 0
 
 
+def _row_names(depth: int) -> tuple[str, str, str]:
+    """Source text for the generated row readers: the ask prices' names, the bid prices'
+    names, and the row's cells (price, level total) best first, ask before bid."""
+    asks = [f"a{k}" for k in range(depth)]
+    bids = [f"b{k}" for k in range(depth)]
+    cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
+    return ", ".join(asks), ", ".join(bids), cells
+
+
 def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int, ...]]:
     """``read(ask_prices, bid_prices, asks, bids)``: the row of ``depth`` full levels a side.
 
@@ -98,13 +107,11 @@ def _full_row_reader(depth: int) -> Callable[[list, list, dict, dict], tuple[int
     one straight line per level (generated here from ``depth`` alone) reads it several
     times faster than any loop, map or slice assignment measured.
     """
-    asks = [f"a{k}" for k in range(depth)]
-    bids = [f"b{k}" for k in range(depth)]
-    cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
+    asks, bids, cells = _row_names(depth)
     source = (
         "def read(ask_prices, bid_prices, asks, bids):\n"
-        f"    {', '.join(asks)}, = ask_prices\n"
-        f"    {', '.join(bids)}, = bid_prices\n"
+        f"    {asks}, = ask_prices\n"
+        f"    {bids}, = bid_prices\n"
         f"    return ({cells},)\n"
     )
     namespace: dict[str, Any] = {}
@@ -122,15 +129,13 @@ def _packed_row_reader(
     Like ``_full_row_reader``, one straight line per level: this runs after every message
     of a bulk-read file.
     """
-    asks = [f"a{k}" for k in range(depth)]
-    bids = [f"b{k}" for k in range(depth)]
-    cells = ", ".join(f"{a}, asks[{a}].total, {b}, bids[{b}].total" for a, b in zip(asks, bids))
+    asks, bids, cells = _row_names(depth)
     source = (
         "def read(ask_prices, bid_prices, asks, bids):\n"
         f"    if len(ask_prices) < {depth} or len(bid_prices) < {depth}:\n"
         "        return None\n"
-        f"    {', '.join(asks)}, = ask_prices[:{depth}]\n"
-        f"    {', '.join(bids)}, = bid_prices[:{-depth - 1}:-1]\n"
+        f"    {asks}, = ask_prices[:{depth}]\n"
+        f"    {bids}, = bid_prices[:{-depth - 1}:-1]\n"
         "    try:\n"
         f"        return pack({cells})\n"
         "    except error:\n"
