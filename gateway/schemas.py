@@ -1265,6 +1265,8 @@ _add(
 
 REQUEST_TYPES = frozenset(n for n, s in MESSAGES.items() if s.request)
 PUSH_TYPES = frozenset(n for n, s in MESSAGES.items() if not s.request)
+QUERY_TYPES = frozenset(n for n in REQUEST_TYPES if n.startswith("query_"))
+"""The requests clearing answers from its state with ``query_reply`` frames."""
 
 
 # -- documentation -----------------------------------------------------------------------

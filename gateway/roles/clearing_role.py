@@ -81,6 +81,7 @@ from gateway.roles.clock import WALL_CLOCK, Clock
 from gateway.roles.index_feed import RandomWalkIndex
 from gateway.roles.iv_feed import make_iv_feed
 from gateway.roles.waiting import SocketWaiter
+from gateway.schemas import QUERY_TYPES
 from gateway.stopping import MARGIN_S, StopDeadline, in_daemon_thread
 from gateway.zmq_util import (
     NOBLOCK,
@@ -103,9 +104,6 @@ from here to the bot's socket (rendered, packed on the link, unpacked, packed fo
 bot), so a ``query_orders`` over 5,000 open orders answered at once held the loop for
 ~75 ms. ``crossbook bench flood``, burst of 2,100 queries: victims' p99 inside the server
 4.4-7.3 ms at 200 rows a turn, 4.0-4.2 ms at 100 (``gateway.roles.fairness`` rule 3)."""
-_QUERIES = frozenset({"query_orders", "query_trades", "query_positions", "query_balances",
-                      "query_margin", "query_instruments", "query_option_chain",
-                      "query_greeks"})  # fmt: skip
 GATEWAY_TIMEOUT_HBS = 50
 MATCHER_RESEND_HBS = 5
 _FROM_GATEWAY = frozenset(
@@ -716,7 +714,7 @@ class ClearingRole:
         try:
             sid, account, req_id, msg = q
             self.stats.queries += 1
-            if msg["type"] not in _QUERIES:
+            if msg["type"] not in QUERY_TYPES:
                 peer.pushes.append((account, sid, reject_message(
                     Reason.UNKNOWN_MESSAGE_TYPE, ts=self.clock.time_ns(), req_id=req_id,
                     ref_type=msg["type"], text="not handled by clearing")))  # fmt: skip
@@ -755,7 +753,7 @@ class ClearingRole:
         elif mtype == "query_greeks":
             query, items = "greeks", option_views.greeks(eng, account, msg["underlying"])
         else:
-            raise ValueError(f"{mtype} is not in _QUERIES")
+            raise ValueError(f"{mtype} is not in QUERY_TYPES")
         return query_pages.Pager(peer, account, sid, req_id, mtype, query, items, peer.gw)
 
     def _push_updates(self) -> None:

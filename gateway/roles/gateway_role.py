@@ -87,6 +87,7 @@ from gateway.roles.peer_watch import PeerWatch
 from gateway.roles.ratelimit import RateLimiter
 from gateway.roles.sessions import Session, SessionTable
 from gateway.roles.waiting import SocketWaiter, drain
+from gateway.schemas import QUERY_TYPES
 from gateway.stopping import LINGER_S, MARGIN_S, StopDeadline
 from gateway.zmq_util import (
     NOBLOCK,
@@ -107,10 +108,7 @@ _TURN_STEP = 16
 """Frames read between two looks at whether the turn is full (fairness rule 5), at most
 an account's share."""
 _ORDER_ENTRY = frozenset({"new_order", "cancel", "amend", "mass_cancel"})
-_FORWARDED = _ORDER_ENTRY | {
-    "query_orders", "query_trades", "query_positions", "query_balances", "query_margin",
-    "query_instruments", "query_option_chain", "query_greeks",
-}  # fmt: skip
+_FORWARDED = _ORDER_ENTRY | QUERY_TYPES
 SESSION_SNDHWM = 10_000
 """Messages queued per session at most (libzmq drops beyond: the bot sees the seq gap)."""
 SLOW_AFTER = 2_000
