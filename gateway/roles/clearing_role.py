@@ -306,6 +306,9 @@ class ClearingRole:
             # stopping (gateway.stopping): what the gateways already sent is the last
             # batch, waiting queries are refused, then the final snapshot if it fits
             self.accepting = False
+            st = self.stats
+            log.info("served %d batches of %d inputs (%.1f a batch) in %d matcher rounds",
+                     st.batches, st.inputs, st.inputs / max(st.batches, 1), st.rounds)
             if self.matcher_ready:
                 try:
                     await self._turn(gw_waiter, tick_s, feed_s, timers=False)

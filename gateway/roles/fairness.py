@@ -19,16 +19,20 @@ One account must not be able to stall the others, whatever it sends. Rules:
    (``query_pages``), and runs the batches and the rest of the loop between.
 4. The gateway reads at most a bounded batch of frames per loop turn and yields the loop
    between batches (``gateway_role``), so timers, market data and the link keep running.
-5. A read turn ends early once one account has had its *share* of it (every frame read
-   counts, dropped ones too): ``SHARE`` frames while other accounts were heard from in
-   the last ``RECENT_S``, the whole turn for an account alone. A turn's frames are one
-   batch for clearing and the matcher, and every request of the batch waits for the
-   whole of it, so under a flood one account's frames would set everyone's latency;
-   ended early, the turn leaves the flooder's next frames in ZeroMQ (nothing is dropped
-   for it) and the loop runs the batch, then reads again: ZeroMQ takes the connections
-   in turn, so the others' frames are read first. A drop is cheap for the loop, not for
-   the machine (the frame was decrypted on the way in): frames left unread past
-   ``PEER_RCVHWM`` make TCP push back on the flooder instead.
+5. A read turn ends early once one account is ``SHARE`` frames ahead of the least
+   served account that is active (heard from in the last ``RECENT_S``; every frame read
+   counts, dropped ones too; an active account not read yet this turn counts 0). A
+   turn's frames are one batch for clearing and the matcher, and every request of the
+   batch waits for the whole of it, so under a flood one account's frames would set
+   everyone's latency: ended early, the turn leaves the flooder's next frames in ZeroMQ
+   (nothing is dropped for it) and the loop runs the batch, then reads again: ZeroMQ
+   takes the connections in turn, so the others' frames are read first. Accounts that
+   keep pace with each other (ZeroMQ reads the connections in turn, so busy accounts
+   stay within a frame or two of each other) share whole turns: a batch then grows with
+   the load, which is what keeps the cost per request down (the cost of a batch is
+   shared by its requests). An account alone has whole turns. A drop is cheap for the
+   loop, not for the machine (the frame was decrypted on the way in): frames left unread
+   past ``PEER_RCVHWM`` make TCP push back on the flooder instead.
 6. What one connection can make the gateway hold is bounded both ways: ``PEER_RCVHWM``
    frames in, ``SESSION_SNDHWM`` messages out (a session that does not read is ended).
 7. A frame the gateway itself refuses (malformed, not logged on, a type it does not
@@ -60,14 +64,17 @@ MAX_QUERIES_IN_FLIGHT = 4
 READ_BATCH = 256
 """Frames the gateway reads per loop turn before it yields."""
 SHARE = 4
-"""Frames read per account per read turn while other accounts are active (the gateway
-reads in steps of at most this many). Earlier runs of the same scenario counted only
-frames let through: p99 4.5-15 ms at 16, 15-28 ms at 64, 99 ms with whole turns (256).
-From 16 frames let through (read in steps of 16) to 4 frames read: the victims' ack
-inside the server during the order flood, p50 / p99 4.3 / 14.3 -> 1.1 / 7.4 ms, the
-server's CPU time in the phase 5.2 -> 4.1 s (``crossbook bench flood``, medians of 6
-runs, docs/benchmarks.md); the flooder still had 29,000-42,000 orders answered in its
-4-9 s."""
+"""How many frames one account may read ahead of the least served active account in one
+read turn (rule 5); the gateway reads in steps of at most this many while others are
+active. Earlier runs of the flood scenario counted only frames let through: p99 4.5-15 ms
+at 16, 15-28 ms at 64, 99 ms with whole turns (256). From 16 frames let through (read in
+steps of 16) to 4 frames read: the victims' ack inside the server during the order flood,
+p50 / p99 4.3 / 14.3 -> 1.1 / 7.4 ms, the server's CPU time in the phase 5.2 -> 4.1 s
+(``crossbook bench flood``, medians of 6 runs, docs/benchmarks.md); the flooder still had
+29,000-42,000 orders answered in its 4-9 s. As a flat cap per account (before the lead
+rule) it also capped batches between accounts that keep pace with each other: with a
+maker and a taker account ``crossbook bench e2e`` ran batches of 4-8 requests at any
+load, at 122-152 us of server CPU per order; with whole turns, 48-68 us."""
 RECENT_S = 0.1
 """An account heard from within this long counts as active when the turn share is set."""
 PEER_RCVHWM = 2_000
@@ -111,11 +118,13 @@ class Fairness:
         self.accounts: dict[int, _Account] = {}
         self.stats = FairStats()
         self.share = READ_BATCH
-        """Frames one account may have in the current read turn (``begin_turn``)."""
+        """Frames one account may read ahead of the least served active account in the
+        current read turn (``begin_turn``): ``READ_BATCH`` when it is alone."""
         self.turn_full = False
-        """Some account has had its share of this turn: end it."""
+        """Some account is a share ahead of the least served active one: end the turn."""
         self._turn: dict[int, int] = {}
         self._heard: dict[int, float] = {}
+        self._floor = 0
 
     def begin_turn(self, now: float) -> None:
         """A read turn starts: each account's share of it (rule 5)."""
@@ -128,7 +137,20 @@ class Fairness:
                     del heard[account]
         self.share = READ_BATCH if len(heard) <= 1 else SHARE
         self._turn = {}
+        self._floor = 0
         self.turn_full = False
+
+    def _least(self) -> int:
+        """Frames the least served active account has read this turn (0 if one has not
+        been read yet); cached in ``_floor``, which only grows within a turn. Computed
+        only when an account reaches ``share`` frames past the cached floor."""
+        turn = self._turn
+        get = turn.get
+        least = min(get(a, 0) for a in self._heard) if self._heard else 0
+        if turn:
+            least = min(least, min(turn.values()))
+        self._floor = least
+        return least
 
     def _acct(self, account: int, now: float) -> _Account:
         st = self.accounts.get(account)
@@ -146,7 +168,7 @@ class Fairness:
         self.stats.charged += 1
         n = self._turn.get(account, 0) + 1  # every frame read counts (rule 5)
         self._turn[account] = n
-        if n >= self.share:
+        if n >= self.share + self._floor and n >= self.share + self._least():
             self.turn_full = True
         if st.tokens >= 1.0 and now >= st.cut_until:
             st.tokens -= 1.0

@@ -1,8 +1,11 @@
 """Fair admission (``gateway.roles.fairness``): frames paid before decoding, cheap rejects
 then drops past the bucket, a sender that keeps going is cut, queries cost their rows and
-are capped in flight, a read turn ends at one account's share when others are active."""
+are capped in flight, a read turn ends when one account is a share ahead of an active one."""
 
 from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from gateway.roles.fairness import (
     ALLOW,
@@ -45,7 +48,7 @@ def test_queries_cost_their_rows_and_are_capped_in_flight() -> None:
     assert f.query_start(1, 0.0)
 
 
-def test_a_turn_ends_at_one_accounts_share_while_others_are_active() -> None:
+def test_a_turn_ends_when_one_account_is_a_share_ahead_of_an_active_one() -> None:
     f = Fairness(rate=1e6, burst=1e6)
     f.begin_turn(0.0)
     assert f.share == READ_BATCH  # alone: whole turns
@@ -55,9 +58,8 @@ def test_a_turn_ends_at_one_accounts_share_while_others_are_active() -> None:
     f.admit(2, 0.0)  # another account is heard from
     f.begin_turn(0.01)
     assert f.share == SHARE
-    for _ in range(SHARE - 1):
+    for _ in range(SHARE - 1):  # account 2 is active but has sent nothing this turn
         f.admit(1, 0.01)
-    f.admit(2, 0.01)
     assert not f.turn_full
     f.admit(1, 0.01)
     assert f.turn_full
@@ -67,6 +69,62 @@ def test_a_turn_ends_at_one_accounts_share_while_others_are_active() -> None:
         f.admit(1, 0.02)
     f.begin_turn(0.02 + 2 * RECENT_S)  # account 2 went quiet: account 1 is alone again
     assert f.share == READ_BATCH
+
+
+def test_accounts_that_keep_pace_share_whole_turns() -> None:
+    """A maker and a taker both sending: ZeroMQ reads their connections in turn, so
+    neither gets ahead and the batch grows with the load; once one runs dry, the other
+    has ``SHARE`` frames more and the turn ends."""
+    f = Fairness(rate=1e6, burst=1e6)
+    f.admit(1, 0.0)
+    f.admit(2, 0.0)
+    f.begin_turn(0.0)
+    for _ in range(100):
+        f.admit(1, 0.0)
+        f.admit(2, 0.0)
+        assert not f.turn_full
+    for _ in range(SHARE - 1):
+        f.admit(1, 0.0)
+    assert not f.turn_full
+    f.admit(1, 0.0)
+    assert f.turn_full
+
+
+def test_an_active_account_left_out_of_the_turn_keeps_it_short() -> None:
+    """Two busy accounts keeping pace do not shut out a third that was heard from lately:
+    it counts 0 until it is read, so the busy ones end the turn at ``SHARE``."""
+    f = Fairness(rate=1e6, burst=1e6)
+    for account in (1, 2, 3):
+        f.admit(account, 0.0)
+    f.begin_turn(0.0)
+    for _ in range(SHARE - 1):
+        f.admit(1, 0.0)
+        f.admit(2, 0.0)
+    assert not f.turn_full
+    f.admit(1, 0.0)
+    assert f.turn_full
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.integers(1, 4), min_size=1, max_size=3),
+       st.lists(st.integers(1, 5), max_size=200))  # fmt: skip
+def test_turn_full_matches_a_reference(heard: list[int], reads: list[int]) -> None:
+    """The turn is full exactly from the first frame that puts some account ``share``
+    frames ahead of the least served account among the active and the read ones."""
+    f = Fairness(rate=1e6, burst=1e6)
+    for account in heard:
+        f.admit(account, 0.0)
+    f.begin_turn(0.0)
+    share = f.share
+    active = set(heard)
+    counts: dict[int, int] = {}
+    full = False
+    for account in reads:
+        f.admit(account, 0.0)
+        counts[account] = counts.get(account, 0) + 1
+        least = min(counts.get(a, 0) for a in active | set(counts))
+        full = full or max(counts.values()) >= share + least
+        assert f.turn_full == full
 
 
 def test_every_frame_read_counts_towards_the_share() -> None:
