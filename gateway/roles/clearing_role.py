@@ -3,7 +3,8 @@
 Everything that changes state passes here, in one order: requests and session changes
 from the gateways, timer ticks, index prices, admin commands. Each turn of the loop:
 
-1. drain what is ready on the gateway link (at most ``BATCH_MESSAGES`` messages) and add
+1. drain what is ready on the gateway link (at most ``BATCH_MESSAGES`` messages, stopping
+   once ``BATCH_INPUTS`` inputs are in) and add
    the timer ticks and prices that are due: that is the batch;
 2. journal it: one record, one write (``durability`` "fsync": and an fdatasync) before
    anything it causes can leave this process;
@@ -98,6 +99,14 @@ log = logging.getLogger("crossbook.clearing")
 
 BATCH_MESSAGES = 256
 """Gateway messages drained into one batch at most (each carries many requests)."""
+BATCH_INPUTS = 1_024
+"""Inputs at which clearing stops draining the gateway links for this batch (it may go
+over by one gateway message: at most a gateway read turn, ``fairness.READ_BATCH``).
+Under overload a batch grows with what waits, which keeps the cost per request down; past
+about a thousand requests (~50 ms of the loop at ~50 µs each) it would only hold up
+timers, market data and the replies of the requests already in it. In the one-process
+mode a batch is rarely more than one read turn (the gateway yields after each); with the
+roles in processes, link messages queue while clearing works and the cap applies."""
 QUERY_ROWS_PER_TURN = 100
 """Query rows answered per turn (``query_pages``, a page at least): a row costs about 15 µs
 from here to the bot's socket (rendered, packed on the link, unpacked, packed for the
@@ -332,7 +341,8 @@ class ClearingRole:
                 return
         inputs: list = self._admin
         self._admin = []
-        gw_waiter.drain(lambda frames: self._on_gateway(frames, inputs), BATCH_MESSAGES)
+        gw_waiter.drain(lambda frames: self._on_gateway(frames, inputs), BATCH_MESSAGES,
+                        full=lambda: len(inputs) >= BATCH_INPUTS)  # fmt: skip
         mono = self.clock.monotonic
         now = mono()
         ts = self.clock.time_ns()

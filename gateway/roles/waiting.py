@@ -58,10 +58,10 @@ class SocketWaiter:
             handle.cancel()
 
     def drain(self, handle: Callable[[list], object], limit: int, *, copy: bool = True,
-              frames: int = 0) -> int:  # fmt: skip
+              frames: int = 0, full: Callable[[], bool] | None = None) -> int:  # fmt: skip
         """Hand up to ``limit`` ready messages to ``handle`` without blocking; return how many
         (see ``drain``)."""
-        return drain(self.raw, handle, limit, copy=copy, frames=frames)
+        return drain(self.raw, handle, limit, copy=copy, frames=frames, full=full)
 
     def close(self) -> None:
         if self._fd is not None:
@@ -70,8 +70,10 @@ class SocketWaiter:
 
 
 def drain(raw: zmq.Socket, handle: Callable[[list], object], limit: int, *,
-          copy: bool = True, frames: int = 0) -> int:  # fmt: skip
-    """Hand up to ``limit`` ready messages of ``raw`` to ``handle`` without blocking.
+          copy: bool = True, frames: int = 0,
+          full: Callable[[], bool] | None = None) -> int:  # fmt: skip
+    """Hand up to ``limit`` ready messages of ``raw`` to ``handle`` without blocking; stop
+    early once ``full()`` (asked after each message) says what was handed is enough.
 
     Readiness comes from a zero-timeout ``zmq_poll`` (cheaper than reading ``ZMQ_EVENTS``
     through pyzmq, and far cheaper than a raised ``zmq.Again``). ``frames=1``: every message
@@ -97,4 +99,6 @@ def drain(raw: zmq.Socket, handle: Callable[[list], object], limit: int, *,
                 msg.append(recv(raw, _NOBLOCK, copy))
         handle(msg)
         n += 1
+        if full is not None and full():
+            break
     return n

@@ -10,7 +10,7 @@ import pytest
 import zmq
 import zmq.asyncio
 
-from gateway.roles.waiting import SocketWaiter
+from gateway.roles.waiting import SocketWaiter, drain
 from gateway.zmq_util import Wakeup
 
 pytestmark = pytest.mark.timeout(30)
@@ -49,3 +49,28 @@ async def test_wakes_on_messages_doorbell_and_timeout(make_socket) -> None:
         assert time.monotonic() - t0 < 1.0
     finally:
         waiter.close()
+
+
+def test_drain_stops_at_the_limit_or_once_full() -> None:
+    """Clearing stops taking gateway messages into a batch once it holds enough inputs
+    (``clearing_role.BATCH_INPUTS``): the rest stay queued for the next batch, in order."""
+    ctx = zmq.Context()
+    rx = ctx.socket(zmq.PULL)
+    tx = ctx.socket(zmq.PUSH)
+    try:
+        rx.bind("inproc://drain-full")
+        tx.connect("inproc://drain-full")
+        for i in range(10):
+            tx.send(b"%d" % i)
+        got: list[bytes] = []
+        n = drain(rx, lambda m: got.extend(m), 100, full=lambda: len(got) >= 3)
+        assert n == 3 and got == [b"0", b"1", b"2"]
+        assert drain(rx, lambda m: got.extend(m), 4) == 4
+        assert got[3:] == [b"3", b"4", b"5", b"6"]
+        assert drain(rx, lambda m: got.extend(m), 100, full=lambda: False) == 3
+        assert got == [b"%d" % i for i in range(10)]
+        assert drain(rx, lambda m: got.extend(m), 100) == 0
+    finally:
+        tx.close(0)
+        rx.close(0)
+        ctx.term()
