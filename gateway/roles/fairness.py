@@ -124,7 +124,7 @@ class Fairness:
         """Some account is a share ahead of the least served active one: end the turn."""
         self._turn: dict[int, int] = {}
         self._heard: dict[int, float] = {}
-        self._floor = 0
+        self._floor = self._most = 0
 
     def begin_turn(self, now: float) -> None:
         """A read turn starts: each account's share of it (rule 5)."""
@@ -137,13 +137,15 @@ class Fairness:
                     del heard[account]
         self.share = READ_BATCH if len(heard) <= 1 else SHARE
         self._turn = {}
-        self._floor = 0
+        self._floor = self._most = 0
         self.turn_full = False
 
     def _least(self) -> int:
-        """Frames the least served active account has read this turn (0 if one has not
-        been read yet); cached in ``_floor``, which only grows within a turn. Computed
-        only when an account reaches ``share`` frames past the cached floor."""
+        """Frames the least served account (active, or read this turn) has read this turn
+        (0 for an active one not read yet), kept in ``_floor``. Between two computations
+        ``_floor`` stays a lower bound (counts only grow; an account new to the turn lowers
+        it to 1 in ``admit``), so this runs only once the most served account is ``share``
+        frames past it."""
         turn = self._turn
         get = turn.get
         least = min(get(a, 0) for a in self._heard) if self._heard else 0
@@ -168,7 +170,12 @@ class Fairness:
         self.stats.charged += 1
         n = self._turn.get(account, 0) + 1  # every frame read counts (rule 5)
         self._turn[account] = n
-        if n >= self.share + self._floor and n >= self.share + self._least():
+        if n > self._most:
+            self._most = n
+        if n == 1 and self._floor > 1 and account not in self._heard:
+            self._floor = 1  # an account new to the turn may be the least served now
+        most = self._most
+        if most >= self.share + self._floor and most >= self.share + self._least():
             self.turn_full = True
         if st.tokens >= 1.0 and now >= st.cut_until:
             st.tokens -= 1.0
