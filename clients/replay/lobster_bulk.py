@@ -31,6 +31,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+try:
+    import cython
+
+    COMPILED = bool(cython.compiled)
+except ImportError:  # no Cython installed: this module runs as plain Python
+    COMPILED = False
+
 from clients.replay.lobster import (
     ASK_PAD,
     BID_PAD,
@@ -124,7 +131,8 @@ class BookRows(NamedTuple):
 
     ``changed[i]``: bit c set when column c of row i differs from row i-1 (-1 for the
     block's first row, whose predecessor is not here, and for rows wider than 62
-    columns); ``cell[i]``: the value of row i's first column that differs (0 if none).
+    columns); ``cell[i]``: the value of row i's first column that differs (of its first
+    column if none; 0 where ``changed[i]`` is -1).
     """
 
     raw: list[bytes]
@@ -143,8 +151,120 @@ def _changes(rows: np.ndarray) -> tuple[list[int], list[int]]:
     return changed.tolist(), cell.tolist()
 
 
-def book_block(data: bytes, width: int) -> BookRows | None:
-    """The rows of a plain block of an orderbook file of ``width`` columns, or None."""
+def _scan_book(buf: bytes, width: int, out: np.ndarray, changed: np.ndarray,
+               cell: np.ndarray) -> bool:  # fmt: skip
+    """Parse the plain orderbook block ``buf`` (ending with a newline) into ``out`` (its
+    values, row after row, padding normalised) and ``changed``/``cell`` (as ``BookRows``;
+    one entry per line): True, or False where ``book_block_numpy`` refuses the block.
+
+    One pass over the bytes: the compiled build's way (``lobster_bulk.pxd`` types it; as
+    plain Python it is correct but slow, so the pure build parses with numpy instead).
+    Rules, as ``book_block_numpy``'s: a field is an optional ``-`` and at least one digit,
+    of a value below 10**18 in magnitude, followed by a comma or, as the ``width``-th of
+    its line, the newline; a size is never negative, a level with a size has a positive
+    price.
+    """
+    # the constants as typed locals (module globals are Python objects to compiled code)
+    minus, zero, nine, comma, nl = _MINUS, _ZERO, _NINE, _COMMA, _NL
+    limit = _INT64_SAFE // 10
+    ask_pad, bid_pad = ASK_PAD, BID_PAD
+    n = len(buf)
+    cap = len(changed)  # lines: every index below stays in range (compiled, unchecked)
+    if width < 2 or width % 2 or len(cell) < cap or len(out) < cap * width:
+        raise ValueError("_scan_book: the output arrays do not fit the lines")
+    i = 0
+    k = 0
+    col = 0
+    row = 0
+    while i < n:
+        if col == 0 and row == cap:
+            raise ValueError("_scan_book: the block has more lines than counted")
+        neg = buf[i] == minus
+        if neg:
+            i += 1
+        v = 0
+        digits = 0
+        while i < n:
+            c = buf[i]
+            if c < zero or c > nine:
+                break
+            if v >= limit:
+                return False  # the value reaches 10**18
+            v = v * 10 + (c - zero)
+            digits += 1
+            i += 1
+        if digits == 0 or i >= n:
+            return False  # an empty field, or a sign without digits
+        c = buf[i]
+        i += 1
+        out[k] = -v if neg else v
+        k += 1
+        col += 1
+        if c == comma:
+            if col == width:
+                return False
+            continue
+        if c != nl or col != width:
+            return False
+        # a whole row: check the levels, normalise the padding, compare with the row before
+        col = 0
+        base = k - width
+        for j in range(0, width, 2):
+            size = out[base + j + 1]
+            if size < 0:
+                return False
+            if size == 0:
+                out[base + j] = ask_pad if j % 4 == 0 else bid_pad
+            elif out[base + j] <= 0:
+                return False
+        if row == 0 or width > 62:
+            changed[row] = -1
+            cell[row] = 0
+        else:
+            bits = 0
+            first = -1
+            for j in range(width):
+                if out[base + j] != out[base - width + j]:
+                    bits |= 1 << j
+                    if first < 0:
+                        first = j
+            changed[row] = bits
+            cell[row] = out[base + first] if first >= 0 else out[base]
+        row += 1
+    return True
+
+
+def book_block(data: bytes, width: int, lines: int | None = None) -> BookRows | None:
+    """The rows of a plain block of an orderbook file of ``width`` columns, or None.
+    ``lines``, if given, is the block's line count (a last line may lack its newline).
+
+    The compiled build parses it in one pass (``book_block_scan``), the pure one with
+    numpy (``book_block_numpy``); both give the same rows and refuse the same blocks.
+    """
+    if COMPILED:
+        return book_block_scan(data, width, lines)
+    return book_block_numpy(data, width)
+
+
+def book_block_scan(data: bytes, width: int, lines: int | None = None) -> BookRows | None:
+    """``book_block`` by ``_scan_book``: the compiled build's way."""
+    if not data:
+        return BookRows([], [], [])
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if lines is None:
+        lines = data.count(b"\n")
+    out = np.empty(lines * width, dtype=np.longlong)  # native int64, as ``row_struct``
+    changed = np.empty(lines, dtype=np.longlong)
+    cell = np.empty(lines, dtype=np.longlong)
+    if not _scan_book(data, width, out, changed, cell):
+        return None
+    raw = out.view(np.dtype((np.void, 8 * width))).tolist()  # bytes, row by row
+    return BookRows(raw, changed.tolist(), cell.tolist())
+
+
+def book_block_numpy(data: bytes, width: int) -> BookRows | None:
+    """``book_block`` by numpy: the pure build's way."""
     if not data:
         return BookRows([], [], [])
     if not data.endswith(b"\n"):
@@ -163,7 +283,7 @@ def book_block(data: bytes, width: int) -> BookRows | None:
     # with the column count of every line right, an empty field is two adjacent commas
     # or a comma next to a newline: the parser refuses them
     values = _ints(data.replace(b"\n", b","), lines * width)
-    if values is None or not (np.abs(values) < _INT64_SAFE).all():
+    if values is None or not ((values < _INT64_SAFE) & (values > -_INT64_SAFE)).all():
         return None  # an empty field, or a value int64 may have clipped
     rows = values.reshape(lines, width)
     prices, sizes = rows[:, 0::2], rows[:, 1::2]
@@ -284,7 +404,7 @@ def paired_blocks(
             msgs = message_block(b"".join(mlines), done + 1)
             if msgs is None:
                 break
-            rows = book_block(b"".join(blines), width)
+            rows = book_block(b"".join(blines), width, len(blines))
             if rows is None:
                 break
             yield msgs, rows

@@ -148,6 +148,39 @@ def test_a_book_block_is_the_exact_reading_or_refused(
         assert [lobster_bulk.row_struct(4).unpack(r) for r in got.raw] == exact(path, 1)
 
 
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.lists(FIELD, min_size=3, max_size=5).map(",".join), min_size=1,
+                      max_size=12),
+       newline=st.booleans())  # fmt: skip
+def test_the_one_pass_book_parser_is_the_numpy_one(lines: list[str], newline: bool) -> None:
+    """``book_block_scan`` (the compiled build's parser; here whichever build runs) gives
+    what ``book_block_numpy`` (the pure build's) gives, refusals included."""
+    data = ("\n".join(lines) + ("\n" if newline else "")).encode()
+    assert lobster_bulk.book_block_scan(data, 4) == lobster_bulk.book_block_numpy(data, 4)
+    assert lobster_bulk.book_block(data, 4) == lobster_bulk.book_block_numpy(data, 4)
+
+
+def test_the_one_pass_book_parser_on_the_excerpt_and_its_edges() -> None:
+    data = BOOK.read_bytes()
+    got = lobster_bulk.book_block_scan(data, 20, data.count(b"\n"))
+    assert got is not None and got == lobster_bulk.book_block_numpy(data, 20)
+    cases = [b"5,1,4,1\n-3,0,-1,0\n", b"5,1,4,1\n5,1,4,1\n6,1,4,1\n", b"5,1,4,1",
+             b"999999999999999999,1,4,1\n", b"1000000000000000000,1,4,1\n",
+             b"-999999999999999999,0,4,1\n", b"-1000000000000000000,0,4,1\n",
+             b"-99999999999999999999,0,4,1\n", b"0000000000000000000000001,1,4,1\n",
+             b"5,1,4,-0\n", b"5,1,4,1,\n", b"5,1,4\n", b"5,1,4,1\n\n", b"5,,4,1\n",
+             b"-,1,4,1\n", b"5,1-,4,1\n", b"5,1,4,1\r\n", b"5,0,4,1\n0,1,4,1\n"]  # fmt: skip
+    for data in cases:
+        assert lobster_bulk.book_block_scan(data, 4) == lobster_bulk.book_block_numpy(data, 4), data
+    wide = b"".join(b",".join(b"%d" % (r * 100 + c + 1) for c in range(64)) + b"\n"
+                    for r in range(3))  # fmt: skip
+    got = lobster_bulk.book_block_scan(wide, 64)
+    assert got is not None and got.changed == [-1, -1, -1]
+    assert got == lobster_bulk.book_block_numpy(wide, 64)
+    with pytest.raises(ValueError):
+        lobster_bulk.book_block_scan(b"5,1,4,1\n5,1,4,1\n", 4, 1)  # more lines than counted
+
+
 LEVEL = st.one_of(
     st.tuples(st.integers(1, 10**11), st.integers(1, 10**6)),
     st.tuples(st.sampled_from([0, 5, -9999999999, 9999999999]), st.just(0)),
