@@ -10,5 +10,17 @@ cimport cython
                bits=cython.longlong, minus=cython.uchar, zero=cython.uchar, nine=cython.uchar,
                comma=cython.uchar, nl=cython.uchar, limit=cython.longlong,
                ask_pad=cython.longlong, bid_pad=cython.longlong)
-cpdef bint _scan_book(const unsigned char[::1] buf, Py_ssize_t width, long long[::1] out,
+cpdef bint _scan_book(const unsigned char[::1] buf, size_t width, long long[::1] out,
                       long long[::1] changed, long long[::1] cell) except -1
+
+
+@cython.locals(n=size_t, cap=size_t, i=size_t, k=size_t, start=size_t, decimals=size_t,
+               f=size_t, _r=size_t, digits=size_t, neg=bint, whole=cython.longlong,
+               frac=cython.longlong, scale=cython.longlong, ts=cython.longlong,
+               v=cython.longlong, mtype=cython.longlong, oid=cython.longlong,
+               size=cython.longlong, price=cython.longlong, direction=cython.longlong,
+               minus=cython.uchar, zero=cython.uchar, nine=cython.uchar, comma=cython.uchar,
+               nl=cython.uchar, dot=cython.uchar, max_field=size_t, max_seconds=size_t,
+               new=cython.longlong, halt=cython.longlong, hidden=cython.longlong,
+               ns_per_s=cython.longlong)
+cpdef bint _scan_messages(const unsigned char[::1] buf, long long[::1] out) except -1

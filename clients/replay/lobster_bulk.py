@@ -231,6 +231,8 @@ def _scan_book(buf: bytes, width: int, out: np.ndarray, changed: np.ndarray,
             changed[row] = bits
             cell[row] = out[base + first] if first >= 0 else out[base]
         row += 1
+    if row != cap:
+        raise ValueError("_scan_book: the block has fewer lines than counted")
     return True
 
 
@@ -329,9 +331,126 @@ class MessageColumns(NamedTuple):
         return list(map(_new, repeat(LobsterMessage), zip(*self)))
 
 
-def message_block(data: bytes, first: int) -> MessageColumns | None:
+def _scan_messages(buf: bytes, out: np.ndarray) -> bool:
+    """Parse the plain message block ``buf`` (ending with a newline) into ``out``: per
+    line, time in nanoseconds, type, order id, size, price and direction (so ``out``
+    holds 6 values per line): True, or False where ``message_block_numpy`` refuses it.
+
+    One pass over the bytes: the compiled build's way (``lobster_bulk.pxd`` types it; as
+    plain Python it is correct but slow, so the pure build parses with numpy instead).
+    Rules, as ``message_block_numpy``'s: a line is ``W.F,t,i,s,p,d`` and a newline; ``W``
+    1-9 digits, ``F`` 1-18 digits, the others an optional ``-`` and digits, 1-18
+    characters each; the values valid by ``lobster._message``'s rules; the time exact
+    (``F`` past its ninth digit rounded half up, as ``parse_time_ns``).
+    """
+    minus, zero, nine, comma, nl, dot = _MINUS, _ZERO, _NINE, _COMMA, _NL, _DOT
+    max_field, max_seconds = _MAX_FIELD, _MAX_SECONDS
+    new, halt, hidden = NEW, HALT, HIDDEN
+    ns_per_s = 1_000_000_000
+    n = len(buf)
+    cap = len(out) // 6  # lines: every index below stays in range (compiled, unchecked)
+    i = 0
+    k = 0
+    while i < n:
+        if k == cap * 6:
+            raise ValueError("_scan_messages: the block has more lines than counted")
+        # the time: whole seconds, a dot, the decimals
+        whole = 0
+        start = i
+        while i < n and zero <= buf[i] <= nine:
+            whole = whole * 10 + (buf[i] - zero)
+            i += 1
+        if i == start or i - start > max_seconds or i >= n or buf[i] != dot:
+            return False
+        i += 1
+        frac = 0
+        start = i
+        while i < n and zero <= buf[i] <= nine:
+            frac = frac * 10 + (buf[i] - zero)
+            i += 1
+        decimals = i - start
+        if decimals == 0 or decimals > max_field or i >= n or buf[i] != comma:
+            return False
+        i += 1
+        if decimals <= 9:
+            scale = 1
+            for _r in range(9 - decimals):
+                scale *= 10
+            ts = whole * ns_per_s + frac * scale
+        else:
+            scale = 1
+            for _r in range(decimals - 10):
+                scale *= 10
+            frac //= scale  # ten decimals left: the tenth rounds half up
+            ts = whole * ns_per_s + frac // 10 + (frac % 10 >= 5)
+        out[k] = ts
+        k += 1
+        # type, id, size, price, direction: a comma after each but the last
+        for f in range(5):
+            start = i
+            neg = i < n and buf[i] == minus
+            if neg:
+                i += 1
+            v = 0
+            digits = 0
+            while i < n and zero <= buf[i] <= nine:
+                v = v * 10 + (buf[i] - zero)
+                digits += 1
+                i += 1
+            if digits == 0 or i - start > max_field or i >= n:
+                return False
+            if buf[i] != (nl if f == 4 else comma):
+                return False
+            i += 1
+            out[k] = -v if neg else v
+            k += 1
+        mtype, oid, size, price = out[k - 5], out[k - 4], out[k - 3], out[k - 2]
+        direction = out[k - 1]
+        if mtype < new or mtype > halt:
+            return False
+        if mtype <= hidden:
+            if size <= 0 or price <= 0 or (direction != 1 and direction != -1):
+                return False
+            if mtype != hidden and oid <= 0:
+                return False
+        elif mtype == halt and (price < -1 or price > 1):
+            return False
+    if k != cap * 6:
+        raise ValueError("_scan_messages: the block has fewer lines than counted")
+    return True
+
+
+def message_block(data: bytes, first: int, lines: int | None = None) -> MessageColumns | None:
     """The messages of a plain block of a message file whose first line is ``first``, or
-    None."""
+    None. ``lines``, if given, is the block's line count (a last line may lack its
+    newline).
+
+    The compiled build parses it in one pass (``message_block_scan``), the pure one with
+    numpy (``message_block_numpy``); both give the same messages and refuse the same
+    blocks.
+    """
+    if COMPILED:
+        return message_block_scan(data, first, lines)
+    return message_block_numpy(data, first)
+
+
+def message_block_scan(data: bytes, first: int, lines: int | None = None) -> MessageColumns | None:
+    """``message_block`` by ``_scan_messages``: the compiled build's way."""
+    if not data:
+        return MessageColumns(range(first, first), [], [], [], [], [], [])
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if lines is None:
+        lines = data.count(b"\n")
+    out = np.empty(lines * 6, dtype=np.longlong)
+    if not _scan_messages(data, out):
+        return None
+    ts, mtype, oid, size, price, direction = out.reshape(lines, 6).T.tolist()
+    return MessageColumns(range(first, first + lines), ts, mtype, oid, size, price, direction)
+
+
+def message_block_numpy(data: bytes, first: int) -> MessageColumns | None:
+    """``message_block`` by numpy: the pure build's way."""
     if not data:
         return MessageColumns(range(first, first), [], [], [], [], [], [])
     if not data.endswith(b"\n"):
@@ -401,7 +520,7 @@ def paired_blocks(
                 return
             if len(mlines) != len(blines):
                 break
-            msgs = message_block(b"".join(mlines), done + 1)
+            msgs = message_block(b"".join(mlines), done + 1, len(mlines))
             if msgs is None:
                 break
             rows = book_block(b"".join(blines), width, len(blines))

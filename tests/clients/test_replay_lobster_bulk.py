@@ -113,6 +113,44 @@ def test_a_message_block_is_the_exact_reading_or_refused(
         assert got.messages() == exact(path, None)
 
 
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(MESSAGE_LINE, min_size=1, max_size=12), newline=st.booleans())
+def test_the_one_pass_message_parser_is_the_numpy_one(lines: list[str], newline: bool) -> None:
+    """``message_block_scan`` (the compiled build's parser; here whichever build runs)
+    gives what ``message_block_numpy`` (the pure build's) gives, refusals included."""
+    data = ("\n".join(lines) + ("\n" if newline else "")).encode()
+    want = lobster_bulk.message_block_numpy(data, 3)
+    assert lobster_bulk.message_block_scan(data, 3) == want
+    assert lobster_bulk.message_block(data, 3) == want
+
+
+def test_the_one_pass_message_parser_on_the_excerpt_and_its_edges() -> None:
+    data = MESSAGES.read_bytes()
+    got = lobster_bulk.message_block_scan(data, 1, data.count(b"\n"))
+    assert got is not None and got == lobster_bulk.message_block_numpy(data, 1)
+    cases = [b"34200.017459617,5,0,1,2238200,-1\n", b"1.5,1,1,1,1,1", b"1.,1,1,1,1,1\n",
+             b".5,1,1,1,1,1\n", b"123456789.5,1,1,1,1,1\n", b"1234567890.5,1,1,1,1,1\n",
+             b"1.123456789012345678,1,1,1,1,1\n", b"1.1234567890123456789,1,1,1,1,1\n",
+             b"1.0000000004,1,1,1,1,1\n", b"1.0000000005,1,1,1,1,1\n",
+             b"1.9999999995,1,1,1,1,1\n", b"1.99999999949999,1,1,1,1,1\n",
+             b"1.5,7,0,0,-1,0\n", b"1.5,7,0,0,2,0\n", b"1.5,7,0,0,-2,0\n", b"1.5,6,0,0,0,0\n",
+             b"1.5,5,0,1,1,1\n", b"1.5,5,1,0,1,1\n", b"1.5,4,0,1,1,1\n", b"1.5,1,1,1,1,0\n",
+             b"1.5,0,1,1,1,1\n", b"1.5,8,1,1,1,1\n", b"1.5,1,-5,1,1,1\n", b"1.5,1,1,1,1,-1\n",
+             b"1.5,1,1,1,1\n", b"1.5,1,1,1,1,1,1\n", b"1.5,1,1,1,1,1\n\n", b"-1.5,1,1,1,1,1\n",
+             b"1.-5,1,1,1,1,1\n", b"1.5,1,1,1,1,-\n", b"1.5,1,1,1,1,1-\n", b"1.5,1,1,,1,1\n",
+             b"1.5,6,0,-99999999999999999,1,1\n", b"1.5,6,0,-999999999999999999,1,1\n",
+             b"1.5,6,0,000000000000000001,1,1\n", b"1.5,6,0,0000000000000000001,1,1\n",
+             b"1.5.5,1,1,1,1,1\n", b"1,5,1,1,1,1,1\n", b"1.5,1,1,1,1,1\r\n"]  # fmt: skip
+    for data in cases:
+        want = lobster_bulk.message_block_numpy(data, 1)
+        assert lobster_bulk.message_block_scan(data, 1) == want, data
+    assert lobster_bulk.message_block_scan(cases[0], 1) is not None
+    with pytest.raises(ValueError):
+        lobster_bulk.message_block_scan(cases[0] * 2, 1, 1)  # more lines than counted
+    with pytest.raises(ValueError):
+        lobster_bulk.message_block_scan(cases[0] * 2, 1, 3)  # fewer
+
+
 SIDED = st.tuples(
     st.builds(lambda w, f: f"{w}.{f}", st.integers(0, 90_000),
               st.text("0123456789", min_size=1, max_size=12)),
