@@ -39,6 +39,15 @@ from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from typing import Any, TextIO
 
+import numpy as np
+
+try:
+    import cython
+
+    COMPILED = bool(cython.compiled)
+except ImportError:  # no Cython installed: this module runs as plain Python
+    COMPILED = False
+
 from clients.replay.lobster import (
     ASK_PAD,
     BID_PAD,
@@ -146,6 +155,39 @@ def _packed_row_reader(
     return namespace["read"]
 
 
+class _PackedRowReader:
+    """``read(ask_prices, bid_prices, asks, bids)``: what ``_packed_row_reader`` builds,
+    by a loop over the levels into a buffer of its own.
+
+    The compiled build's reader (``lobster_replay.pxd`` types it: the loop is C, with no
+    tuple of the row's values); as plain Python a loop is slower than the generated
+    straight line, so the pure build keeps that one.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.values = np.zeros(4 * depth, dtype=np.longlong)  # native int64, as row_struct
+        self.cells = self.values
+
+    def read(self, ask_prices: list, bid_prices: list, asks: dict, bids: dict) -> bytes | None:
+        depth = self.depth
+        nb = len(bid_prices)
+        if len(ask_prices) < depth or nb < depth:
+            return None
+        cells = self.cells
+        try:
+            for k in range(depth):
+                a = ask_prices[k]
+                b = bid_prices[nb - 1 - k]
+                cells[4 * k] = a
+                cells[4 * k + 1] = asks[a].total
+                cells[4 * k + 2] = b
+                cells[4 * k + 3] = bids[b].total
+        except OverflowError:
+            return b""
+        return self.values.tobytes()
+
+
 def _between(prices: list[int], low: int, high: int) -> list[int]:
     """The prices of an ascending list within ``[low, high]``, ascending."""
     return prices[bisect_left(prices, low) : bisect_right(prices, high)]
@@ -227,7 +269,9 @@ class LobsterReplay:
         self._full_row = _full_row_reader(depth)
         self.row_struct = row_struct(4 * depth)
         """How ``top_raw`` packs a row (``lobster_bulk`` packs the file's rows the same way)."""
-        self._full_row_raw = _packed_row_reader(depth, self.row_struct)
+        self._full_row_raw = (
+            _PackedRowReader(depth).read if COMPILED else _packed_row_reader(depth, self.row_struct)
+        )
         self.stats = LobsterStats()
         self._next_id = 0
         self._resume_pending = False

@@ -24,13 +24,23 @@ import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from itertools import zip_longest
 from pathlib import Path
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import clients.replay
 from clients.replay import _compiled, lobster, lobster_bulk
-from clients.replay.lobster_replay import LobsterReplay, pair_files, replay_rows, report
+from clients.replay.lobster_replay import (
+    LobsterReplay,
+    _packed_row_reader,
+    _PackedRowReader,
+    pair_files,
+    replay_rows,
+    report,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "AMZN_2012-06-21_34200000_57600000_{}_5.csv"
@@ -237,3 +247,33 @@ def test_a_stale_build_runs_pure_with_a_warning(tmp_path: Path) -> None:
     line = got.stdout.strip()
     assert line.startswith("pure: clients/replay/lobster.py changed"), line
     assert " True [" in line and "running the pure-Python" in line, line
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    depth=st.integers(1, 6),
+    asks=st.dictionaries(st.integers(1, 10**6), st.integers(1, 10**4), max_size=8),
+    bids=st.dictionaries(st.integers(1, 10**6), st.integers(1, 10**4), max_size=8),
+    huge=st.sampled_from([None, 1 << 63, -(1 << 63) - 1, (1 << 63) - 1]),
+)
+def test_the_loop_row_reader_is_the_generated_one(
+    depth: int, asks: dict, bids: dict, huge: int | None
+) -> None:
+    """``_PackedRowReader`` (the compiled build's reader; here whichever build runs) reads
+    what ``_packed_row_reader`` (the pure build's) reads: the packed row, None for a short
+    side, ``b""`` for a value beyond int64."""
+    if huge is not None and asks:
+        asks[min(asks)] = huge
+    levels = {"a": {p: SimpleNamespace(total=q) for p, q in asks.items()},
+              "b": {p: SimpleNamespace(total=q) for p, q in bids.items()}}  # fmt: skip
+    ask_prices, bid_prices = sorted(asks), sorted(bids)
+    packer = lobster_bulk.row_struct(4 * depth)
+    want = _packed_row_reader(depth, packer)(ask_prices, bid_prices, levels["a"], levels["b"])
+    reader = _PackedRowReader(depth)
+    for _ in range(2):  # the buffer is reused
+        got = reader.read(ask_prices, bid_prices, levels["a"], levels["b"])
+        assert got == want
+    if len(asks) >= depth and len(bids) >= depth and huge is None:
+        assert want and packer.unpack(want)[:4] == (
+            ask_prices[0], asks[ask_prices[0]], bid_prices[-1], bids[bid_prices[-1]],
+        )  # fmt: skip
