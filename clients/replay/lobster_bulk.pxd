@@ -5,12 +5,13 @@ cimport cython
 
 
 @cython.locals(n=size_t, cap=size_t, i=size_t, k=size_t, col=size_t, row=size_t,
-               base=size_t, j=size_t, first=Py_ssize_t, digits=size_t,
-               c=cython.uchar, neg=bint, v=cython.longlong, size=cython.longlong,
-               bits=cython.longlong, minus=cython.uchar, zero=cython.uchar, nine=cython.uchar,
-               comma=cython.uchar, nl=cython.uchar, limit=cython.longlong,
-               ask_pad=cython.longlong, bid_pad=cython.longlong)
-cpdef bint _scan_book(const unsigned char[::1] buf, size_t width, long long[::1] out,
+               base=size_t, j=size_t, first=Py_ssize_t, start=size_t, end=size_t,
+               c=cython.uchar, d=cython.uchar, neg=bint, v=cython.longlong,
+               size=cython.longlong, bits=cython.longlong, minus=cython.uchar,
+               zero=cython.uchar, nine=cython.uchar, comma=cython.uchar, nl=cython.uchar,
+               max_digits=size_t, ask_pad=cython.longlong, bid_pad=cython.longlong,
+               p="const unsigned char *")
+cpdef bint _scan_book(bytes buf, size_t width, long long[::1] out,
                       long long[::1] changed, long long[::1] cell) except -1
 
 

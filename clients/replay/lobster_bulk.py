@@ -166,9 +166,10 @@ def _scan_book(buf: bytes, width: int, out: np.ndarray, changed: np.ndarray,
     """
     # the constants as typed locals (module globals are Python objects to compiled code)
     minus, zero, nine, comma, nl = _MINUS, _ZERO, _NINE, _COMMA, _NL
-    limit = _INT64_SAFE // 10
+    max_digits = _MAX_FIELD
     ask_pad, bid_pad = ASK_PAD, BID_PAD
     n = len(buf)
+    p = buf  # compiled: a pointer to the bytes (every read below is at an index < n)
     cap = len(changed)  # lines: every index below stays in range (compiled, unchecked)
     if width < 2 or width % 2 or len(cell) < cap or len(out) < cap * width:
         raise ValueError("_scan_book: the output arrays do not fit the lines")
@@ -179,23 +180,36 @@ def _scan_book(buf: bytes, width: int, out: np.ndarray, changed: np.ndarray,
     while i < n:
         if col == 0 and row == cap:
             raise ValueError("_scan_book: the block has more lines than counted")
-        neg = buf[i] == minus
+        neg = p[i] == minus
         if neg:
             i += 1
+        # up to 18 digits need no overflow check (compiled: ``d`` is unsigned, so a
+        # character below "0" wraps above 9)
         v = 0
-        digits = 0
-        while i < n:
-            c = buf[i]
-            if c < zero or c > nine:
+        start = i
+        end = min(i + max_digits, n)
+        while i < end:
+            d = p[i] - zero
+            if d < 0 or d > 9:
                 break
-            if v >= limit:
-                return False  # the value reaches 10**18
-            v = v * 10 + (c - zero)
-            digits += 1
+            v = v * 10 + d
             i += 1
-        if digits == 0 or i >= n:
+        if i == end and i < n and zero <= p[i] <= nine:
+            # more digits: below 10**18 only with leading zeros
+            j = start
+            while j < i and p[j] == zero:
+                j += 1
+            while i < n and zero <= p[i] <= nine:
+                i += 1
+            if i - j > max_digits:
+                return False  # the value reaches 10**18
+            v = 0
+            while j < i:
+                v = v * 10 + (p[j] - zero)
+                j += 1
+        if i == start or i >= n:
             return False  # an empty field, or a sign without digits
-        c = buf[i]
+        c = p[i]
         i += 1
         out[k] = -v if neg else v
         k += 1
