@@ -866,7 +866,9 @@ class _Run:
         """Pairs ``lo..hi-1`` of a block (the book is seeded), as ``pair`` runs them.
 
         Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
-        a resume is pending. Each row is then compared in one of two ways:
+        a resume is pending; a new order that does not cross (and is not a duplicate, nor
+        sent while halted or watched by an observer) goes straight to the engine, as
+        ``new_order`` would send it. Each row is then compared in one of two ways:
 
         - *one level*: the previous row matched the engine in full, the message touched
           at most its own level (a cancel, or a new order that did not cross) and that
@@ -889,6 +891,11 @@ class _Run:
         read_raw = replay._full_row_raw
         unpack = replay.row_struct.unpack
         bid_cells, ask_cells = _SIZE_CELLS[depth]
+        # a new order that rests goes to the engine from here (``new_order``'s last line)
+        orders, engine_apply, symbol = replay._orders, replay._engine_apply, replay.symbol
+        plain_new = replay.observer is None
+        max_price = MAX_PRICE
+        new_orders = 0
         prev = self.prev
         prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
         synced = False  # the engine's row equals prev_raw (known after a full match)
@@ -904,7 +911,20 @@ class _Run:
                         replay._ts = ts
                         levels_before = len(bid_prices if side == BUY else ask_prices)
                         if t == NEW:
-                            crossed = new_order(ts, oid, size, price, side)
+                            if side == BUY:
+                                best = book.best_ask
+                                crossed = best is not None and best.price <= price
+                            else:
+                                best = book.best_bid
+                                crossed = best is not None and best.price >= price
+                            if (crossed or not plain_new or price > max_price or oid in orders
+                                    or book.status == _HALTED):  # fmt: skip
+                                crossed = new_order(ts, oid, size, price, side)
+                            else:  # what ``new_order`` does with an order that rests
+                                new_orders += 1
+                                engine_apply(_new(NewOrder, (
+                                    ts, symbol, oid, MARKET_ACCOUNT, side, size, price, _LIMIT,
+                                    _GTC, "", False, False, _STP_NONE, 0)))  # fmt: skip
                         else:
                             cancel(t, ts, oid, size, price, side)
                             crossed = False
@@ -970,6 +990,7 @@ class _Run:
                     break
         self.n += done
         st.messages += done
+        st.new_orders += new_orders
         st.rows_compared += ok + compared
         st.rows_matched += ok + matched
         self.prev = unpack(prev_raw) if prev_raw is not None else None

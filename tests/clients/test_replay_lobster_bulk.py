@@ -371,3 +371,25 @@ def test_pairs_read_in_bulk_are_taken_like_any_iterator() -> None:
     pairs = pair_files(read_messages(MESSAGES), read_book(BOOK, 5))
     replay_rows(LobsterReplay("AMZN", 5), pairs)
     assert list(pairs) == []
+
+
+def test_an_observer_sees_every_command_on_both_paths() -> None:
+    """With an observer the bulk path sends every command through ``_apply``/``_order``
+    (none straight to the engine): it sees what the exact path's observer sees, and the
+    report is the one without an observer."""
+    seen: dict[bool, list] = {True: [], False: []}
+    reports = []
+    for bulk in (True, False, None):
+        observer = None if bulk is None else (lambda cmd, ev, b=bulk: seen[b].append((cmd, ev)))
+        replay = LobsterReplay("T", 5, observer=observer)
+        if bulk is False:
+            pairs = zip_longest(read_messages(MESSAGES), read_book(BOOK, 5))
+        else:
+            pairs = pair_files(read_messages(MESSAGES), read_book(BOOK, 5))
+        rep = report(replay, 1.0, replay_rows(replay, pairs))
+        rep.pop("elapsed_s")
+        reports.append(rep)
+    assert reports[0] == reports[1] == reports[2]
+    assert seen[True] == seen[False]
+    new_orders = [c for c, _ in seen[True] if type(c).__name__ == "NewOrder" and c.account == 1]
+    assert len(new_orders) == reports[0]["new_orders"] > 1000
