@@ -867,8 +867,10 @@ class _Run:
 
         Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
         a resume is pending; a new order that does not cross (and is not a duplicate, nor
-        sent while halted or watched by an observer) goes straight to the engine, as
-        ``new_order`` would send it. Each row is then compared in one of two ways:
+        sent while halted), or a cancel or delete naming exactly what is left of an order
+        resting at its price, goes straight to the engine as ``new_order``/``cancel``
+        would send it (not with an observer: it sees every command through ``_apply``).
+        Each row is then compared in one of two ways:
 
         - *one level*: the previous row matched the engine in full, the message touched
           at most its own level (a cancel, or a new order that did not cross) and that
@@ -891,11 +893,12 @@ class _Run:
         read_raw = replay._full_row_raw
         unpack = replay.row_struct.unpack
         bid_cells, ask_cells = _SIZE_CELLS[depth]
-        # a new order that rests goes to the engine from here (``new_order``'s last line)
+        # a new order that rests, and a cancel or delete of all that is left of the order
+        # it names, go to the engine from here (``new_order``'s and ``cancel``'s last line)
         orders, engine_apply, symbol = replay._orders, replay._engine_apply, replay.symbol
         plain_new = replay.observer is None
         max_price = MAX_PRICE
-        new_orders = 0
+        new_orders = cancels = deletes = 0
         prev = self.prev
         prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
         synced = False  # the engine's row equals prev_raw (known after a full match)
@@ -926,7 +929,19 @@ class _Run:
                                     ts, symbol, oid, MARKET_ACCOUNT, side, size, price, _LIMIT,
                                     _GTC, "", False, False, _STP_NONE, 0)))  # fmt: skip
                         else:
-                            cancel(t, ts, oid, size, price, side)
+                            order = orders.get(oid)
+                            if (order is not None and plain_new and order.leaves == size
+                                    and order.side == side and order.price == price):  # fmt: skip
+                                # what ``cancel`` does with a message that names all that
+                                # is left of the order, where it rests
+                                if t == DELETE:
+                                    deletes += 1
+                                else:
+                                    cancels += 1
+                                engine_apply(_new(CancelOrder, (ts, symbol, oid, order.account,
+                                                                _USER_CANCEL)))  # fmt: skip
+                            else:
+                                cancel(t, ts, oid, size, price, side)
                             crossed = False
                         if synced and not crossed:
                             if side == BUY:
@@ -991,6 +1006,8 @@ class _Run:
         self.n += done
         st.messages += done
         st.new_orders += new_orders
+        st.cancels += cancels
+        st.deletes += deletes
         st.rows_compared += ok + compared
         st.rows_matched += ok + matched
         self.prev = unpack(prev_raw) if prev_raw is not None else None
