@@ -907,14 +907,18 @@ class _Run:
         done = hi - lo
         go_on = True
         line = cols.line[lo]
+        # only ``step`` (a halt's end) sets or clears a pending resume
+        resume_pending = replay._resume_pending
         while True:
             try:
                 for line, ts, t, oid, size, price, side, raw, changed, cell in pairs:
-                    if (t == NEW or t == CANCEL or t == DELETE) and not replay._resume_pending:
+                    # types 1-3 (the readers let through types 1 to 7 only)
+                    if t <= DELETE and not resume_pending:
                         replay._ts = ts
-                        levels_before = len(bid_prices if side == BUY else ask_prices)
+                        buy = side == BUY
+                        levels_before = len(bid_prices if buy else ask_prices)
                         if t == NEW:
-                            if side == BUY:
+                            if buy:
                                 best = book.best_ask
                                 crossed = best is not None and best.price <= price
                             else:
@@ -944,14 +948,14 @@ class _Run:
                                 cancel(t, ts, oid, size, price, side)
                             crossed = False
                         if synced and not crossed:
-                            if side == BUY:
+                            if buy:
                                 prices, level, cells = bid_prices, bids.get(price), bid_cells
                             else:
                                 prices, level, cells = ask_prices, asks.get(price), ask_cells
                             n = len(prices)
                             if level is not None and n == levels_before:
                                 rank = bisect_left(prices, price)
-                                if side == BUY:
+                                if buy:
                                     rank = n - 1 - rank
                                 if rank >= depth:
                                     if not changed:
@@ -964,6 +968,7 @@ class _Run:
                                     continue
                     else:
                         step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
+                        resume_pending = replay._resume_pending
                     if prev_raw is not None:
                         got = read_raw(ask_prices, bid_prices, asks, bids)
                         if got == raw:
@@ -999,6 +1004,7 @@ class _Run:
                 self.fail(BadRow(self.names[0], line, f"cannot apply: {exc}"))
                 prev_raw = None
                 synced = False
+                resume_pending = replay._resume_pending
                 if self.strict:
                     done = line - cols.line[lo] + 1
                     go_on = False

@@ -393,3 +393,31 @@ def test_an_observer_sees_every_command_on_both_paths() -> None:
     assert seen[True] == seen[False]
     new_orders = [c for c, _ in seen[True] if type(c).__name__ == "NewOrder" and c.account == 1]
     assert len(new_orders) == reports[0]["new_orders"] > 1000
+
+
+HALTS = (
+    ["1.01,1,50,10,101,-1", "1.02,7,0,0,-1,-1", "1.03,1,5,5,100,1", "1.04,2,5,1,100,1",
+     "1.05,7,0,0,0,-1", "1.06,1,6,4,102,1", "1.07,7,0,0,1,-1", "1.08,6,-3,4,101,1",
+     "1.09,1,7,3,99,1", "1.10,4,6,4,102,1", "1.11,4,51,4,101,-1", "1.12,1,8,2,100,1",
+     "1.13,3,8,2,100,1"],
+    ["101,10,100,10", "101,10,100,10", "101,10,100,15", "101,10,100,14", "101,10,100,14",
+     "101,10,102,4", "101,10,102,4", "101,10,102,4", "101,10,102,4", "101,10,100,14",
+     "101,6,100,14", "101,6,100,16", "101,6,100,14"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("uncross", ["1.10,4,6,4,102,1", "1.10,3,6,4,102,1"])
+def test_halts_and_a_pending_resume_run_the_same_on_both_paths(
+    tmp_path: Path, block: int, uncross: str
+) -> None:
+    """A halt, quoting, a resume that waits for the book to uncross (new orders meanwhile
+    go through ``step``), uncrossed by an execution or by a delete (after which ``step``
+    resumes at once), then new orders and a delete straight to the engine again."""
+    messages = [uncross if line.startswith("1.10,") else line for line in HALTS[0]]
+    m, b = write_pairs(tmp_path, messages, HALTS[1])
+    with mock.patch.object(lobster_bulk, "BLOCK_LINES", block):  # chunks as long as blocks
+        bulk, exact_path, chunks = run_both(m, b, 1)
+    assert bulk == exact_path and chunks > 0
+    assert bulk["halt_messages"] == 3 and bulk["bad_rows"] == 0
+    assert bulk["rows_compared"] == bulk["rows_matched"] == len(HALTS[0]) - 1
