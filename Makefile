@@ -18,10 +18,10 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP) #-- create or refresh .venv with the project and its extras
 
-# Recompiles when a compiled module's source changed. Never fails: without a compiler the
-# modules run as plain Python (matching._compiled and clients/replay/_compiled also refuse
-# a stale build at import).
-$(BUILD_INFO) &: $(MATCHER_SRC) $(REPLAY_SRC) setup.py | $(STAMP)
+# Recompiles when a compiled module's source changed (one run builds both groups; a second
+# finds nothing to do). Never fails: without a compiler the modules run as plain Python
+# (matching._compiled and clients/replay/_compiled also refuse a stale build at import).
+$(BUILD_INFO): $(MATCHER_SRC) $(REPLAY_SRC) setup.py | $(STAMP)
 	$(PY) setup.py -q build_ext --inplace || true
 
 build: $(BUILD_INFO) #-- compile the matcher's and the replay's hot modules (Cython) if a source changed
