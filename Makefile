@@ -2,9 +2,11 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
-# the matcher's compiled build (Cython, from the same .py files; see setup.py)
+# the compiled builds of the matcher and of the LOBSTER replay (Cython, from the same .py
+# files; see setup.py): one record of the sources per group
 MATCHER_SRC := $(wildcard matching/order.py matching/book.py matching/engine.py matching/*.pxd)
-BUILD_INFO := matching/_build_info.json
+REPLAY_SRC := $(wildcard clients/replay/lobster.py clients/replay/lobster_bulk.py clients/replay/lobster_replay.py clients/replay/*.pxd)
+BUILD_INFO := matching/_build_info.json clients/replay/_build_info.json
 
 .PHONY: run test lint install build bench clean
 
@@ -16,12 +18,13 @@ $(STAMP): pyproject.toml setup.py
 
 install: $(STAMP) #-- create or refresh .venv with the project and its extras
 
-# Recompiles when a compiled module's source changed. Never fails: without a compiler the
-# matcher runs as plain Python (matching._compiled also refuses a stale build at import).
-$(BUILD_INFO): $(MATCHER_SRC) setup.py | $(STAMP)
+# Recompiles when a compiled module's source changed (one run builds both groups; a second
+# finds nothing to do). Never fails: without a compiler the modules run as plain Python
+# (matching._compiled and clients/replay/_compiled also refuse a stale build at import).
+$(BUILD_INFO): $(MATCHER_SRC) $(REPLAY_SRC) setup.py | $(STAMP)
 	$(PY) setup.py -q build_ext --inplace || true
 
-build: $(BUILD_INFO) #-- compile the matcher's hot modules (Cython) if a source changed
+build: $(BUILD_INFO) #-- compile the matcher's and the replay's hot modules (Cython) if a source changed
 
 run: $(STAMP) #-- start the exchange on the embedded default configuration
 	$(VENV)/bin/crossbook serve
@@ -39,4 +42,4 @@ bench: $(STAMP) $(BUILD_INFO) #-- matcher benchmark into bench/results/
 	$(VENV)/bin/crossbook bench matcher --json bench/results/matcher.json
 
 clean:
-	rm -rf $(VENV) .pytest_cache build *.egg-info matching/*.so $(BUILD_INFO)
+	rm -rf $(VENV) .pytest_cache build *.egg-info matching/*.so clients/replay/*.so $(BUILD_INFO)

@@ -1,14 +1,16 @@
-"""Build hook: compile the matcher's hot modules with Cython where that is possible.
+"""Build hook: compile the hot modules with Cython where that is possible.
 
-``matching/order.py``, ``matching/book.py`` and ``matching/engine.py`` are the one source
-(Cython pure-Python mode; the ``.pxd`` files beside them only add types). Where Cython or
-a C compiler is missing, or the build fails, the install goes on without the extension
-modules and the same ``.py`` files run as plain Python. ``CROSSBOOK_PURE=1`` at build time
-skips compiling.
+Two groups: the matcher's (``matching/order.py``, ``book.py``, ``engine.py``) and the
+LOBSTER replay's (``clients/replay/lobster.py``, ``lobster_bulk.py``, ``lobster_replay.py``).
+The ``.py`` files are the one source (Cython pure-Python mode; a ``.pxd`` beside one only
+adds types). Where Cython or a C compiler is missing, or the build fails, the install goes
+on without the extension modules and the same ``.py`` files run as plain Python.
+``CROSSBOOK_PURE=1`` at build time skips compiling.
 
-Each build writes ``matching/_build_info.json``: the SHA-256 of every ``.py`` and ``.pxd``
-the extensions were compiled from. ``matching/_compiled.py`` compares it with the files on
-disk at import and runs the pure modules, with a warning, when they differ (an edited
+Each group whose modules all built gets a ``_build_info.json`` in its package directory:
+the SHA-256 of every ``.py`` and ``.pxd`` its extensions were compiled from.
+``matching/_compiled.py`` and ``clients/replay/_compiled.py`` compare it with the files on
+disk at import and run the pure modules, with a warning, when they differ (an edited
 ``.py`` beside an older extension never runs stale code).
 """
 
@@ -24,8 +26,17 @@ from setuptools import setup
 from setuptools.command.build_ext import build_ext
 
 HERE = Path(__file__).resolve().parent
-# keep in step with matching/_compiled.py COMPILED_MODULES (dependency order)
-COMPILED_MODULES = ("matching.order", "matching.book", "matching.engine")
+# keep in step with matching/_compiled.py and clients/replay/_compiled.py COMPILED_MODULES
+# (dependency order); each group's build is recorded and checked on its own
+GROUPS = {
+    "matching": ("matching.order", "matching.book", "matching.engine"),
+    "clients.replay": (
+        "clients.replay.lobster",
+        "clients.replay.lobster_bulk",
+        "clients.replay.lobster_replay",
+    ),
+}
+COMPILED_MODULES = tuple(name for group in GROUPS.values() for name in group)
 DIRECTIVES = {
     "language_level": 3,
     # types come from the .pxd files only: an ``int`` annotation must not make Cython
@@ -37,11 +48,13 @@ DIRECTIVES = {
     "infer_types": None,
     "embedsignature": False,
 }
+# the replay's modules index lists and tuples everywhere without types: keep the checks
+GROUP_DIRECTIVES = {"matching": DIRECTIVES, "clients.replay": {**DIRECTIVES, "boundscheck": True}}
 
 
-def source_hashes() -> dict[str, str]:
+def source_hashes(modules: tuple[str, ...]) -> dict[str, str]:
     out = {}
-    for name in COMPILED_MODULES:
+    for name in modules:
         base = HERE / name.replace(".", "/")
         for suffix in (".py", ".pxd"):
             path = base.with_suffix(suffix)
@@ -54,11 +67,11 @@ def source_hashes() -> dict[str, str]:
 
 def _warn(what: str, exc: BaseException | None = None) -> None:
     detail = f": {exc!r}" if exc is not None else ""
-    print(f"crossbook: {what}{detail}; the matcher runs as plain Python", file=sys.stderr)
+    print(f"crossbook: {what}{detail}; those modules run as plain Python", file=sys.stderr)
 
 
 class OptionalBuildExt(build_ext):
-    """build_ext that never fails the install; records what it compiled from."""
+    """build_ext that never fails the install; records what each group compiled from."""
 
     def run(self) -> None:
         try:
@@ -66,11 +79,13 @@ class OptionalBuildExt(build_ext):
         except Exception as exc:  # no compiler, missing headers, ...
             _warn("compiled matcher not built", exc)
             return
-        built = [e.name for e in self.extensions if Path(self.get_ext_fullpath(e.name)).exists()]
-        if set(built) != set(COMPILED_MODULES):
-            return
-        info = Path(self.get_ext_fullpath(COMPILED_MODULES[0])).parent / "_build_info.json"
-        info.write_text(json.dumps({"sources": source_hashes()}, indent=1, sort_keys=True) + "\n")
+        built = {e.name for e in self.extensions if Path(self.get_ext_fullpath(e.name)).exists()}
+        for modules in GROUPS.values():
+            if not built.issuperset(modules):
+                continue
+            info = Path(self.get_ext_fullpath(modules[0])).parent / "_build_info.json"
+            record = {"sources": source_hashes(modules)}
+            info.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
 
     def build_extension(self, ext) -> None:  # type: ignore[no-untyped-def]
         try:
@@ -88,12 +103,16 @@ def extensions() -> list:
         _warn("Cython is not installed")
         return []
     try:
-        return cythonize(
-            [name.replace(".", "/") + ".py" for name in COMPILED_MODULES],
-            compiler_directives=DIRECTIVES,
-            build_dir="build/cython",
-            quiet=True,
-        )
+        return [
+            ext
+            for group, modules in GROUPS.items()
+            for ext in cythonize(
+                [name.replace(".", "/") + ".py" for name in modules],
+                compiler_directives=GROUP_DIRECTIVES[group],
+                build_dir="build/cython",
+                quiet=True,
+            )
+        ]
     except Exception as exc:
         _warn("cythonize failed", exc)
         return []

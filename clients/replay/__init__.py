@@ -6,4 +6,14 @@ count what happened (``lobster_replay``, ``csv_replay``); ``cli`` wires them to 
 command line. See docs/csv-flow.md for crossbook's own flow format and
 ../shared/data/lobster/README.md (or the ``lobster_replay`` docstring) for the LOBSTER
 replay rules.
+
+``BUILD`` says which build of the LOBSTER replay's hot modules (``lobster``,
+``lobster_bulk``, ``lobster_replay``) runs: ``"compiled"`` (Cython, from the same ``.py``
+files) or ``"pure: <why>"``; ``COMPILED`` is the same as a bool. See
+``clients.replay._compiled``.
 """
+
+from clients.replay._compiled import select as _select
+
+BUILD = _select()
+COMPILED = BUILD == "compiled"

@@ -31,6 +31,13 @@ from typing import NamedTuple
 
 import numpy as np
 
+try:
+    import cython
+
+    COMPILED = bool(cython.compiled)
+except ImportError:  # no Cython installed: this module runs as plain Python
+    COMPILED = False
+
 from clients.replay.lobster import (
     ASK_PAD,
     BID_PAD,
@@ -124,7 +131,8 @@ class BookRows(NamedTuple):
 
     ``changed[i]``: bit c set when column c of row i differs from row i-1 (-1 for the
     block's first row, whose predecessor is not here, and for rows wider than 62
-    columns); ``cell[i]``: the value of row i's first column that differs (0 if none).
+    columns); ``cell[i]``: the value of row i's first column that differs (of its first
+    column if none; 0 where ``changed[i]`` is -1).
     """
 
     raw: list[bytes]
@@ -143,8 +151,136 @@ def _changes(rows: np.ndarray) -> tuple[list[int], list[int]]:
     return changed.tolist(), cell.tolist()
 
 
-def book_block(data: bytes, width: int) -> BookRows | None:
-    """The rows of a plain block of an orderbook file of ``width`` columns, or None."""
+def _scan_book(buf: bytes, width: int, out: np.ndarray, changed: np.ndarray,
+               cell: np.ndarray) -> bool:  # fmt: skip
+    """Parse the plain orderbook block ``buf`` (ending with a newline) into ``out`` (its
+    values, row after row, padding normalised) and ``changed``/``cell`` (as ``BookRows``;
+    one entry per line): True, or False where ``book_block_numpy`` refuses the block.
+
+    One pass over the bytes: the compiled build's way (``lobster_bulk.pxd`` types it; as
+    plain Python it is correct but slow, so the pure build parses with numpy instead).
+    Rules, as ``book_block_numpy``'s: a field is an optional ``-`` and at least one digit,
+    of a value below 10**18 in magnitude, followed by a comma or, as the ``width``-th of
+    its line, the newline; a size is never negative, a level with a size has a positive
+    price.
+    """
+    # the constants as typed locals (module globals are Python objects to compiled code)
+    minus, zero, nine, comma, nl = _MINUS, _ZERO, _NINE, _COMMA, _NL
+    max_digits = _MAX_FIELD
+    ask_pad, bid_pad = ASK_PAD, BID_PAD
+    n = len(buf)
+    p = buf  # compiled: a pointer to the bytes (every read below is at an index < n)
+    cap = len(changed)  # lines: every index below stays in range (compiled, unchecked)
+    if width < 2 or width % 2 or len(cell) < cap or len(out) < cap * width:
+        raise ValueError("_scan_book: the output arrays do not fit the lines")
+    i = 0
+    k = 0
+    col = 0
+    row = 0
+    while i < n:
+        if col == 0 and row == cap:
+            raise ValueError("_scan_book: the block has more lines than counted")
+        neg = p[i] == minus
+        if neg:
+            i += 1
+        # up to 18 digits need no overflow check (compiled: ``d`` is unsigned, so a
+        # character below "0" wraps above 9)
+        v = 0
+        start = i
+        end = min(i + max_digits, n)
+        while i < end:
+            d = p[i] - zero
+            if d < 0 or d > 9:
+                break
+            v = v * 10 + d
+            i += 1
+        if i == end and i < n and zero <= p[i] <= nine:
+            # more digits: below 10**18 only with leading zeros
+            j = start
+            while j < i and p[j] == zero:
+                j += 1
+            while i < n and zero <= p[i] <= nine:
+                i += 1
+            if i - j > max_digits:
+                return False  # the value reaches 10**18
+            v = 0
+            while j < i:
+                v = v * 10 + (p[j] - zero)
+                j += 1
+        if i == start or i >= n:
+            return False  # an empty field, or a sign without digits
+        c = p[i]
+        i += 1
+        out[k] = -v if neg else v
+        k += 1
+        col += 1
+        if c == comma:
+            if col == width:
+                return False
+            continue
+        if c != nl or col != width:
+            return False
+        # a whole row: check the levels, normalise the padding, compare with the row before
+        col = 0
+        base = k - width
+        for j in range(0, width, 2):
+            size = out[base + j + 1]
+            if size < 0:
+                return False
+            if size == 0:
+                out[base + j] = ask_pad if j % 4 == 0 else bid_pad
+            elif out[base + j] <= 0:
+                return False
+        if row == 0 or width > 62:
+            changed[row] = -1
+            cell[row] = 0
+        else:
+            bits = 0
+            first = -1
+            for j in range(width):
+                if out[base + j] != out[base - width + j]:
+                    bits |= 1 << j
+                    if first < 0:
+                        first = j
+            changed[row] = bits
+            cell[row] = out[base + first] if first >= 0 else out[base]
+        row += 1
+    if row != cap:
+        raise ValueError("_scan_book: the block has fewer lines than counted")
+    return True
+
+
+def book_block(data: bytes, width: int, lines: int | None = None) -> BookRows | None:
+    """The rows of a plain block of an orderbook file of ``width`` columns, or None.
+    ``lines``, if given, is the block's line count (a last line may lack its newline).
+
+    The compiled build parses it in one pass (``book_block_scan``), the pure one with
+    numpy (``book_block_numpy``); both give the same rows and refuse the same blocks.
+    """
+    if COMPILED:
+        return book_block_scan(data, width, lines)
+    return book_block_numpy(data, width)
+
+
+def book_block_scan(data: bytes, width: int, lines: int | None = None) -> BookRows | None:
+    """``book_block`` by ``_scan_book``: the compiled build's way."""
+    if not data:
+        return BookRows([], [], [])
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if lines is None:
+        lines = data.count(b"\n")
+    out = np.empty(lines * width, dtype=np.longlong)  # native int64, as ``row_struct``
+    changed = np.empty(lines, dtype=np.longlong)
+    cell = np.empty(lines, dtype=np.longlong)
+    if not _scan_book(data, width, out, changed, cell):
+        return None
+    raw = out.view(np.dtype((np.void, 8 * width))).tolist()  # bytes, row by row
+    return BookRows(raw, changed.tolist(), cell.tolist())
+
+
+def book_block_numpy(data: bytes, width: int) -> BookRows | None:
+    """``book_block`` by numpy: the pure build's way."""
     if not data:
         return BookRows([], [], [])
     if not data.endswith(b"\n"):
@@ -163,7 +299,7 @@ def book_block(data: bytes, width: int) -> BookRows | None:
     # with the column count of every line right, an empty field is two adjacent commas
     # or a comma next to a newline: the parser refuses them
     values = _ints(data.replace(b"\n", b","), lines * width)
-    if values is None or not (np.abs(values) < _INT64_SAFE).all():
+    if values is None or not ((values < _INT64_SAFE) & (values > -_INT64_SAFE)).all():
         return None  # an empty field, or a value int64 may have clipped
     rows = values.reshape(lines, width)
     prices, sizes = rows[:, 0::2], rows[:, 1::2]
@@ -209,9 +345,126 @@ class MessageColumns(NamedTuple):
         return list(map(_new, repeat(LobsterMessage), zip(*self)))
 
 
-def message_block(data: bytes, first: int) -> MessageColumns | None:
+def _scan_messages(buf: bytes, out: np.ndarray) -> bool:
+    """Parse the plain message block ``buf`` (ending with a newline) into ``out``: per
+    line, time in nanoseconds, type, order id, size, price and direction (so ``out``
+    holds 6 values per line): True, or False where ``message_block_numpy`` refuses it.
+
+    One pass over the bytes: the compiled build's way (``lobster_bulk.pxd`` types it; as
+    plain Python it is correct but slow, so the pure build parses with numpy instead).
+    Rules, as ``message_block_numpy``'s: a line is ``W.F,t,i,s,p,d`` and a newline; ``W``
+    1-9 digits, ``F`` 1-18 digits, the others an optional ``-`` and digits, 1-18
+    characters each; the values valid by ``lobster._message``'s rules; the time exact
+    (``F`` past its ninth digit rounded half up, as ``parse_time_ns``).
+    """
+    minus, zero, nine, comma, nl, dot = _MINUS, _ZERO, _NINE, _COMMA, _NL, _DOT
+    max_field, max_seconds = _MAX_FIELD, _MAX_SECONDS
+    new, halt, hidden = NEW, HALT, HIDDEN
+    ns_per_s = 1_000_000_000
+    n = len(buf)
+    cap = len(out) // 6  # lines: every index below stays in range (compiled, unchecked)
+    i = 0
+    k = 0
+    while i < n:
+        if k == cap * 6:
+            raise ValueError("_scan_messages: the block has more lines than counted")
+        # the time: whole seconds, a dot, the decimals
+        whole = 0
+        start = i
+        while i < n and zero <= buf[i] <= nine:
+            whole = whole * 10 + (buf[i] - zero)
+            i += 1
+        if i == start or i - start > max_seconds or i >= n or buf[i] != dot:
+            return False
+        i += 1
+        frac = 0
+        start = i
+        while i < n and zero <= buf[i] <= nine:
+            frac = frac * 10 + (buf[i] - zero)
+            i += 1
+        decimals = i - start
+        if decimals == 0 or decimals > max_field or i >= n or buf[i] != comma:
+            return False
+        i += 1
+        if decimals <= 9:
+            scale = 1
+            for _r in range(9 - decimals):
+                scale *= 10
+            ts = whole * ns_per_s + frac * scale
+        else:
+            scale = 1
+            for _r in range(decimals - 10):
+                scale *= 10
+            frac //= scale  # ten decimals left: the tenth rounds half up
+            ts = whole * ns_per_s + frac // 10 + (frac % 10 >= 5)
+        out[k] = ts
+        k += 1
+        # type, id, size, price, direction: a comma after each but the last
+        for f in range(5):
+            start = i
+            neg = i < n and buf[i] == minus
+            if neg:
+                i += 1
+            v = 0
+            digits = 0
+            while i < n and zero <= buf[i] <= nine:
+                v = v * 10 + (buf[i] - zero)
+                digits += 1
+                i += 1
+            if digits == 0 or i - start > max_field or i >= n:
+                return False
+            if buf[i] != (nl if f == 4 else comma):
+                return False
+            i += 1
+            out[k] = -v if neg else v
+            k += 1
+        mtype, oid, size, price = out[k - 5], out[k - 4], out[k - 3], out[k - 2]
+        direction = out[k - 1]
+        if mtype < new or mtype > halt:
+            return False
+        if mtype <= hidden:
+            if size <= 0 or price <= 0 or (direction != 1 and direction != -1):
+                return False
+            if mtype != hidden and oid <= 0:
+                return False
+        elif mtype == halt and (price < -1 or price > 1):
+            return False
+    if k != cap * 6:
+        raise ValueError("_scan_messages: the block has fewer lines than counted")
+    return True
+
+
+def message_block(data: bytes, first: int, lines: int | None = None) -> MessageColumns | None:
     """The messages of a plain block of a message file whose first line is ``first``, or
-    None."""
+    None. ``lines``, if given, is the block's line count (a last line may lack its
+    newline).
+
+    The compiled build parses it in one pass (``message_block_scan``), the pure one with
+    numpy (``message_block_numpy``); both give the same messages and refuse the same
+    blocks.
+    """
+    if COMPILED:
+        return message_block_scan(data, first, lines)
+    return message_block_numpy(data, first)
+
+
+def message_block_scan(data: bytes, first: int, lines: int | None = None) -> MessageColumns | None:
+    """``message_block`` by ``_scan_messages``: the compiled build's way."""
+    if not data:
+        return MessageColumns(range(first, first), [], [], [], [], [], [])
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    if lines is None:
+        lines = data.count(b"\n")
+    out = np.empty(lines * 6, dtype=np.longlong)
+    if not _scan_messages(data, out):
+        return None
+    ts, mtype, oid, size, price, direction = out.reshape(lines, 6).T.tolist()
+    return MessageColumns(range(first, first + lines), ts, mtype, oid, size, price, direction)
+
+
+def message_block_numpy(data: bytes, first: int) -> MessageColumns | None:
+    """``message_block`` by numpy: the pure build's way."""
     if not data:
         return MessageColumns(range(first, first), [], [], [], [], [], [])
     if not data.endswith(b"\n"):
@@ -281,10 +534,10 @@ def paired_blocks(
                 return
             if len(mlines) != len(blines):
                 break
-            msgs = message_block(b"".join(mlines), done + 1)
+            msgs = message_block(b"".join(mlines), done + 1, len(mlines))
             if msgs is None:
                 break
-            rows = book_block(b"".join(blines), width)
+            rows = book_block(b"".join(blines), width, len(blines))
             if rows is None:
                 break
             yield msgs, rows

@@ -39,6 +39,15 @@ from dataclasses import asdict, dataclass, field
 from itertools import zip_longest
 from typing import Any, TextIO
 
+import numpy as np
+
+try:
+    import cython
+
+    COMPILED = bool(cython.compiled)
+except ImportError:  # no Cython installed: this module runs as plain Python
+    COMPILED = False
+
 from clients.replay.lobster import (
     ASK_PAD,
     BID_PAD,
@@ -146,6 +155,39 @@ def _packed_row_reader(
     return namespace["read"]
 
 
+class _PackedRowReader:
+    """``read(ask_prices, bid_prices, asks, bids)``: what ``_packed_row_reader`` builds,
+    by a loop over the levels into a buffer of its own.
+
+    The compiled build's reader (``lobster_replay.pxd`` types it: the loop is C, with no
+    tuple of the row's values); as plain Python a loop is slower than the generated
+    straight line, so the pure build keeps that one.
+    """
+
+    def __init__(self, depth: int) -> None:
+        self.depth = depth
+        self.values = np.zeros(4 * depth, dtype=np.longlong)  # native int64, as row_struct
+        self.cells = self.values
+
+    def read(self, ask_prices: list, bid_prices: list, asks: dict, bids: dict) -> bytes | None:
+        depth = self.depth
+        nb = len(bid_prices)
+        if len(ask_prices) < depth or nb < depth:
+            return None
+        cells = self.cells
+        try:
+            for k in range(depth):
+                a = ask_prices[k]
+                b = bid_prices[nb - 1 - k]
+                cells[4 * k] = a
+                cells[4 * k + 1] = asks[a].total
+                cells[4 * k + 2] = b
+                cells[4 * k + 3] = bids[b].total
+        except OverflowError:
+            return b""
+        return self.values.tobytes()
+
+
 def _between(prices: list[int], low: int, high: int) -> list[int]:
     """The prices of an ascending list within ``[low, high]``, ascending."""
     return prices[bisect_left(prices, low) : bisect_right(prices, high)]
@@ -227,7 +269,9 @@ class LobsterReplay:
         self._full_row = _full_row_reader(depth)
         self.row_struct = row_struct(4 * depth)
         """How ``top_raw`` packs a row (``lobster_bulk`` packs the file's rows the same way)."""
-        self._full_row_raw = _packed_row_reader(depth, self.row_struct)
+        self._full_row_raw = (
+            _PackedRowReader(depth).read if COMPILED else _packed_row_reader(depth, self.row_struct)
+        )
         self.stats = LobsterStats()
         self._next_id = 0
         self._resume_pending = False
@@ -822,7 +866,11 @@ class _Run:
         """Pairs ``lo..hi-1`` of a block (the book is seeded), as ``pair`` runs them.
 
         Types 1-3 go straight to ``new_order``/``cancel`` (what ``step`` would call) unless
-        a resume is pending. Each row is then compared in one of two ways:
+        a resume is pending; a new order that does not cross (and is not a duplicate, nor
+        sent while halted), or a cancel or delete naming exactly what is left of an order
+        resting at its price, goes straight to the engine as ``new_order``/``cancel``
+        would send it (not with an observer: it sees every command through ``_apply``).
+        Each row is then compared in one of two ways:
 
         - *one level*: the previous row matched the engine in full, the message touched
           at most its own level (a cancel, or a new order that did not cross) and that
@@ -845,6 +893,12 @@ class _Run:
         read_raw = replay._full_row_raw
         unpack = replay.row_struct.unpack
         bid_cells, ask_cells = _SIZE_CELLS[depth]
+        # a new order that rests, and a cancel or delete of all that is left of the order
+        # it names, go to the engine from here (``new_order``'s and ``cancel``'s last line)
+        orders, engine_apply, symbol = replay._orders, replay._engine_apply, replay.symbol
+        plain_new = replay.observer is None
+        max_price = MAX_PRICE
+        new_orders = cancels = deletes = 0
         prev = self.prev
         prev_raw = replay.row_struct.pack(*prev) if prev is not None else None
         synced = False  # the engine's row equals prev_raw (known after a full match)
@@ -853,26 +907,55 @@ class _Run:
         done = hi - lo
         go_on = True
         line = cols.line[lo]
+        # only ``step`` (a halt's end) sets or clears a pending resume
+        resume_pending = replay._resume_pending
         while True:
             try:
                 for line, ts, t, oid, size, price, side, raw, changed, cell in pairs:
-                    if (t == NEW or t == CANCEL or t == DELETE) and not replay._resume_pending:
+                    # types 1-3 (the readers let through types 1 to 7 only)
+                    if t <= DELETE and not resume_pending:
                         replay._ts = ts
-                        levels_before = len(bid_prices if side == BUY else ask_prices)
+                        buy = side == BUY
+                        levels_before = len(bid_prices if buy else ask_prices)
                         if t == NEW:
-                            crossed = new_order(ts, oid, size, price, side)
+                            if buy:
+                                best = book.best_ask
+                                crossed = best is not None and best.price <= price
+                            else:
+                                best = book.best_bid
+                                crossed = best is not None and best.price >= price
+                            if (crossed or not plain_new or price > max_price or oid in orders
+                                    or book.status == _HALTED):  # fmt: skip
+                                crossed = new_order(ts, oid, size, price, side)
+                            else:  # what ``new_order`` does with an order that rests
+                                new_orders += 1
+                                engine_apply(_new(NewOrder, (
+                                    ts, symbol, oid, MARKET_ACCOUNT, side, size, price, _LIMIT,
+                                    _GTC, "", False, False, _STP_NONE, 0)))  # fmt: skip
                         else:
-                            cancel(t, ts, oid, size, price, side)
+                            order = orders.get(oid)
+                            if (order is not None and plain_new and order.leaves == size
+                                    and order.side == side and order.price == price):  # fmt: skip
+                                # what ``cancel`` does with a message that names all that
+                                # is left of the order, where it rests
+                                if t == DELETE:
+                                    deletes += 1
+                                else:
+                                    cancels += 1
+                                engine_apply(_new(CancelOrder, (ts, symbol, oid, order.account,
+                                                                _USER_CANCEL)))  # fmt: skip
+                            else:
+                                cancel(t, ts, oid, size, price, side)
                             crossed = False
                         if synced and not crossed:
-                            if side == BUY:
+                            if buy:
                                 prices, level, cells = bid_prices, bids.get(price), bid_cells
                             else:
                                 prices, level, cells = ask_prices, asks.get(price), ask_cells
                             n = len(prices)
                             if level is not None and n == levels_before:
                                 rank = bisect_left(prices, price)
-                                if side == BUY:
+                                if buy:
                                     rank = n - 1 - rank
                                 if rank >= depth:
                                     if not changed:
@@ -885,6 +968,7 @@ class _Run:
                                     continue
                     else:
                         step(_new(LobsterMessage, (line, ts, t, oid, size, price, side)))
+                        resume_pending = replay._resume_pending
                     if prev_raw is not None:
                         got = read_raw(ask_prices, bid_prices, asks, bids)
                         if got == raw:
@@ -920,12 +1004,16 @@ class _Run:
                 self.fail(BadRow(self.names[0], line, f"cannot apply: {exc}"))
                 prev_raw = None
                 synced = False
+                resume_pending = replay._resume_pending
                 if self.strict:
                     done = line - cols.line[lo] + 1
                     go_on = False
                     break
         self.n += done
         st.messages += done
+        st.new_orders += new_orders
+        st.cancels += cancels
+        st.deletes += deletes
         st.rows_compared += ok + compared
         st.rows_matched += ok + matched
         self.prev = unpack(prev_raw) if prev_raw is not None else None

@@ -113,6 +113,44 @@ def test_a_message_block_is_the_exact_reading_or_refused(
         assert got.messages() == exact(path, None)
 
 
+@settings(max_examples=400, deadline=None)
+@given(lines=st.lists(MESSAGE_LINE, min_size=1, max_size=12), newline=st.booleans())
+def test_the_one_pass_message_parser_is_the_numpy_one(lines: list[str], newline: bool) -> None:
+    """``message_block_scan`` (the compiled build's parser; here whichever build runs)
+    gives what ``message_block_numpy`` (the pure build's) gives, refusals included."""
+    data = ("\n".join(lines) + ("\n" if newline else "")).encode()
+    want = lobster_bulk.message_block_numpy(data, 3)
+    assert lobster_bulk.message_block_scan(data, 3) == want
+    assert lobster_bulk.message_block(data, 3) == want
+
+
+def test_the_one_pass_message_parser_on_the_excerpt_and_its_edges() -> None:
+    data = MESSAGES.read_bytes()
+    got = lobster_bulk.message_block_scan(data, 1, data.count(b"\n"))
+    assert got is not None and got == lobster_bulk.message_block_numpy(data, 1)
+    cases = [b"34200.017459617,5,0,1,2238200,-1\n", b"1.5,1,1,1,1,1", b"1.,1,1,1,1,1\n",
+             b".5,1,1,1,1,1\n", b"123456789.5,1,1,1,1,1\n", b"1234567890.5,1,1,1,1,1\n",
+             b"1.123456789012345678,1,1,1,1,1\n", b"1.1234567890123456789,1,1,1,1,1\n",
+             b"1.0000000004,1,1,1,1,1\n", b"1.0000000005,1,1,1,1,1\n",
+             b"1.9999999995,1,1,1,1,1\n", b"1.99999999949999,1,1,1,1,1\n",
+             b"1.5,7,0,0,-1,0\n", b"1.5,7,0,0,2,0\n", b"1.5,7,0,0,-2,0\n", b"1.5,6,0,0,0,0\n",
+             b"1.5,5,0,1,1,1\n", b"1.5,5,1,0,1,1\n", b"1.5,4,0,1,1,1\n", b"1.5,1,1,1,1,0\n",
+             b"1.5,0,1,1,1,1\n", b"1.5,8,1,1,1,1\n", b"1.5,1,-5,1,1,1\n", b"1.5,1,1,1,1,-1\n",
+             b"1.5,1,1,1,1\n", b"1.5,1,1,1,1,1,1\n", b"1.5,1,1,1,1,1\n\n", b"-1.5,1,1,1,1,1\n",
+             b"1.-5,1,1,1,1,1\n", b"1.5,1,1,1,1,-\n", b"1.5,1,1,1,1,1-\n", b"1.5,1,1,,1,1\n",
+             b"1.5,6,0,-99999999999999999,1,1\n", b"1.5,6,0,-999999999999999999,1,1\n",
+             b"1.5,6,0,000000000000000001,1,1\n", b"1.5,6,0,0000000000000000001,1,1\n",
+             b"1.5.5,1,1,1,1,1\n", b"1,5,1,1,1,1,1\n", b"1.5,1,1,1,1,1\r\n"]  # fmt: skip
+    for data in cases:
+        want = lobster_bulk.message_block_numpy(data, 1)
+        assert lobster_bulk.message_block_scan(data, 1) == want, data
+    assert lobster_bulk.message_block_scan(cases[0], 1) is not None
+    with pytest.raises(ValueError):
+        lobster_bulk.message_block_scan(cases[0] * 2, 1, 1)  # more lines than counted
+    with pytest.raises(ValueError):
+        lobster_bulk.message_block_scan(cases[0] * 2, 1, 3)  # fewer
+
+
 SIDED = st.tuples(
     st.builds(lambda w, f: f"{w}.{f}", st.integers(0, 90_000),
               st.text("0123456789", min_size=1, max_size=12)),
@@ -146,6 +184,39 @@ def test_a_book_block_is_the_exact_reading_or_refused(
     got = lobster_bulk.book_block(data, 4)
     if got is not None:
         assert [lobster_bulk.row_struct(4).unpack(r) for r in got.raw] == exact(path, 1)
+
+
+@settings(max_examples=300, deadline=None)
+@given(lines=st.lists(st.lists(FIELD, min_size=3, max_size=5).map(",".join), min_size=1,
+                      max_size=12),
+       newline=st.booleans())  # fmt: skip
+def test_the_one_pass_book_parser_is_the_numpy_one(lines: list[str], newline: bool) -> None:
+    """``book_block_scan`` (the compiled build's parser; here whichever build runs) gives
+    what ``book_block_numpy`` (the pure build's) gives, refusals included."""
+    data = ("\n".join(lines) + ("\n" if newline else "")).encode()
+    assert lobster_bulk.book_block_scan(data, 4) == lobster_bulk.book_block_numpy(data, 4)
+    assert lobster_bulk.book_block(data, 4) == lobster_bulk.book_block_numpy(data, 4)
+
+
+def test_the_one_pass_book_parser_on_the_excerpt_and_its_edges() -> None:
+    data = BOOK.read_bytes()
+    got = lobster_bulk.book_block_scan(data, 20, data.count(b"\n"))
+    assert got is not None and got == lobster_bulk.book_block_numpy(data, 20)
+    cases = [b"5,1,4,1\n-3,0,-1,0\n", b"5,1,4,1\n5,1,4,1\n6,1,4,1\n", b"5,1,4,1",
+             b"999999999999999999,1,4,1\n", b"1000000000000000000,1,4,1\n",
+             b"-999999999999999999,0,4,1\n", b"-1000000000000000000,0,4,1\n",
+             b"-99999999999999999999,0,4,1\n", b"0000000000000000000000001,1,4,1\n",
+             b"5,1,4,-0\n", b"5,1,4,1,\n", b"5,1,4\n", b"5,1,4,1\n\n", b"5,,4,1\n",
+             b"-,1,4,1\n", b"5,1-,4,1\n", b"5,1,4,1\r\n", b"5,0,4,1\n0,1,4,1\n"]  # fmt: skip
+    for data in cases:
+        assert lobster_bulk.book_block_scan(data, 4) == lobster_bulk.book_block_numpy(data, 4), data
+    wide = b"".join(b",".join(b"%d" % (r * 100 + c + 1) for c in range(64)) + b"\n"
+                    for r in range(3))  # fmt: skip
+    got = lobster_bulk.book_block_scan(wide, 64)
+    assert got is not None and got.changed == [-1, -1, -1]
+    assert got == lobster_bulk.book_block_numpy(wide, 64)
+    with pytest.raises(ValueError):
+        lobster_bulk.book_block_scan(b"5,1,4,1\n5,1,4,1\n", 4, 1)  # more lines than counted
 
 
 LEVEL = st.one_of(
@@ -300,3 +371,53 @@ def test_pairs_read_in_bulk_are_taken_like_any_iterator() -> None:
     pairs = pair_files(read_messages(MESSAGES), read_book(BOOK, 5))
     replay_rows(LobsterReplay("AMZN", 5), pairs)
     assert list(pairs) == []
+
+
+def test_an_observer_sees_every_command_on_both_paths() -> None:
+    """With an observer the bulk path sends every command through ``_apply``/``_order``
+    (none straight to the engine): it sees what the exact path's observer sees, and the
+    report is the one without an observer."""
+    seen: dict[bool, list] = {True: [], False: []}
+    reports = []
+    for bulk in (True, False, None):
+        observer = None if bulk is None else (lambda cmd, ev, b=bulk: seen[b].append((cmd, ev)))
+        replay = LobsterReplay("T", 5, observer=observer)
+        if bulk is False:
+            pairs = zip_longest(read_messages(MESSAGES), read_book(BOOK, 5))
+        else:
+            pairs = pair_files(read_messages(MESSAGES), read_book(BOOK, 5))
+        rep = report(replay, 1.0, replay_rows(replay, pairs))
+        rep.pop("elapsed_s")
+        reports.append(rep)
+    assert reports[0] == reports[1] == reports[2]
+    assert seen[True] == seen[False]
+    new_orders = [c for c, _ in seen[True] if type(c).__name__ == "NewOrder" and c.account == 1]
+    assert len(new_orders) == reports[0]["new_orders"] > 1000
+
+
+HALTS = (
+    ["1.01,1,50,10,101,-1", "1.02,7,0,0,-1,-1", "1.03,1,5,5,100,1", "1.04,2,5,1,100,1",
+     "1.05,7,0,0,0,-1", "1.06,1,6,4,102,1", "1.07,7,0,0,1,-1", "1.08,6,-3,4,101,1",
+     "1.09,1,7,3,99,1", "1.10,4,6,4,102,1", "1.11,4,51,4,101,-1", "1.12,1,8,2,100,1",
+     "1.13,3,8,2,100,1"],
+    ["101,10,100,10", "101,10,100,10", "101,10,100,15", "101,10,100,14", "101,10,100,14",
+     "101,10,102,4", "101,10,102,4", "101,10,102,4", "101,10,102,4", "101,10,100,14",
+     "101,6,100,14", "101,6,100,16", "101,6,100,14"],
+)  # fmt: skip
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 5, 1000])
+@pytest.mark.parametrize("uncross", ["1.10,4,6,4,102,1", "1.10,3,6,4,102,1"])
+def test_halts_and_a_pending_resume_run_the_same_on_both_paths(
+    tmp_path: Path, block: int, uncross: str
+) -> None:
+    """A halt, quoting, a resume that waits for the book to uncross (new orders meanwhile
+    go through ``step``), uncrossed by an execution or by a delete (after which ``step``
+    resumes at once), then new orders and a delete straight to the engine again."""
+    messages = [uncross if line.startswith("1.10,") else line for line in HALTS[0]]
+    m, b = write_pairs(tmp_path, messages, HALTS[1])
+    with mock.patch.object(lobster_bulk, "BLOCK_LINES", block):  # chunks as long as blocks
+        bulk, exact_path, chunks = run_both(m, b, 1)
+    assert bulk == exact_path and chunks > 0
+    assert bulk["halt_messages"] == 3 and bulk["bad_rows"] == 0
+    assert bulk["rows_compared"] == bulk["rows_matched"] == len(HALTS[0]) - 1
