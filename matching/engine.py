@@ -89,6 +89,14 @@ if not cython.compiled:
     # compiled, engine.pxd gives a C function of the same name that does the same
     _new = tuple.__new__
 
+    def _fields(cmd: tuple) -> tuple:
+        """A command NamedTuple as the tuple of its fields, to unpack.
+
+        Compiled, engine.pxd gives a C function of the same name: typed as a ``tuple``,
+        the unpacking reads the items in place instead of iterating over a NamedTuple.
+        """
+        return cmd
+
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
 _GTC = int(TimeInForce.GTC)
@@ -237,14 +245,15 @@ class MatchingEngine:
     def _new_order(self, cmd: NewOrder, events: list) -> None:
         """A trusted new order (see ``apply_trusted``): instrument and state checks only."""
         (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
-         expire_ts) = cmd  # fmt: skip
+         expire_ts) = _fields(cmd)  # fmt: skip
         try:
             book = self.books[sym]
         except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
         lot, min_qty, max_qty, tick = book.limits
-        if (qty % lot or qty < min_qty or qty > max_qty or price % tick
-                or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
+        # (``x % 1`` is 0 for every int: the usual lot and tick of 1 skip the division)
+        if ((lot != 1 and qty % lot) or qty < min_qty or qty > max_qty
+                or (tick != 1 and price % tick) or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
             return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
         if status != _TRADING:
@@ -574,7 +583,7 @@ class MatchingEngine:
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
         """A trusted cancel (see ``apply_trusted``). Hot path: the common case is inline."""
-        ts, sym, oid, acct, reason = cmd
+        ts, sym, oid, acct, reason = _fields(cmd)
         orders = self.orders
         order = orders.get(oid)
         if order is None or order.account != acct:
@@ -617,7 +626,7 @@ class MatchingEngine:
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
         """Amend (both entry points: its field checks sit among the state checks)."""
-        ts, sym, oid, acct, price, qty = cmd
+        ts, sym, oid, acct, price, qty = _fields(cmd)
         order = self.orders.get(oid) if type(oid) is int else None
         book = self.books.get(sym) if type(sym) is str else None
         if (book is None or order is None or order.account != acct or type(acct) is not int
