@@ -256,7 +256,7 @@ class MatchingEngine:
                 or (tick != 1 and price % tick) or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
             return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
-        if status != _TRADING:
+        if status is not _TRADING and status != _TRADING:  # (the identity test is the cheap one)
             if status == _HALTED:
                 return self._reject(events, cmd, Reason.INSTRUMENT_HALTED)
             if otype == _MARKET or tif == _IOC or tif == _FOK:
