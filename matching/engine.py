@@ -332,7 +332,6 @@ class MatchingEngine:
         order.order_id = oid
         order.account = acct
         order.side = side
-        order.price = price
         order.qty = leaves + cum
         order.leaves = leaves
         order.cum = cum
@@ -345,6 +344,9 @@ class MatchingEngine:
         level = (book.bids if side == 1 else book.asks).get(price)
         if level is None:
             level = book.level_for_insert(side, price)
+        # the same value as ``price``, but the level's own key object: the cancel's lookup
+        # of the level by ``order.price`` then matches the dict key by identity
+        order.price = level.price
         tail = level.tail
         order.prev = tail
         if tail is None:
