@@ -639,15 +639,16 @@ class MatchingEngine:
         new_qty = order.qty if qty is None else qty
         amend = CxlRejResponseTo.AMEND
         lot, min_qty, max_qty, tick = book.limits
-        if book.status == _HALTED:
+        status = book.status
+        if status is not _TRADING and status == _HALTED:  # (identity first: the cheap test)
             return self._cancel_reject(events, cmd, amend, Reason.INSTRUMENT_HALTED)
         if type(new_price) is not int or new_price <= 0 or new_price > MAX_PRICE:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_PRICE)
-        if new_price % tick:
+        if tick != 1 and new_price % tick:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_TICK_PRICE)
         if type(new_qty) is not int or new_qty <= 0:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
-        if new_qty % lot:
+        if lot != 1 and new_qty % lot:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
         if new_qty < min_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_SMALL)
@@ -664,7 +665,7 @@ class MatchingEngine:
         else:
             opp = book.best_bid
             crosses = opp is not None and opp.price >= new_price
-        if book.status == _AUCTION:
+        if status is not _TRADING and status == _AUCTION:
             crosses = False
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)
