@@ -109,6 +109,20 @@ def test_trusted_path_hands_other_commands_to_apply() -> None:
         *checked.apply(OpenAuction(7, "Y")), *checked.apply("junk")]  # fmt: skip
 
 
+@pytest.mark.parametrize("handler", ["_new_order", "_cancel", "_amend"])
+def test_a_handler_given_something_other_than_a_command_tuple_raises_and_changes_nothing(
+    handler: str,
+) -> None:
+    # compiled, the handlers read a command's fields by index: anything that is not a
+    # tuple must be a TypeError (as unpacking it is in plain Python), never a bad read
+    eng = busy()
+    before = eng.state_hash()
+    events: list = []
+    with pytest.raises(TypeError):
+        getattr(eng, handler)(object(), events)
+    assert events == [] and eng.state_hash() == before
+
+
 def test_validating_path_normalises_a_bad_cancel_reason_as_before() -> None:
     eng = busy()
     (canceled, _level) = eng.apply(CancelOrder(5, "X", 1, 1, reason=[1]))  # type: ignore[arg-type]
