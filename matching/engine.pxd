@@ -72,7 +72,7 @@ cdef class MatchingEngine:
 
     @cython.locals(book=OrderBook, opp=PriceLevel, level=PriceLevel, order=Order,
                    orders=dict, acct_orders=dict, tail=Order, crosses=bint, seq=object,
-                   count=Py_ssize_t)
+                   count=Py_ssize_t, gtc=bint, limit=bint)
     cpdef _new_order(self, object cmd, list events)
 
     @cython.locals(store=dict, o=Order, prices=list)

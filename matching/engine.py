@@ -250,10 +250,15 @@ class MatchingEngine:
             book = self.books[sym]
         except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
+        # the usual GTC limit order answers most of the tests below by identity (small ints
+        # are shared objects), an equality test only when it is something else
+        gtc = tif is _GTC or tif == _GTC
+        limit = otype is _LIMIT or otype == _LIMIT
         lot, min_qty, max_qty, tick = book.limits
         # (``x % 1`` is 0 for every int: the usual lot and tick of 1 skip the division)
         if ((lot != 1 and qty % lot) or qty < min_qty or qty > max_qty
-                or (tick != 1 and price % tick) or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
+                or (tick != 1 and price % tick)
+                or (not gtc and tif == _GTD and expire_ts <= ts)):  # fmt: skip
             return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
         if status is not _TRADING and status != _TRADING:  # (the identity test is the cheap one)
@@ -268,12 +273,12 @@ class MatchingEngine:
         if clid and acct_orders is not None and clid in acct_orders:
             return self._reject(events, cmd, Reason.DUPLICATE_CLIENT_ORDER_ID)
         if side == 1:
-            if otype == _LIMIT and price > book.band_high:
+            if limit and price > book.band_high:
                 return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_ask
             crosses = opp is not None and opp.price <= price
         else:
-            if otype == _LIMIT and price < book.band_low:
+            if limit and price < book.band_low:
                 return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_bid
             crosses = opp is not None and opp.price >= price
@@ -289,7 +294,8 @@ class MatchingEngine:
                                            stp)))  # fmt: skip
         if crosses:
             self.seq = seq
-            if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
+            if not gtc and tif == _FOK and not self._fok_fillable(book, side, price, qty, acct,
+                                                                  stp):  # fmt: skip
                 self.seq = seq + 1
                 events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
                                                   EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
@@ -301,7 +307,7 @@ class MatchingEngine:
                 pass
             elif leaves == 0:
                 return None
-            elif otype == _MARKET or tif == _IOC or tif == _FOK:
+            elif (not limit and otype == _MARKET) or (not gtc and (tif == _IOC or tif == _FOK)):
                 end = EndReason.IOC_REMAINDER
             elif side == 1:
                 opp = book.best_ask
@@ -316,7 +322,7 @@ class MatchingEngine:
                 events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum,
                                                   end)))  # fmt: skip
                 return None
-        elif tif == _FOK or tif == _IOC or otype == _MARKET:
+        elif (not gtc and (tif == _FOK or tif == _IOC)) or (not limit and otype == _MARKET):
             self.seq = seq + 1
             end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
             events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
@@ -358,7 +364,7 @@ class MatchingEngine:
         level.total = total
         count = level.count + 1
         level.count = count
-        if tif == _GTD:
+        if not gtc and tif == _GTD:
             heapq.heappush(self._expiries, (expire_ts, oid))
         seq += 1
         self.seq = seq
