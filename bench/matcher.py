@@ -21,7 +21,10 @@ Each flow then runs on fresh engines with its full event output:
    new order a client would send instead), interleaved with the throughput passes, for
    a ratio that does not depend on the machine;
 3. latency pass (default flow): a clock read around every ``apply_trusted``, recorded
-   into an HdrHistogram.
+   into an HdrHistogram; ``over_10us`` counts the operations over 10 µs;
+4. noise pass: the same loop around a call that does nothing, right after, so that the
+   machine's own pauses (``noise.over_10us``: how many empty windows a pause pushed over
+   10 µs, and how many per second of window) can be told from the matcher's.
 
 Collector policy (``--gc``), the same for the engine and the baseline: ``freeze`` (the
 default) freezes everything built during setup (``gc.freeze``) and turns automatic
@@ -64,6 +67,7 @@ from matching import (
 SYMBOL = "BENCH"
 INSTRUMENT = Instrument(SYMBOL, tick_size=1, lot_size=1, min_qty=1, max_qty=1_000_000)
 FLOWS = ("default", "modify")
+SLOW_NS = 10_000  # the latency target's bound: operations slower than this are counted
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -273,6 +277,40 @@ def _latency(commands: list) -> array:
     return samples
 
 
+def _noop(cmd: object) -> None:
+    """The call the noise pass times instead of ``apply_trusted``."""
+
+
+def _noise(commands: list) -> array:
+    """The latency pass's loop around a call that does nothing (same clock, same shape).
+
+    What it records is the clock and call overhead plus the pauses the machine itself
+    inflicts (interrupts, the hypervisor), with no matcher work in the window.
+    """
+    noop = _noop
+    clock = time.perf_counter_ns
+    samples = array("q", bytes(8 * len(commands)))
+    with _Collector():
+        for i, cmd in enumerate(commands):
+            t0 = clock()
+            noop(cmd)
+            samples[i] = clock() - t0
+    return samples
+
+
+def slow_share(samples: array, limit_ns: int = SLOW_NS) -> dict[str, float | int]:
+    """Samples over ``limit_ns``: their count, their share, and how many there were per
+    second of timed window (a pause that lands in a window is what makes it slow, so the
+    rate per second of window compares windows of different lengths)."""
+    over = sum(1 for v in samples if v > limit_ns)
+    window_s = sum(samples) / 1e9
+    return {
+        "over": over,
+        "share": round(over / len(samples), 6) if len(samples) else 0.0,
+        "per_s_of_window": round(over / window_s, 1) if window_s > 0 else 0.0,
+    }
+
+
 def _mix(commands: list) -> dict[str, int]:
     kinds = {"new_passive": 0, "new_ioc": 0, "cancel": 0, "amend": 0}
     for c in commands:
@@ -344,6 +382,7 @@ def run(args: argparse.Namespace) -> int:
         flows["modify"] = measure_flow(modify, for_baseline(modify), args.repeat, args.batch)
         del modify
     samples = _latency(commands)
+    noise = _noise(commands)
     hist = HdrHistogram(1, 10_000_000_000, 3)
     for v in samples:
         hist.record_value(max(1, v))
@@ -359,6 +398,12 @@ def run(args: argparse.Namespace) -> int:
         "p9999_ns": hist.get_value_at_percentile(99.99),
         "max_ns": hist.get_max_value(),
         "mean_ns": round(hist.get_mean_value(), 1),
+        "over_10us": slow_share(samples),
+        "noise": {
+            "entry": "a call that does nothing, timed like apply_trusted",
+            "p50_ns": sorted(noise)[len(noise) // 2] if len(noise) else 0,
+            "over_10us": slow_share(noise),
+        },
         "state_hash": default["state_hash"],
         "resting_orders_end": default["resting_orders_end"],
         "flows": {name: f for name, f in flows.items() if name != "default"},
@@ -377,7 +422,9 @@ def run(args: argparse.Namespace) -> int:
         f"matcher ({matching.BUILD}): {result['ops']:,} ops in {result['seconds']:.3f} s = "
         f"{result['ops_per_s']:,} ops/s; "
         f"p50 {result['p50_ns']} ns, p99 {result['p99_ns']} ns, p99.9 {result['p999_ns']} ns, "
-        f"max {result['max_ns']} ns; baseline SortedDict+deque book without events "
+        f"max {result['max_ns']} ns, over 10 us {result['over_10us']['share']:.4%} "
+        f"(empty timed calls: {result['noise']['over_10us']['share']:.4%}); "
+        f"baseline SortedDict+deque book without events "
         f"{result['baseline_ops_per_s']:,} ops/s (ratio {result['ratio_to_baseline']}; "
         f"validating apply {result['validating']['ratio_to_baseline']}, apply_batch "
         f"{result['batch']['ratio_to_baseline']})"

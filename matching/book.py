@@ -19,12 +19,22 @@ one, may hold a crossed book until the uncross on resume).
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right, insort
+from bisect import bisect_left, bisect_right
 
 from matching.checksum import CHECKSUM_DEPTH, book_checksum
 from matching.enums import BUY, InstrumentStatus
 from matching.instrument import Instrument
 from matching.order import Order, PriceLevel
+
+try:
+    import cython
+except ImportError:  # no Cython installed: this module runs as plain Python
+    from matching import _nocython as cython
+
+if not cython.compiled:
+    # where a price goes in an ascending price list; compiled, book.pxd gives a C function
+    # of the same name (the same search without the call through the bisect module)
+    _bisect_left = bisect_left
 
 NO_LOW = -(1 << 62)
 NO_HIGH = 1 << 62
@@ -76,7 +86,7 @@ class OrderBook:
                     prices.append(price)
                     self.best_bid = level
                 else:
-                    insort(prices, price)
+                    prices.insert(_bisect_left(prices, price), price)
         else:
             level = self.asks.get(price)
             if level is None:
@@ -86,7 +96,7 @@ class OrderBook:
                     prices.insert(0, price)
                     self.best_ask = level
                 else:
-                    insort(prices, price)
+                    prices.insert(_bisect_left(prices, price), price)
         return level
 
     def remove_level(self, side: int, level: PriceLevel) -> None:
@@ -99,7 +109,7 @@ class OrderBook:
                 prices.pop()
                 self.best_bid = self.bids[prices[-1]] if prices else None
             else:
-                del prices[bisect_left(prices, price)]
+                del prices[_bisect_left(prices, price)]
         else:
             del self.asks[price]
             prices = self.ask_prices
@@ -107,7 +117,7 @@ class OrderBook:
                 del prices[0]
                 self.best_ask = self.asks[prices[0]] if prices else None
             else:
-                del prices[bisect_left(prices, price)]
+                del prices[_bisect_left(prices, price)]
 
     def levels(self, side: int) -> list[PriceLevel]:
         """Levels of one side, best first."""

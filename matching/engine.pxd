@@ -38,6 +38,23 @@ cdef extern from *:
     object _new "crossbook_new_event"(type cls, tuple values)
 
 
+cdef extern from *:
+    """
+    /* A command NamedTuple (a tuple subclass) seen as a plain tuple, so that Cython
+       unpacks it by index; anything else is a TypeError, never a bad read. */
+    static CYTHON_INLINE PyObject *crossbook_fields(PyObject *cmd) {
+        if (!PyTuple_Check(cmd)) {
+            PyErr_Format(PyExc_TypeError, "a command tuple expected, got %.200s",
+                         Py_TYPE(cmd)->tp_name);
+            return NULL;
+        }
+        Py_INCREF(cmd);
+        return cmd;
+    }
+    """
+    tuple _fields "crossbook_fields"(object cmd)
+
+
 @cython.final
 cdef class MatchingEngine:
     cdef public dict books
@@ -55,7 +72,7 @@ cdef class MatchingEngine:
 
     @cython.locals(book=OrderBook, opp=PriceLevel, level=PriceLevel, order=Order,
                    orders=dict, acct_orders=dict, tail=Order, crosses=bint, seq=object,
-                   count=Py_ssize_t)
+                   count=Py_ssize_t, gtc=bint, limit=bint)
     cpdef _new_order(self, object cmd, list events)
 
     @cython.locals(store=dict, o=Order, prices=list)

@@ -89,6 +89,14 @@ if not cython.compiled:
     # compiled, engine.pxd gives a C function of the same name that does the same
     _new = tuple.__new__
 
+    def _fields(cmd: tuple) -> tuple:
+        """A command NamedTuple as the tuple of its fields, to unpack.
+
+        Compiled, engine.pxd gives a C function of the same name: typed as a ``tuple``,
+        the unpacking reads the items in place instead of iterating over a NamedTuple.
+        """
+        return cmd
+
 _LIMIT = int(OrdType.LIMIT)
 _MARKET = int(OrdType.MARKET)
 _GTC = int(TimeInForce.GTC)
@@ -237,17 +245,23 @@ class MatchingEngine:
     def _new_order(self, cmd: NewOrder, events: list) -> None:
         """A trusted new order (see ``apply_trusted``): instrument and state checks only."""
         (ts, sym, oid, acct, side, qty, price, otype, tif, clid, post_only, reduce_only, stp,
-         expire_ts) = cmd  # fmt: skip
+         expire_ts) = _fields(cmd)  # fmt: skip
         try:
             book = self.books[sym]
         except (KeyError, TypeError):
             return self._reject(events, cmd, Reason.UNKNOWN_INSTRUMENT)
+        # the usual GTC limit order answers most of the tests below by identity (small ints
+        # are shared objects), an equality test only when it is something else
+        gtc = tif is _GTC or tif == _GTC
+        limit = otype is _LIMIT or otype == _LIMIT
         lot, min_qty, max_qty, tick = book.limits
-        if (qty % lot or qty < min_qty or qty > max_qty or price % tick
-                or (tif == _GTD and expire_ts <= ts)):  # fmt: skip
+        # (``x % 1`` is 0 for every int: the usual lot and tick of 1 skip the division)
+        if ((lot != 1 and qty % lot) or qty < min_qty or qty > max_qty
+                or (tick != 1 and price % tick)
+                or (not gtc and tif == _GTD and expire_ts <= ts)):  # fmt: skip
             return self._reject(events, cmd, book_problem(cmd, book))  # type: ignore[arg-type]
         status = book.status
-        if status != _TRADING:
+        if status is not _TRADING and status != _TRADING:  # (the identity test is the cheap one)
             if status == _HALTED:
                 return self._reject(events, cmd, Reason.INSTRUMENT_HALTED)
             if otype == _MARKET or tif == _IOC or tif == _FOK:
@@ -259,12 +273,12 @@ class MatchingEngine:
         if clid and acct_orders is not None and clid in acct_orders:
             return self._reject(events, cmd, Reason.DUPLICATE_CLIENT_ORDER_ID)
         if side == 1:
-            if otype == _LIMIT and price > book.band_high:
+            if limit and price > book.band_high:
                 return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_ask
             crosses = opp is not None and opp.price <= price
         else:
-            if otype == _LIMIT and price < book.band_low:
+            if limit and price < book.band_low:
                 return self._reject(events, cmd, Reason.PRICE_OUTSIDE_BAND)
             opp = book.best_bid
             crosses = opp is not None and opp.price >= price
@@ -280,7 +294,8 @@ class MatchingEngine:
                                            stp)))  # fmt: skip
         if crosses:
             self.seq = seq
-            if tif == _FOK and not self._fok_fillable(book, side, price, qty, acct, stp):
+            if not gtc and tif == _FOK and not self._fok_fillable(book, side, price, qty, acct,
+                                                                  stp):  # fmt: skip
                 self.seq = seq + 1
                 events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0,
                                                   EndReason.FOK_NOT_FILLABLE)))  # fmt: skip
@@ -292,7 +307,7 @@ class MatchingEngine:
                 pass
             elif leaves == 0:
                 return None
-            elif otype == _MARKET or tif == _IOC or tif == _FOK:
+            elif (not limit and otype == _MARKET) or (not gtc and (tif == _IOC or tif == _FOK)):
                 end = EndReason.IOC_REMAINDER
             elif side == 1:
                 opp = book.best_ask
@@ -307,7 +322,7 @@ class MatchingEngine:
                 events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, leaves, cum,
                                                   end)))  # fmt: skip
                 return None
-        elif tif == _FOK or tif == _IOC or otype == _MARKET:
+        elif (not gtc and (tif == _FOK or tif == _IOC)) or (not limit and otype == _MARKET):
             self.seq = seq + 1
             end = EndReason.FOK_NOT_FILLABLE if tif == _FOK else EndReason.IOC_REMAINDER
             events.append(_new(OrderExpired, (seq + 1, ts, sym, oid, clid, acct, qty, 0, end)))
@@ -323,7 +338,6 @@ class MatchingEngine:
         order.order_id = oid
         order.account = acct
         order.side = side
-        order.price = price
         order.qty = leaves + cum
         order.leaves = leaves
         order.cum = cum
@@ -336,6 +350,9 @@ class MatchingEngine:
         level = (book.bids if side == 1 else book.asks).get(price)
         if level is None:
             level = book.level_for_insert(side, price)
+        # the same value as ``price``, but the level's own key object: the cancel's lookup
+        # of the level by ``order.price`` then matches the dict key by identity
+        order.price = level.price
         tail = level.tail
         order.prev = tail
         if tail is None:
@@ -347,7 +364,7 @@ class MatchingEngine:
         level.total = total
         count = level.count + 1
         level.count = count
-        if tif == _GTD:
+        if not gtc and tif == _GTD:
             heapq.heappush(self._expiries, (expire_ts, oid))
         seq += 1
         self.seq = seq
@@ -574,7 +591,7 @@ class MatchingEngine:
 
     def _cancel(self, cmd: CancelOrder, events: list) -> None:
         """A trusted cancel (see ``apply_trusted``). Hot path: the common case is inline."""
-        ts, sym, oid, acct, reason = cmd
+        ts, sym, oid, acct, reason = _fields(cmd)
         orders = self.orders
         order = orders.get(oid)
         if order is None or order.account != acct:
@@ -617,7 +634,7 @@ class MatchingEngine:
 
     def _amend(self, cmd: AmendOrder, events: list) -> None:
         """Amend (both entry points: its field checks sit among the state checks)."""
-        ts, sym, oid, acct, price, qty = cmd
+        ts, sym, oid, acct, price, qty = _fields(cmd)
         order = self.orders.get(oid) if type(oid) is int else None
         book = self.books.get(sym) if type(sym) is str else None
         if (book is None or order is None or order.account != acct or type(acct) is not int
@@ -628,15 +645,16 @@ class MatchingEngine:
         new_qty = order.qty if qty is None else qty
         amend = CxlRejResponseTo.AMEND
         lot, min_qty, max_qty, tick = book.limits
-        if book.status == _HALTED:
+        status = book.status
+        if status is not _TRADING and status == _HALTED:  # (identity first: the cheap test)
             return self._cancel_reject(events, cmd, amend, Reason.INSTRUMENT_HALTED)
         if type(new_price) is not int or new_price <= 0 or new_price > MAX_PRICE:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_PRICE)
-        if new_price % tick:
+        if tick != 1 and new_price % tick:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_TICK_PRICE)
         if type(new_qty) is not int or new_qty <= 0:
             return self._cancel_reject(events, cmd, amend, Reason.INVALID_QUANTITY)
-        if new_qty % lot:
+        if lot != 1 and new_qty % lot:
             return self._cancel_reject(events, cmd, amend, Reason.OFF_LOT_QUANTITY)
         if new_qty < min_qty:
             return self._cancel_reject(events, cmd, amend, Reason.QUANTITY_TOO_SMALL)
@@ -653,7 +671,7 @@ class MatchingEngine:
         else:
             opp = book.best_bid
             crosses = opp is not None and opp.price >= new_price
-        if book.status == _AUCTION:
+        if status is not _TRADING and status == _AUCTION:
             crosses = False
         if crosses and order.cmd.post_only:
             return self._cancel_reject(events, cmd, amend, Reason.POST_ONLY_WOULD_TAKE)

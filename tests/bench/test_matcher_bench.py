@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from array import array
 from pathlib import Path
 
-from bench.matcher import INSTRUMENT, for_baseline, generate_flow
+from bench.matcher import INSTRUMENT, for_baseline, generate_flow, slow_share
 from gateway.cli import main
 from matching import AmendOrder, CancelOrder, Fill, MatchingEngine, NewOrder, OrderRejected
 from matching.events import CancelRejected
@@ -38,6 +39,10 @@ def test_cli_writes_the_contract_keys(tmp_path: Path) -> None:
     assert result["entry"] == "apply_trusted" and result["validating"]["ratio_to_baseline"] > 0
     assert result["gc"] == "freeze" and result["gc_unreachable"] == 0
     assert result["batch"]["size"] == 100 and result["batch"]["ratio_to_baseline"] > 0
+    slow = result["over_10us"]
+    assert 0 <= slow["over"] <= 2000 and slow["share"] == round(slow["over"] / 2000, 6)
+    noise = result["noise"]
+    assert 0 < noise["p50_ns"] <= result["p50_ns"] and 0 <= noise["over_10us"]["share"] <= 1
     modify = result["flows"]["modify"]
     assert modify["ops"] == 2000 and modify["mix"]["amend"] > 0
     for key in ("ops_per_s", "baseline_ops_per_s", "ratio_to_baseline", "events"):
@@ -61,3 +66,11 @@ def test_modify_flow_amends_a_fifth_of_the_orders_and_some_reprices_trade() -> N
     base = for_baseline(flow)
     assert len(base) == len(flow) + amends
     assert not any(type(c) is AmendOrder for c in base)
+
+
+def test_slow_share_counts_samples_over_the_limit_per_second_of_window() -> None:
+    samples = array("q", [100, 20_000, 5_000, 10_001, 10_000])
+    got = slow_share(samples, 10_000)
+    assert got["over"] == 2 and got["share"] == 0.4
+    assert got["per_s_of_window"] == round(2 / (45_101 / 1e9), 1)
+    assert slow_share(array("q", [1, 2]))["over"] == 0

@@ -3,6 +3,7 @@ depth, L3, checksum, best-level tracking, and ``validate()`` catching corruption
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 
 import pytest
@@ -79,6 +80,35 @@ def test_level_for_insert_and_remove_level_keep_best_current() -> None:
     assert book.best_ask is d
     book.remove_level(SELL, c)
     assert book.best_ask is d
+
+
+@pytest.mark.parametrize("side", [BUY, SELL])
+def test_price_lists_stay_sorted_through_inserts_and_removals_anywhere(side: int) -> None:
+    rng = random.Random(side)
+    book = OrderBook(Instrument("B"))
+    prices = rng.sample(range(1, 400), 150)
+    for p in prices:  # new levels at the best end, the far end and in between
+        book.level_for_insert(side, p)
+    for p in rng.sample(prices, 100):
+        book.remove_level(side, (book.bids if side == BUY else book.asks)[p])
+    for p in rng.sample(range(400, 500), 20):
+        book.level_for_insert(side, p)
+    kept = book.bids if side == BUY else book.asks
+    assert (book.bid_prices if side == BUY else book.ask_prices) == sorted(kept)
+    assert len(kept) == 70
+    best = book.best_bid if side == BUY else book.best_ask
+    assert best is kept[max(kept) if side == BUY else min(kept)]
+
+
+def test_a_resting_order_holds_its_level_price_object() -> None:
+    # the cancel looks the level up by the order's price: the key object itself is found
+    # without a value comparison; a second order at an equal price gets the same object
+    engine = MatchingEngine([Instrument("X")])
+    p1, p2 = int("1000"), int("1000")
+    assert p1 == p2 and p1 is not p2
+    run(engine, buy(1, 5, p1), buy(2, 5, p2))
+    level = engine.books["X"].bids[1000]
+    assert engine.orders[1].price is level.price and engine.orders[2].price is level.price
 
 
 def make_order(oid: int, qty: int) -> Order:

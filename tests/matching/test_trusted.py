@@ -8,20 +8,29 @@ its reject table is tests/matching/test_rejects.py, unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from matching import (
+    AdvanceTime,
     AmendOrder,
     CancelOrder,
+    EndReason,
+    Fill,
     Halt,
     Instrument,
     MatchingEngine,
     NewOrder,
     OpenAuction,
+    OrderExpired,
+    OrderRejected,
+    OrdType,
     Reason,
     SetBand,
+    TimeInForce,
 )
 from tests.matching.helpers import BUY, SELL
 from tests.matching.test_state import INSTRUMENTS, command_log
@@ -107,6 +116,51 @@ def test_trusted_path_hands_other_commands_to_apply() -> None:
         assert checked.apply(cmd) == trusted.apply_trusted(cmd)
     assert trusted.apply_batch([OpenAuction(7, "Y"), "junk"]) == [
         *checked.apply(OpenAuction(7, "Y")), *checked.apply("junk")]  # fmt: skip
+
+
+@pytest.mark.parametrize("handler", ["_new_order", "_cancel", "_amend"])
+def test_a_handler_given_something_other_than_a_command_tuple_raises_and_changes_nothing(
+    handler: str,
+) -> None:
+    # compiled, the handlers read a command's fields by index: anything that is not a
+    # tuple must be a TypeError (as unpacking it is in plain Python), never a bad read
+    eng = busy()
+    before = eng.state_hash()
+    events: list = []
+    with pytest.raises(TypeError):
+        getattr(eng, handler)(object(), events)
+    assert events == [] and eng.state_hash() == before
+
+
+def test_enum_members_and_plain_ints_take_the_same_paths() -> None:
+    # the order path tests "GTC" and "LIMIT" by identity first (small ints are shared):
+    # an IntEnum member, equal but not identical, must still take the same branch
+    def flow(tif: Callable[[TimeInForce], int], otype: Callable[[OrdType], int]) -> list:
+        eng = MatchingEngine([Instrument("X")])
+        out: list = []
+        for i, (side, qty, price, t, o, exp) in enumerate([
+            (BUY, 5, 100, TimeInForce.GTC, OrdType.LIMIT, 0),
+            (BUY, 5, 99, TimeInForce.GTD, OrdType.LIMIT, 50),
+            (SELL, 2, 100, TimeInForce.IOC, OrdType.LIMIT, 0),
+            (SELL, 9, 99, TimeInForce.FOK, OrdType.LIMIT, 0),
+            (SELL, 3, 98, TimeInForce.GTC, OrdType.LIMIT, 0),
+            (SELL, 4, 101, TimeInForce.GTD, OrdType.LIMIT, 200),
+            (BUY, 9, 110, TimeInForce.IOC, OrdType.MARKET, 0),  # protection price 110
+            (BUY, 1, 101, TimeInForce.GTD, OrdType.LIMIT, 5),
+            (SELL, 1, 120, TimeInForce.GTD, OrdType.LIMIT, 150),
+        ], start=1):  # fmt: skip
+            out += eng.apply_trusted(NewOrder(i * 10, "X", i, i, side, qty, price, otype(o),
+                                              tif(t), expire_ts=exp))  # fmt: skip
+        out += eng.apply(AdvanceTime(300))
+        return out
+
+    plain = flow(int, int)
+    assert [tuple(e) for e in plain] == [tuple(e) for e in flow(lambda t: t, lambda o: o)]
+    ends = sorted(e.reason for e in plain if type(e) is OrderExpired)
+    assert ends == sorted([EndReason.FOK_NOT_FILLABLE, EndReason.GTD_EXPIRED,
+                           EndReason.IOC_REMAINDER, EndReason.GTD_EXPIRED])  # fmt: skip
+    assert [e.order_id for e in plain if type(e) is OrderRejected] == [8]  # GTD already due
+    assert sum(type(e) is Fill for e in plain) == 3
 
 
 def test_validating_path_normalises_a_bad_cancel_reason_as_before() -> None:
