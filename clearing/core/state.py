@@ -87,9 +87,26 @@ def restore(config: ClearingConfig, state: dict) -> tuple[Core, dict | None]:
 
 def state_hash(core: Core, matcher_hash: str) -> str:
     """One hash for the whole exchange (see rule 2)."""
-    blob = json.dumps(_core_part(core), sort_keys=True, separators=(",", ":"))
+    return _combine(_canonical(_core_part(core)), core.engine.state_hash(), matcher_hash)
+
+
+def export_hash(state: dict, matcher_hash: str) -> str:
+    """``state_hash`` of the exchange that ``state`` (``export_state``'s output, or a copy
+    of it through msgpack) describes: the same hash, computed from the export instead of
+    the live objects, so a periodic snapshot hashes its frozen copy off the event loop."""
+    core_part = {k: v for k, v in state["core"].items() if k != "matcher"}
+    engine_part = {k: v for k, v in state.items() if k != "core"}
+    engine_hash = hashlib.sha256(_canonical(engine_part).encode()).hexdigest()
+    return _combine(_canonical(core_part), engine_hash, matcher_hash)
+
+
+def _canonical(obj: object) -> str:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"))
+
+
+def _combine(core_blob: str, engine_hash: str, matcher_hash: str) -> str:
     h = hashlib.sha256()
-    for part in (blob, core.engine.state_hash(), matcher_hash):
+    for part in (core_blob, engine_hash, matcher_hash):
         h.update(part.encode())
         h.update(b"\0")
     return h.hexdigest()

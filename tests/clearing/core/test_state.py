@@ -11,6 +11,7 @@ from clearing.core.inputs import InputDecodeError, Logon
 from clearing.core.state import (
     decode_batch,
     encode_batch,
+    export_hash,
     export_state,
     journal_seq_of,
     restore,
@@ -63,3 +64,22 @@ def test_batches_round_trip_and_junk_is_refused() -> None:
     for junk in (b"\xc1", msgpack.packb({"a": 1}), msgpack.packb([[99, 1]])):
         with pytest.raises(InputDecodeError):
             decode_batch(junk)
+
+
+@pytest.mark.parametrize("seed", [3, 4])
+def test_the_hash_of_a_frozen_export_is_the_live_state_hash(seed: int) -> None:
+    """A periodic snapshot hashes its frozen copy in a thread (``export_hash``): it must be
+    the hash the live state gives at that seq, and change with the state."""
+    p, gw = _pipe()
+    p.run([Logon(50, gw, 1, 1, True), Logon(50, gw, 2, 2, False)])
+    seen = set()
+    for i, batch in enumerate(_random_flow(seed, gw, 60)):
+        p.run(batch)
+        if i % 15 == 14:
+            frozen = msgpack.unpackb(msgpack.packb(export_state(p.core,
+                                                                p.matcher.export_state())),
+                                     strict_map_key=False)  # fmt: skip
+            live = _hash(p)
+            assert export_hash(frozen, p.matcher.state_hash()) == live
+            seen.add(live)
+    assert len(seen) == 4
