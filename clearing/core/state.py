@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 import msgpack
@@ -93,11 +93,47 @@ def state_hash(core: Core, matcher_hash: str) -> str:
 def export_hash(state: dict, matcher_hash: str) -> str:
     """``state_hash`` of the exchange that ``state`` (``export_state``'s output, or a copy
     of it through msgpack) describes: the same hash, computed from the export instead of
-    the live objects, so a periodic snapshot hashes its frozen copy off the event loop."""
+    the live objects, so a periodic snapshot hashes its frozen copy in a thread. The
+    canonical JSON is made in pieces (``canonical_pieces``): one ``json.dumps`` of the
+    whole state is one C call that holds the GIL, and so the event loop, for all of it."""
     core_part = {k: v for k, v in state["core"].items() if k != "matcher"}
     engine_part = {k: v for k, v in state.items() if k != "core"}
-    engine_hash = hashlib.sha256(_canonical(engine_part).encode()).hexdigest()
-    return _combine(_canonical(core_part), engine_hash, matcher_hash)
+    h = hashlib.sha256()
+    for piece in canonical_pieces(engine_part):
+        h.update(piece.encode())
+    core_blob = "".join(canonical_pieces(core_part))
+    return _combine(core_blob, h.hexdigest(), matcher_hash)
+
+
+_WHOLE_BELOW = 64
+"""Containers below this many entries, deeper than the first levels, are dumped whole."""
+
+
+def canonical_pieces(obj: object, depth: int = 0) -> Iterator[str]:
+    """``json.dumps(obj, sort_keys=True, separators=(",", ":"))`` in pieces whose
+    concatenation is exactly that text (keys sorted as ``sort_keys`` sorts them, by the
+    original key, then written as JSON writes keys)."""
+    t = type(obj)
+    if (t is dict or t is list or t is tuple) and (depth < 3 or len(obj) >= _WHOLE_BELOW):
+        if t is dict:
+            yield "{"
+            sep = ""
+            for k, v in sorted(obj.items()):  # type: ignore[union-attr]
+                yield sep
+                yield _canonical({k: 0})[1:-2]  # the key as json writes it, and the colon
+                yield from canonical_pieces(v, depth + 1)
+                sep = ","
+            yield "}"
+        else:
+            yield "["
+            sep = ""
+            for v in obj:  # type: ignore[union-attr]
+                yield sep
+                yield from canonical_pieces(v, depth + 1)
+                sep = ","
+            yield "]"
+    else:
+        yield _canonical(obj)
 
 
 def _canonical(obj: object) -> str:

@@ -4,11 +4,16 @@ decode back to the same inputs."""
 
 from __future__ import annotations
 
+import json
+
 import msgpack
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearing.core.inputs import InputDecodeError, Logon
 from clearing.core.state import (
+    canonical_pieces,
     decode_batch,
     encode_batch,
     export_hash,
@@ -83,3 +88,25 @@ def test_the_hash_of_a_frozen_export_is_the_live_state_hash(seed: int) -> None:
             assert export_hash(frozen, p.matcher.state_hash()) == live
             seen.add(live)
     assert len(seen) == 4
+
+
+_leaf = st.one_of(st.none(), st.booleans(), st.integers(-(2**70), 2**70), st.text(max_size=6))
+_tree = st.recursive(
+    _leaf,
+    lambda kids: st.one_of(
+        st.lists(kids, max_size=80),
+        st.dictionaries(st.text(max_size=4), kids, max_size=70),
+        st.dictionaries(st.integers(-50, 50), kids, max_size=70),
+    ),
+    max_leaves=400,
+)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_tree)
+def test_canonical_pieces_are_json_dumps_sorted(obj: object) -> None:
+    """The hash's canonical JSON, made in pieces, is exactly ``json.dumps`` with sorted
+    keys: nested and long containers (split) and short deep ones (dumped whole), int and
+    string keys."""
+    assert "".join(canonical_pieces(obj)) == json.dumps(obj, sort_keys=True,
+                                                         separators=(",", ":"))
