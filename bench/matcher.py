@@ -47,6 +47,7 @@ import gc
 import random
 import time
 from array import array
+from collections.abc import Callable
 from pathlib import Path
 
 import matching
@@ -265,16 +266,7 @@ def _baseline(commands: list) -> float:
 
 
 def _latency(commands: list) -> array:
-    engine = MatchingEngine([INSTRUMENT])
-    apply = engine.apply_trusted
-    clock = time.perf_counter_ns
-    samples = array("q", bytes(8 * len(commands)))
-    with _Collector():
-        for i, cmd in enumerate(commands):
-            t0 = clock()
-            apply(cmd)
-            samples[i] = clock() - t0
-    return samples
+    return _timed(MatchingEngine([INSTRUMENT]).apply_trusted, commands)
 
 
 def _noop(cmd: object) -> None:
@@ -287,13 +279,17 @@ def _noise(commands: list) -> array:
     What it records is the clock and call overhead plus the pauses the machine itself
     inflicts (interrupts, the hypervisor), with no matcher work in the window.
     """
-    noop = _noop
+    return _timed(_noop, commands)
+
+
+def _timed(call: Callable[[object], object], commands: list) -> array:
+    """Nanoseconds of every ``call(cmd)``, one clock read on each side."""
     clock = time.perf_counter_ns
     samples = array("q", bytes(8 * len(commands)))
     with _Collector():
         for i, cmd in enumerate(commands):
             t0 = clock()
-            noop(cmd)
+            call(cmd)
             samples[i] = clock() - t0
     return samples
 

@@ -15,7 +15,8 @@ package loads) prevents that:
 - ``CROSSBOOK_PURE=1`` in the environment: the ``.py`` files run, without a warning
   (the differential test runs the pure build this way).
 
-``make build`` (run by ``make test``) recompiles when a source changed.
+``make build`` (run by ``make test``) recompiles when a source changed. ``BuildGuard`` is
+the check itself; ``clients.replay._compiled`` guards the compiled LOBSTER replay with it.
 """
 
 from __future__ import annotations
@@ -26,74 +27,98 @@ import json
 import os
 import sys
 import warnings
+from dataclasses import dataclass
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
+ENV_PURE = "CROSSBOOK_PURE"
+
+
+@dataclass(frozen=True)
+class BuildGuard:
+    """The compiled build of ``modules`` (one package, in dependency order) may run only
+    if ``build_info`` records the SHA-256 of every ``.py`` and ``.pxd`` now on disk
+    (paths relative to ``root``, as ``setup.py`` records them)."""
+
+    package: str
+    modules: tuple[str, ...]
+    package_dir: Path
+    build_info: Path
+    root: Path
+    what: str
+    """Named in the warning: what runs pure-Python instead."""
+
+    def extension(self, name: str) -> Path | None:
+        stem = name.rpartition(".")[2]
+        for suffix in EXTENSION_SUFFIXES:
+            path = self.package_dir / (stem + suffix)
+            if path.exists():
+                return path
+        return None
+
+    def stale_reason(self) -> str | None:
+        """Why the compiled build on disk must not run, or None if it matches its sources."""
+        missing = [n for n in self.modules if self.extension(n) is None]
+        if missing:
+            return f"no compiled build of {', '.join(missing)}"
+        try:
+            recorded = json.loads(self.build_info.read_text())["sources"]
+        except (OSError, ValueError, KeyError, TypeError):
+            return f"{self.build_info.name} is missing or unreadable"
+        for name in self.modules:
+            base = name.replace(".", "/")
+            for suffix in (".py", ".pxd"):
+                rel = base + suffix
+                path = self.root / rel
+                if not path.exists():
+                    if rel in recorded:
+                        return f"{rel} was removed since the compiled build"
+                    continue  # nothing to compare with (an install without sources)
+                digest = hashlib.sha256(path.read_bytes()).hexdigest()
+                if recorded.get(rel) != digest:
+                    return f"{rel} changed since the compiled build"
+        return None
+
+    def load_pure(self) -> None:
+        package = sys.modules[self.package]
+        for name in self.modules:
+            stem = name.rpartition(".")[2]
+            spec = importlib.util.spec_from_file_location(name, self.package_dir / f"{stem}.py")
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[name] = module
+            spec.loader.exec_module(module)
+            setattr(package, stem, module)
+
+    def select(self) -> str:
+        """Load the build that may run; return ``"compiled"`` or ``"pure: <why>"``."""
+        if os.environ.get(ENV_PURE):
+            self.load_pure()
+            return f"pure: {ENV_PURE} is set"
+        if all(self.extension(n) is None for n in self.modules):
+            return "pure: no compiled build"
+        reason = self.stale_reason()
+        if reason is None:
+            return "compiled"
+        warnings.warn(
+            f"{self.package}: {reason}; running the pure-Python {self.what} "
+            "(rebuild with `make build`)",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+        self.load_pure()
+        return f"pure: {reason}"
+
+
 COMPILED_MODULES = ("matching.order", "matching.book", "matching.engine")
 """In dependency order; keep in step with ``setup.py``."""
-ENV_PURE = "CROSSBOOK_PURE"
 PACKAGE_DIR = Path(__file__).resolve().parent
-BUILD_INFO = PACKAGE_DIR / "_build_info.json"
+GUARD = BuildGuard("matching", COMPILED_MODULES, PACKAGE_DIR, PACKAGE_DIR / "_build_info.json",
+                   PACKAGE_DIR.parent, "modules")  # fmt: skip
 
 
-def _extension(name: str) -> Path | None:
-    stem = name.rpartition(".")[2]
-    for suffix in EXTENSION_SUFFIXES:
-        path = PACKAGE_DIR / (stem + suffix)
-        if path.exists():
-            return path
-    return None
-
-
-def stale_reason() -> str | None:
-    """Why the compiled build on disk must not run, or None if it matches its sources."""
-    missing = [n for n in COMPILED_MODULES if _extension(n) is None]
-    if missing:
-        return f"no compiled build of {', '.join(missing)}"
-    try:
-        recorded = json.loads(BUILD_INFO.read_text())["sources"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return f"{BUILD_INFO.name} is missing or unreadable"
-    root = PACKAGE_DIR.parent
-    for name in COMPILED_MODULES:
-        base = name.replace(".", "/")
-        for suffix in (".py", ".pxd"):
-            rel = base + suffix
-            path = root / rel
-            if not path.exists():
-                continue  # nothing to compare with (an install without sources)
-            digest = hashlib.sha256(path.read_bytes()).hexdigest()
-            if recorded.get(rel) != digest:
-                return f"{rel} changed since the compiled build"
-    return None
-
-
-def _load_pure() -> None:
-    package = sys.modules["matching"]
-    for name in COMPILED_MODULES:
-        stem = name.rpartition(".")[2]
-        spec = importlib.util.spec_from_file_location(name, PACKAGE_DIR / f"{stem}.py")
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        setattr(package, stem, module)
-
-
-def select() -> str:
-    """Load the build that may run; return ``"compiled"`` or ``"pure: <why>"``."""
-    if os.environ.get(ENV_PURE):
-        _load_pure()
-        return f"pure: {ENV_PURE} is set"
-    if all(_extension(n) is None for n in COMPILED_MODULES):
-        return "pure: no compiled build"
-    reason = stale_reason()
-    if reason is None:
-        return "compiled"
-    warnings.warn(
-        f"matching: {reason}; running the pure-Python modules (rebuild with `make build`)",
-        RuntimeWarning,
-        stacklevel=3,
-    )
-    _load_pure()
-    return f"pure: {reason}"
+_extension = GUARD.extension
+stale_reason = GUARD.stale_reason
+"""Why the compiled build on disk must not run (None: it may)."""
+select = GUARD.select
+"""Load the build that may run; ``"compiled"`` or ``"pure: <why>"``."""

@@ -17,10 +17,10 @@ from __future__ import annotations
 import io
 import json
 import os
-import pickle
 import random
 import subprocess
 import sys
+from dataclasses import replace
 from importlib.machinery import EXTENSION_SUFFIXES
 from itertools import zip_longest
 from pathlib import Path
@@ -41,6 +41,7 @@ from clients.replay.lobster_replay import (
     replay_rows,
     report,
 )
+from tests.pure_build import both_builds
 
 ROOT = Path(__file__).resolve().parents[2]
 NAME = "AMZN_2012-06-21_34200000_57600000_{}_5.csv"
@@ -158,20 +159,8 @@ def test_compiled_replay_gives_what_pure_python_gives(tmp_path: Path) -> None:
     assert clients.replay.COMPILED, f"a compiled build exists but does not run: {build}"
     for name in _compiled.COMPILED_MODULES:
         assert sys.modules[name].__file__.endswith(tuple(EXTENSION_SUFFIXES)), name
-    out_file = tmp_path / "pure.pickle"
-    script = (
-        "import pickle, sys\n"
-        "from tests.clients.test_replay_compiled import run_all\n"
-        "pickle.dump(run_all(sys.argv[1]), open(sys.argv[2], 'wb'))\n"
-    )
-    env = {**os.environ, _compiled.ENV_PURE: "1"}
-    subprocess.run([sys.executable, "-c", script, str(tmp_path), str(out_file)],
-                   cwd=ROOT, env=env, check=True, timeout=600)  # fmt: skip
-    pure = pickle.loads(out_file.read_bytes())
-    compiled = run_all(str(tmp_path))
-    assert pure.pop("build").startswith("pure")
-    assert compiled.pop("build") == "compiled"
-    assert pure.keys() == compiled.keys()
+    pure, compiled = both_builds("tests.clients.test_replay_compiled.run_all", run_all,
+                                 str(tmp_path), tmp_path, 600)  # fmt: skip
     for k, (p, c) in enumerate(zip(pure.pop("blocks"), compiled.pop("blocks"), strict=True)):
         assert p == c, f"block {k}"
     for key in pure:
@@ -201,8 +190,8 @@ def _guard_reason(tmp_path: Path, record: dict | None) -> str | None:
     info = pkg / "_build_info.json"
     if record is not None:
         info.write_text(json.dumps({"sources": record}))
-    with mock.patch.multiple(_compiled, PACKAGE_DIR=pkg, BUILD_INFO=info, ROOT=tmp_path):
-        return _compiled.stale_reason()
+    guard = replace(_compiled.GUARD, package_dir=pkg, build_info=info, root=tmp_path)
+    return guard.stale_reason()
 
 
 def test_a_stale_build_is_refused(tmp_path: Path) -> None:
@@ -233,10 +222,10 @@ def test_a_stale_build_runs_pure_with_a_warning(tmp_path: Path) -> None:
         "import clients.replay._compiled as c\n"
         "fake = Path(__import__('sys').argv[1])\n"
         "fake.write_text(json.dumps({'sources': {'clients/replay/lobster.py': '0' * 64}}))\n"
-        "with mock.patch.object(c, 'BUILD_INFO', fake), \\\n"
-        "        warnings.catch_warnings(record=True) as w:\n"
+        "from dataclasses import replace\n"
+        "with warnings.catch_warnings(record=True) as w:\n"
         "    warnings.simplefilter('always')\n"
-        "    build = c.select()\n"
+        "    build = replace(c.GUARD, build_info=fake).select()\n"
         "import clients.replay.lobster_replay as r\n"
         "print(build, r.__file__.endswith('.py'), [str(x.message) for x in w])\n"
     )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import pickle
-import subprocess
 import sys
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -23,6 +22,7 @@ from bench.matcher import INSTRUMENT, generate_flow
 from matching import Instrument, MatchingEngine, NewOrder
 from matching._compiled import COMPILED_MODULES, ENV_PURE, _extension
 from tests.matching.test_determinism import INSTRUMENTS, command_log
+from tests.pure_build import both_builds
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -97,20 +97,8 @@ def test_compiled_build_gives_the_same_events_as_pure_python(tmp_path: Path) -> 
         assert sys.modules[name].__file__.endswith(tuple(EXTENSION_SUFFIXES)), name
     log_file = tmp_path / "logs.pickle"
     log_file.write_bytes(pickle.dumps(logs()))
-    out_file = tmp_path / "pure.pickle"
-    script = (
-        "import pickle, sys\n"
-        "from tests.matching.test_compiled import run_logs\n"
-        "pickle.dump(run_logs(sys.argv[1]), open(sys.argv[2], 'wb'))\n"
-    )
-    env = {**os.environ, ENV_PURE: "1"}
-    subprocess.run([sys.executable, "-c", script, str(log_file), str(out_file)],
-                   cwd=ROOT, env=env, check=True, timeout=300)  # fmt: skip
-    pure = pickle.loads(out_file.read_bytes())
-    compiled = run_logs(str(log_file))
-    assert pure.pop("build").startswith("pure")
-    assert compiled.pop("build") == "compiled"
-    assert pure.keys() == compiled.keys()
+    pure, compiled = both_builds("tests.matching.test_compiled.run_logs", run_logs,
+                                 str(log_file), tmp_path, 300)  # fmt: skip
     for key in pure:
         p, c = pure[key], compiled[key]
         assert len(p["events"]) == len(c["events"]), key
