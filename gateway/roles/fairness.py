@@ -175,8 +175,9 @@ class Fairness:
         if n == 1 and self._floor > 1 and account not in self._heard:
             self._floor = 1  # an account new to the turn may be the least served now
         most = self._most
-        if most >= self.share + self._floor and most >= self.share + self._least():
-            self.turn_full = True
+        if (not self.turn_full and most >= self.share + self._floor
+                and most >= self.share + self._least()):  # fmt: skip
+            self.turn_full = True  # stays so until the next turn: no more to work out
         if st.tokens >= 1.0 and now >= st.cut_until:
             st.tokens -= 1.0
             if st.tokens >= self.burst / 2:  # it paused: a trickle of refills does not
