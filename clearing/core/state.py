@@ -86,8 +86,9 @@ def restore(config: ClearingConfig, state: dict) -> tuple[Core, dict | None]:
 
 
 def state_hash(core: Core, matcher_hash: str) -> str:
-    """One hash for the whole exchange (see rule 2)."""
-    return _combine(_canonical(_core_part(core)), core.engine.state_hash(), matcher_hash)
+    """One hash for the whole exchange (see rule 2): ``export_hash`` of its export, so the
+    live state and a frozen copy of it hash alike by construction."""
+    return export_hash(export_state(core, {}), matcher_hash)
 
 
 def export_hash(state: dict, matcher_hash: str) -> str:
@@ -101,8 +102,11 @@ def export_hash(state: dict, matcher_hash: str) -> str:
     h = hashlib.sha256()
     for piece in canonical_pieces(engine_part):
         h.update(piece.encode())
-    core_blob = "".join(canonical_pieces(core_part))
-    return _combine(core_blob, h.hexdigest(), matcher_hash)
+    out = hashlib.sha256()
+    for part in ("".join(canonical_pieces(core_part)), h.hexdigest(), matcher_hash):
+        out.update(part.encode())
+        out.update(b"\0")
+    return out.hexdigest()
 
 
 _WHOLE_BELOW = 64
@@ -138,14 +142,6 @@ def canonical_pieces(obj: object, depth: int = 0) -> Iterator[str]:
 
 def _canonical(obj: object) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"))
-
-
-def _combine(core_blob: str, engine_hash: str, matcher_hash: str) -> str:
-    h = hashlib.sha256()
-    for part in (core_blob, engine_hash, matcher_hash):
-        h.update(part.encode())
-        h.update(b"\0")
-    return h.hexdigest()
 
 
 def encode_batch(inputs: Iterable[Any]) -> bytes:
