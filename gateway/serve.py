@@ -160,6 +160,7 @@ class Exchange:
         self.gateway.pumped = True
         self.clearing.pump_matcher = self.matching.pump
         self.clearing.pump_gateway = self.gateway.pump_link
+        self.gateway.ring_clearing = self.clearing.wake.set
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [

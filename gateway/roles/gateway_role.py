@@ -36,6 +36,7 @@ import contextlib
 import logging
 import secrets
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,6 +175,10 @@ class GatewayRole:
         """This run's number at clearing (0 until clearing has answered)."""
         self.pumped = False
         """True when clearing runs in this process and calls ``pump_link`` after each send."""
+        self.ring_clearing: Callable[[], None] | None = None
+        """A co-located clearing's doorbell (one-process mode): rung after each link send,
+        so clearing runs this turn's batch without waiting for the loop to poll the link's
+        descriptor (the message still crosses the inproc link)."""
         self.accepting = True
         self.reading = True
         """False from the stop signal on: no bot frame is read any more (``gateway.stopping``)."""
@@ -548,6 +553,9 @@ class GatewayRole:
         if sent:
             self._last_link_send = self.clock.monotonic()
             self._link_wake.set()
+            ring = self.ring_clearing
+            if ring is not None:
+                ring()
 
     def pump_link(self) -> int:
         """Deliver what clearing sent, now (a co-located clearing calls this after it
