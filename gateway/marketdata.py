@@ -138,6 +138,9 @@ class MarketDataPublisher:
         self.clock_ns = clock_ns
         self.clock = clock
         self.l3_source = l3_source
+        self.before_snapshot: Callable[[], None] | None = None
+        """Called before a snapshot request is answered: the matching role publishes the
+        deltas it still holds back, so a snapshot never runs ahead of its stream."""
         self.heartbeats = 0
         self.snapshots_served = 0
         self.bad_requests = 0
@@ -250,6 +253,8 @@ class MarketDataPublisher:
                 maybe = msgpack.unpackb(frame[:MAX_REQUEST_BYTES], raw=False)
                 req_id = maybe.get("req_id") if isinstance(maybe, dict) else None
             return _error(req_id, exc.reason, exc.text)
+        if self.before_snapshot is not None:
+            self.before_snapshot()
         snap = self.translator.snapshot(req["sym"], req["depth"])
         if snap is None:
             self.bad_requests += 1

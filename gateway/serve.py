@@ -161,6 +161,7 @@ class Exchange:
         self.clearing.pump_matcher = self.matching.pump
         self.clearing.pump_gateway = self.gateway.pump_link
         self.gateway.ring_clearing = self.clearing.wake.set
+        self.clearing.after_turn = self.matching.publish_pending
         self._stops = {r: asyncio.Event() for r in ROLES}
         loop = asyncio.get_running_loop()
         self.tasks = [

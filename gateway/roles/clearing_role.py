@@ -245,6 +245,10 @@ class ClearingRole:
         self.mwake = Wakeup()
         self.pump_matcher: Callable[[], int] | None = None
         self.pump_gateway: Callable[[], int] | None = None
+        self.after_turn: Callable[[], None] | None = None
+        """Called at the end of each turn, after the replies and market-data extras were
+        sent: a co-located matcher publishes the turn's market data then
+        (``MatchingRole.publish_pending``)."""
         """``pump()`` of the matcher and the gateway when they run in this process
         (one-process mode): called right after a send to that peer, so it answers without
         an event-loop round trip; a peer nothing was sent to is not pumped (each pump
@@ -370,6 +374,8 @@ class ClearingRole:
         if self._md_out:  # public market data after the private replies of the same turn
             market, self._md_out = self._md_out, []
             self._send_matcher(links.pack(["md", self.run_id, market]))
+        if self.after_turn is not None:
+            self.after_turn()
         if timers and self._snapshot_task is None and self.schedule.due(
                 ts, self.core.engine.last_seq):  # fmt: skip
             await self._snapshot()

@@ -96,7 +96,11 @@ class MatchingRole:
         self._raw: zmq.Socket | None = None
         self.pumped = False
         """True when clearing runs in this process and calls ``pump`` after each send:
-        then this role's own task only says hello and keeps the heartbeat."""
+        then this role's own task only says hello and keeps the heartbeat, and a round's
+        market data waits in ``_md_pending`` until clearing has delivered the round's
+        private replies (``publish_pending``)."""
+        self._md_pending: list[tuple[list, list]] = []
+        self.md.before_snapshot = self.publish_pending
         self._last_sent = 0.0
         self._last_heard = clock.monotonic()
         self.deadline: StopDeadline | None = None
@@ -140,6 +144,7 @@ class MatchingRole:
             self.close()
 
     def close(self) -> None:
+        self.publish_pending()
         self.md.close()
         close_socket(self.link)
 
@@ -194,6 +199,7 @@ class MatchingRole:
             if kind == "cmds":
                 self._round(msg)
             elif kind == "md":
+                self.publish_pending()
                 if msg[1] == self.epoch:
                     self._market(msg[2])
             elif kind == "load":
@@ -242,10 +248,33 @@ class MatchingRole:
         st.rounds += 1
         st.commands += len(cmds)
         st.events += len(flat)
+        if self.pumped:  # clearing is in this process: its replies go out first
+            if flat or market:
+                self._md_pending.append((flat, market))
+            return
         if flat:
             self.md.publish_events(flat)
         if market:
             self._market(market)
+
+    def publish_pending(self) -> None:
+        """Publish the market data of the rounds answered since the last call, in order.
+
+        One process: clearing calls this at the end of its turn, after the private replies
+        of the turn went to the gateway (execution reports before public market data, and
+        no publishing between a round and clearing's settling of it); the snapshot service
+        calls it before it answers (a snapshot never shows a change its deltas have not
+        published); reloading and closing call it first."""
+        pending = self._md_pending
+        if not pending:
+            return
+        self._md_pending = []
+        md = self.md
+        for flat, market in pending:
+            if flat:
+                md.publish_events(flat)
+            if market:
+                self._market(market)
 
     def _market(self, market: list) -> None:
         md = self.md
@@ -259,6 +288,7 @@ class MatchingRole:
 
     def _load(self, msg: list) -> None:
         _, epoch, rnd, state = msg
+        self.publish_pending()
         engine = MatchingEngine.from_state(state)
         self._clear_market()
         self.engine = engine
