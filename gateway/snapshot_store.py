@@ -192,9 +192,18 @@ class SnapshotWriter:
                 serial = latest_serial + 1
         path = self.directory / snapshot_name(seq, serial)
         atomic_write_bytes(path, built.content)
-        self.latest, self._latest_key = path, (seq, serial)
-        self.prev_root, self.prev_digest = built.header.root, header_digest(built.header)
+        self.adopt(path, built.header.root, header_digest(built.header))
         return path
+
+    def adopt(self, path: Path, root: bytes, digest: bytes) -> None:
+        """Continue the chain from ``path``, a snapshot another writer made of this
+        directory's chain (a forked child's copy of this writer: ``gateway.snapshot_fork``):
+        its Merkle root and header digest."""
+        key = parse_name(path.name)
+        if key is None:
+            raise SnapshotStoreError(f"{path.name} is not a snapshot file name")
+        self.latest, self._latest_key = path, key
+        self.prev_root, self.prev_digest = root, digest
 
 
 @dataclass(slots=True)

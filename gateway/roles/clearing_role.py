@@ -71,7 +71,7 @@ from clearing.core.inputs import (
     unpack_input,
 )
 from clearing.core.state import encode_batch, export_hash, export_state, state_hash
-from gateway import recovery, snapshot_signing, snapshot_store
+from gateway import recovery, snapshot_fork, snapshot_signing, snapshot_store
 from gateway.exchange_config import ExchangeConfig, record_config
 from gateway.journal import JournalWriter, prune
 from gateway.reasons import Reason
@@ -839,8 +839,11 @@ class ClearingRole:
         core = self.core
         ts = self.clock.time_ns()
         self.schedule.taken(ts, core.engine.last_seq)
-        state = export_state(core, matcher_state)
         seq = core.seq
+        if not final and snapshot_fork.available():
+            self._snapshot_in_child(core, matcher_state, matcher_hash, seq)
+            return
+        state = export_state(core, matcher_state)
         if not final:  # frozen at seq before the loop moves on; hashed and written off it
             packed = msgpack.packb(state)
             del state
@@ -865,6 +868,34 @@ class ClearingRole:
         log.warning("stopped at journal seq %d state hash %s; final snapshot %s", seq,
                     self.last_state_hash, path)  # fmt: skip
 
+    def _snapshot_in_child(self, core: Any, matcher_state: Any, matcher_hash: str,
+                           seq: int) -> None:  # fmt: skip
+        """A periodic snapshot by a forked child (``gateway.snapshot_fork``): it exports,
+        hashes and writes its copy of the state at ``seq``; the loop only forks."""
+        writer = self.writer
+
+        def job() -> list:  # runs in the child
+            state = export_state(core, matcher_state)
+            digest = export_hash(state, matcher_hash)
+            path = writer.write(state)
+            return [digest, str(path), writer.prev_root, writer.prev_digest]
+
+        child = snapshot_fork.fork_job(job)
+
+        async def wait() -> None:
+            try:
+                digest, path, root, header = await child.result()
+                writer.adopt(Path(path), root, header)
+                self.last_state_hash = digest
+                log.warning("snapshot at journal seq %d state hash %s", seq, digest)
+                await in_daemon_thread(self._snapshot_written, seq)
+            except Exception:
+                log.exception("snapshot failed")
+            finally:
+                self._snapshot_task = None
+
+        self._snapshot_task = asyncio.get_running_loop().create_task(wait())
+
     def _write_packed(self, packed: bytes, seq: int, matcher_hash: str) -> Path:
         """A periodic snapshot, in a thread: ``packed`` is the state frozen on the loop at
         ``seq`` (one ``packb``, a few ms); its hash and its file are made here, so the loop
@@ -880,6 +911,12 @@ class ClearingRole:
         """Write ``state``: nothing else may change it (a frozen copy, or the stopped
         core's own export)."""
         path = self.writer.write(state)
+        self._snapshot_written(seq)
+        return path
+
+    def _snapshot_written(self, seq: int) -> None:
+        """Bookkeeping after a snapshot at ``seq`` is on disk: count it, prune the journal
+        segments the retention setting lets go."""
         self.stats.snapshots += 1
         self.snap_seqs.append(seq)
         keep = self.config.journal_retention_snapshots
@@ -888,7 +925,6 @@ class ClearingRole:
             removed = prune(recovery.journal_dir(self.state_dir), upto)
             if removed:
                 log.info("journal: %d segments up to seq %d removed", len(removed), upto)
-        return path
 
     # ------------------------------------------------------------------ admin -------
     def admin(self, make: Any) -> None:

@@ -118,6 +118,12 @@ async def test_periodic_snapshots_follow_the_event_count(tmp_path: Path) -> None
                 await asyncio.sleep(0.05)
             (first,) = list_snapshots(snapshot_dir(cfg.state_dir))
             assert verify_snapshot(read_snapshot_bytes(first)).ok
+            for _ in range(100):  # written by a forked child: the parent adopts it
+                if ex.clearing.stats.snapshots:
+                    break
+                await asyncio.sleep(0.05)
+            assert ex.clearing.stats.snapshots == 1 and ex.clearing.writer.latest == first
+            assert ex.clearing.last_state_hash is not None
             bot.close()
         final = list_snapshots(snapshot_dir(cfg.state_dir))
         assert final[0] == first and len(final) == 2  # the final one chains after it
