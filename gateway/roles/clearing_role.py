@@ -245,15 +245,15 @@ class ClearingRole:
         self.mwake = Wakeup()
         self.pump_matcher: Callable[[], int] | None = None
         self.pump_gateway: Callable[[], int] | None = None
-        self.after_turn: Callable[[], None] | None = None
-        """Called at the end of each turn, after the replies and market-data extras were
-        sent: a co-located matcher publishes the turn's market data then
-        (``MatchingRole.publish_pending``)."""
         """``pump()`` of the matcher and the gateway when they run in this process
         (one-process mode): called right after a send to that peer, so it answers without
         an event-loop round trip; a peer nothing was sent to is not pumped (each pump
         costs readiness checks, system calls). The messages still cross the inproc ZeroMQ
         links."""
+        self.after_turn: Callable[[], None] | None = None
+        """Called at the end of each turn, after the replies and market-data extras were
+        sent: a co-located matcher publishes the turn's market data then
+        (``MatchingRole.publish_pending``)."""
         eps = config.endpoints
         self.link = ctx.socket(zmq.ROUTER)
         self.mlink = ctx.socket(zmq.ROUTER)
@@ -860,9 +860,9 @@ class ClearingRole:
             return
         # final: nothing changes the core any more: no frozen copy, the hash off the loop
         self._stop_log("state exported")
-        self.last_state_hash = await in_daemon_thread(state_hash, core, matcher_hash)
+        digest = await in_daemon_thread(state_hash, core, matcher_hash)
         self._stop_log("state hashed")
-        log.warning("snapshot at journal seq %d state hash %s", seq, self.last_state_hash)
+        self._hashed(seq, digest)
         path = await in_daemon_thread(self._write_snapshot, state, seq)
         self.final_snapshot_path = str(path)
         log.warning("stopped at journal seq %d state hash %s; final snapshot %s", seq,
@@ -886,8 +886,7 @@ class ClearingRole:
             try:
                 digest, path, root, header = await child.result()
                 writer.adopt(Path(path), root, header)
-                self.last_state_hash = digest
-                log.warning("snapshot at journal seq %d state hash %s", seq, digest)
+                self._hashed(seq, digest)
                 await in_daemon_thread(self._snapshot_written, seq)
             except Exception:
                 log.exception("snapshot failed")
@@ -903,8 +902,7 @@ class ClearingRole:
         history and the client order ids kept)."""
         state = msgpack.unpackb(packed, strict_map_key=False)
         digest = export_hash(state, matcher_hash)
-        self.last_state_hash = digest
-        log.warning("snapshot at journal seq %d state hash %s", seq, digest)
+        self._hashed(seq, digest)
         return self._write_snapshot(state, seq)
 
     def _write_snapshot(self, state: dict, seq: int) -> Path:
@@ -913,6 +911,11 @@ class ClearingRole:
         path = self.writer.write(state)
         self._snapshot_written(seq)
         return path
+
+    def _hashed(self, seq: int, digest: str) -> None:
+        """A snapshot's state hash is known: the live server's answer for ``seq``."""
+        self.last_state_hash = digest
+        log.warning("snapshot at journal seq %d state hash %s", seq, digest)
 
     def _snapshot_written(self, seq: int) -> None:
         """Bookkeeping after a snapshot at ``seq`` is on disk: count it, prune the journal

@@ -11,6 +11,7 @@ import pytest
 import zmq.asyncio
 
 from clearing.snapshot import verify_snapshot
+from gateway import snapshot_fork
 from gateway.snapshot_store import list_snapshots, read_snapshot_bytes, snapshot_dir
 from tests.gateway.serve_helpers import Bot, make_config, running_exchange
 
@@ -100,9 +101,17 @@ async def test_fresh_ignores_snapshots(tmp_path: Path) -> None:
         ctx.destroy(linger=0)
 
 
-async def test_periodic_snapshots_follow_the_event_count(tmp_path: Path) -> None:
+@pytest.mark.parametrize("by", ["child", "thread"])
+async def test_periodic_snapshots_follow_the_event_count(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by: str) -> None:  # fmt: skip
+    """Either way a periodic snapshot is made (a forked child on Linux, a thread where
+    fork is not used), it is written, adopted by the writer's chain and counted."""
     import asyncio
 
+    if by == "thread":
+        monkeypatch.setattr(snapshot_fork, "available", lambda: False)
+    elif not snapshot_fork.available():
+        pytest.skip("forked snapshots: Linux only")
     cfg = make_config(tmp_path, snapshot_every_fills=4)
     ctx = zmq.asyncio.Context()
     try:
@@ -118,7 +127,7 @@ async def test_periodic_snapshots_follow_the_event_count(tmp_path: Path) -> None
                 await asyncio.sleep(0.05)
             (first,) = list_snapshots(snapshot_dir(cfg.state_dir))
             assert verify_snapshot(read_snapshot_bytes(first)).ok
-            for _ in range(100):  # written by a forked child: the parent adopts it
+            for _ in range(100):  # written off the loop: counted once it is on disk
                 if ex.clearing.stats.snapshots:
                     break
                 await asyncio.sleep(0.05)
